@@ -1,0 +1,309 @@
+//! Configuration: the legacy `ldirectord.cf` and YAML, read into one typed
+//! model ([`Config`]). Every value here is already resolved: a virtual's
+//! `checktimeout` is the per-virtual one if given, else the global one, else
+//! the default, so the rest of the director never looks at defaults.
+//!
+//! - [`cf`]: the ldirectord.cf grammar (see ../shared/ldirectord-reference.md).
+//! - [`yaml`]: the YAML format (`ldirectord.example.yaml`) and `convert`.
+//! - [`load`] / [`parse`]: recognise the format and parse; errors carry
+//!   `file:line`.
+
+pub mod cf;
+pub mod yaml;
+
+use crate::ipvs::{Forward, ServiceKey};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Default config path when `-f` is not given.
+pub const DEFAULT_PATH: &str = "/etc/ldirectord-rs/ldirectord.yaml";
+
+/// A source line number. It is where a value came from, not part of what the
+/// value means: two [`Line`]s always compare equal, so a `.cf` file and its
+/// YAML conversion give equal models.
+#[derive(Debug, Clone, Copy, Default, Eq, PartialOrd, Ord)]
+pub struct Line(pub usize);
+
+impl PartialEq for Line {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::hash::Hash for Line {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub global: Global,
+    pub virtuals: Vec<Virtual>,
+}
+
+/// Global directives (and the defaults virtuals inherit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Global {
+    /// Defaults for virtuals; each virtual holds its resolved copy.
+    pub defaults: VirtualDefaults,
+    /// Re-read the config when the file changes.
+    pub autoreload: bool,
+    /// Where events go. `None`: standard error.
+    pub logfile: Option<LogTarget>,
+    /// Re-add a quiesced real that an operator deleted by hand.
+    pub readdquiescent: bool,
+    /// A file named `ip:port`, `ip`, `host:port` or `host` in this directory
+    /// forces that real down and skips its check.
+    pub maintenancedir: Option<PathBuf>,
+    /// How often the live table is re-read and drift repaired (ours; 10s).
+    pub resyncinterval: Duration,
+    /// At most this many checks in flight at once (ours; 4096).
+    pub maxchecks: usize,
+}
+
+/// Settings a virtual inherits from the globals unless it sets its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VirtualDefaults {
+    pub checkinterval: Duration,
+    pub checktimeout: Duration,
+    pub negotiatetimeout: Duration,
+    pub failurecount: u32,
+    /// Successes in a row needed to bring a down real back (ours; 1 =
+    /// ldirectord's behaviour).
+    pub risecount: u32,
+    pub quiescent: bool,
+    pub cleanstop: bool,
+    /// IPv4 fallback (`fallback=`).
+    pub fallback: Option<Fallback>,
+    /// IPv6 fallback (`fallback6=`).
+    pub fallback6: Option<Fallback>,
+}
+
+impl Default for VirtualDefaults {
+    fn default() -> Self {
+        VirtualDefaults {
+            checkinterval: Duration::from_secs(10),
+            checktimeout: Duration::from_secs(5),
+            negotiatetimeout: Duration::from_secs(30),
+            failurecount: 1,
+            risecount: 1,
+            quiescent: false,
+            cleanstop: true,
+            fallback: None,
+            fallback6: None,
+        }
+    }
+}
+
+/// Where the event log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    /// An absolute path: one line per event, reopened after logrotate.
+    File(PathBuf),
+    /// A syslog facility name (`local0`, `daemon`, ...).
+    Syslog(String),
+}
+
+/// A sorry server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fallback {
+    pub addr: SocketAddr,
+    pub forward: Forward,
+}
+
+/// One `virtual=` block, fully resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Virtual {
+    pub line: Line,
+    pub key: ServiceKey,
+    pub scheduler: String,
+    /// Persistence timeout (`persistent=` seconds).
+    pub persistent: Option<u32>,
+    /// Persistence netmask, as [`crate::ipvs::Service::netmask`].
+    pub netmask: Option<u32>,
+    /// `IP_VS_SVC_F_SCHED*` bits from `schedflags=` (flag-1/sh-fallback, ...).
+    pub schedflags: u32,
+    /// One-packet scheduling (`ops=yes`).
+    pub ops: bool,
+    pub reals: Vec<Real>,
+    /// The fallback for this virtual (its own, else the global of its family).
+    pub fallback: Option<Fallback>,
+    pub check: Check,
+    pub checkinterval: Duration,
+    pub checktimeout: Duration,
+    pub negotiatetimeout: Duration,
+    pub failurecount: u32,
+    pub risecount: u32,
+    pub quiescent: bool,
+    pub cleanstop: bool,
+    /// `servicename=` / `comment=`: free text for humans.
+    pub comment: Option<String>,
+}
+
+impl Virtual {
+    /// The port checks go to when neither `checkport` nor the real's port says.
+    pub fn port(&self) -> u16 {
+        match self.key {
+            ServiceKey::Inet { addr, .. } => addr.port(),
+            ServiceKey::Fwmark { .. } => 0,
+        }
+    }
+}
+
+/// One `real=` line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Real {
+    pub line: Line,
+    /// Address and port (the virtual's port when the line has none; 0 for a
+    /// fwmark virtual without one).
+    pub addr: SocketAddr,
+    pub forward: Forward,
+    pub weight: u32,
+    /// Per-real `"request", "receive"` overriding the virtual's.
+    pub request: Option<String>,
+    pub receive: Option<String>,
+    /// `l:N` lower and `u:N` upper connection thresholds (0 = none).
+    pub lower: u32,
+    pub upper: u32,
+}
+
+/// How reals of a virtual are checked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Check {
+    pub checktype: CheckType,
+    pub service: CheckService,
+    /// Port to check instead of the real's.
+    pub checkport: Option<u16>,
+    /// Request path (http: with its leading `/`) or string to send.
+    pub request: String,
+    /// Regex the response body must match.
+    pub receive: Option<String>,
+    pub httpmethod: HttpMethod,
+    /// Host header / TLS SNI name.
+    pub virtualhost: Option<String>,
+    /// For checktype=external: the command, called `vip vport rip rport`.
+    pub checkcommand: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CheckType {
+    Connect,
+    Negotiate,
+    /// Always down.
+    Off,
+    /// Always up.
+    On,
+    External,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CheckService {
+    None,
+    Http,
+    Https,
+    SimpleTcp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HttpMethod {
+    Get,
+    Head,
+}
+
+/// One problem in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the problem has no line (an unreadable file).
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        }
+    }
+}
+
+/// Every problem found in a config file (never empty).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The two formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Cf,
+    Yaml,
+}
+
+/// Recognise the format: by extension (`.cf` / `.yaml` / `.yml`), else by
+/// content (a `virtual=` or `key=value` line means cf).
+pub fn detect_format(path: &Path, text: &str) -> Format {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("cf") | Some("conf") => return Format::Cf,
+        Some("yaml") | Some("yml") => return Format::Yaml,
+        _ => {}
+    }
+    for line in text.lines() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') || t == "---" {
+            continue;
+        }
+        let eq = t.find('=');
+        let colon = t.find(':');
+        return match (eq, colon) {
+            (Some(e), Some(c)) if e < c => Format::Cf,
+            (Some(_), None) => Format::Cf,
+            _ => Format::Yaml,
+        };
+    }
+    Format::Yaml
+}
+
+/// Parse `text` read from `path`.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    match detect_format(path, text) {
+        Format::Cf => cf::parse(path, text),
+        Format::Yaml => yaml::parse(path, text),
+    }
+}
+
+/// Read and parse a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line: 0, message: format!("cannot read: {e}") }])
+    })?;
+    parse(path, &text)
+}
+
+/// The port-derived default service (ldirectord's table).
+pub fn service_for_port(port: u16) -> CheckService {
+    match port {
+        80 | 3128 => CheckService::Http,
+        443 => CheckService::Https,
+        _ => CheckService::None,
+    }
+}
+
+/// Parse a host address (no port) helper shared by both formats.
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    s.trim_start_matches('[').trim_end_matches(']').parse().ok()
+}

@@ -1,0 +1,294 @@
+//! The IPVS seam: the kernel's virtual-server table as plain data, and a small
+//! trait that programs it.
+//!
+//! Two backends implement [`Ipvs`]: [`memory::MemoryIpvs`] (an in-memory table
+//! with the kernel's error semantics, used by `--ipvs memory`, the demo, tests
+//! and benchmarks) and `netlink::NetlinkIpvs` (generic netlink to the kernel).
+//! The director drives both through exactly the same code path.
+
+pub mod memory;
+pub mod netlink;
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+/// Transport protocol of a service keyed by address and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    /// The IPPROTO_* number the kernel uses.
+    pub fn number(self) -> u16 {
+        match self {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+            Protocol::Sctp => 132,
+        }
+    }
+    pub fn from_number(n: u16) -> Option<Self> {
+        match n {
+            6 => Some(Protocol::Tcp),
+            17 => Some(Protocol::Udp),
+            132 => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+}
+
+/// What identifies a virtual service in the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServiceKey {
+    /// protocol + virtual address + port.
+    Inet { proto: Protocol, addr: SocketAddr },
+    /// A firewall mark, per address family (`v6` false = AF_INET).
+    Fwmark { mark: u32, v6: bool },
+}
+
+impl ServiceKey {
+    pub fn is_v6(&self) -> bool {
+        match self {
+            ServiceKey::Inet { addr, .. } => addr.is_ipv6(),
+            ServiceKey::Fwmark { v6, .. } => *v6,
+        }
+    }
+}
+
+impl fmt::Display for ServiceKey {
+    /// ldirectord's spelling of a virtual in log lines: `tcp:10.0.0.100:80`,
+    /// `udp:[2001:db8::1]:53`, `fwm:10`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceKey::Inet { proto, addr } => write!(f, "{}:{}", proto.name(), addr),
+            ServiceKey::Fwmark { mark, .. } => write!(f, "fwm:{mark}"),
+        }
+    }
+}
+
+/// Service flags (`IP_VS_SVC_F_*`).
+pub mod flags {
+    pub const PERSISTENT: u32 = 0x0001;
+    /// Set by the kernel on every dumped service; never compare it.
+    pub const HASHED: u32 = 0x0002;
+    pub const ONEPACKET: u32 = 0x0004;
+    pub const SCHED1: u32 = 0x0008;
+    pub const SCHED2: u32 = 0x0010;
+    pub const SCHED3: u32 = 0x0020;
+    /// The flags userspace owns (everything but HASHED).
+    pub const USER_MASK: u32 = !HASHED;
+}
+
+/// A virtual service as the kernel holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Service {
+    pub key: ServiceKey,
+    /// Scheduler module name: rr, wrr, lc, wlc, sh, dh, mh, ...
+    pub scheduler: String,
+    /// `flags::*`, never including HASHED.
+    pub flags: u32,
+    /// Persistence timeout in seconds (meaningful with PERSISTENT).
+    pub timeout: u32,
+    /// Persistence netmask. IPv4: the mask as a host-order u32
+    /// (255.255.255.255 = 0xFFFF_FFFF). IPv6: the prefix length, 1..=128.
+    pub netmask: u32,
+}
+
+/// Packet forwarding method of a destination (`IP_VS_CONN_F_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Forward {
+    /// NAT, `masq`, `-m`.
+    Masq,
+    /// Local node.
+    Local,
+    /// IP-in-IP tunnel, `ipip`, `-i`.
+    Tunnel,
+    /// Direct routing, `gate`, `-g`.
+    Route,
+}
+
+impl Forward {
+    pub fn number(self) -> u32 {
+        match self {
+            Forward::Masq => 0,
+            Forward::Local => 1,
+            Forward::Tunnel => 2,
+            Forward::Route => 3,
+        }
+    }
+    pub fn from_number(n: u32) -> Option<Self> {
+        match n & 0x7 {
+            0 => Some(Forward::Masq),
+            1 => Some(Forward::Local),
+            2 => Some(Forward::Tunnel),
+            3 => Some(Forward::Route),
+            _ => None,
+        }
+    }
+    /// ldirectord's word: gate, masq, ipip (local for LOCALNODE).
+    pub fn ldirectord_name(self) -> &'static str {
+        match self {
+            Forward::Masq => "masq",
+            Forward::Local => "local",
+            Forward::Tunnel => "ipip",
+            Forward::Route => "gate",
+        }
+    }
+    /// ipvsadm -L's word: Masq, Local, Tunnel, Route.
+    pub fn ipvsadm_name(self) -> &'static str {
+        match self {
+            Forward::Masq => "Masq",
+            Forward::Local => "Local",
+            Forward::Tunnel => "Tunnel",
+            Forward::Route => "Route",
+        }
+    }
+}
+
+/// A destination (real server) of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Dest {
+    pub addr: SocketAddr,
+    pub forward: Forward,
+    pub weight: u32,
+    /// Upper connection threshold (0 = none).
+    pub upper: u32,
+    /// Lower connection threshold (0 = none).
+    pub lower: u32,
+}
+
+/// Counters the kernel reports for a destination (dumps only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DestStats {
+    pub active_conns: u32,
+    pub inactive_conns: u32,
+    pub persist_conns: u32,
+    pub conns: u64,
+    pub inpkts: u64,
+    pub outpkts: u64,
+    pub inbytes: u64,
+    pub outbytes: u64,
+}
+
+/// One destination as dumped: its settings and counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestEntry {
+    pub dest: Dest,
+    pub stats: DestStats,
+}
+
+/// One service as dumped, with its destinations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceEntry {
+    pub service: Service,
+    pub dests: Vec<DestEntry>,
+}
+
+/// State of a connection-sync daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncState {
+    Master,
+    Backup,
+}
+
+/// A connection-synchronisation daemon (`ipvsadm --start-daemon`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SyncDaemon {
+    pub state: SyncState,
+    pub ifname: String,
+    pub syncid: u32,
+}
+
+/// Errors from a backend, each one line, each mapped to an exit code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IpvsError {
+    #[error("IPVS not available: load the ip_vs module (modprobe ip_vs)")]
+    Unavailable,
+    #[error("permission denied: programming IPVS needs CAP_NET_ADMIN (run as root)")]
+    Permission,
+    #[error("{what} already exists")]
+    Exists { what: String },
+    #[error("no such service: {what}")]
+    NoService { what: String },
+    #[error("no such destination or scheduler: {what}")]
+    NotFound { what: String },
+    #[error("value out of range: {what}")]
+    Range { what: String },
+    #[error("IPVS {op} failed: {message} (errno {errno})")]
+    Kernel { op: String, errno: i32, message: String },
+    #[error("netlink: {0}")]
+    Transport(String),
+}
+
+impl IpvsError {
+    /// Distinct process exit codes for `run` when the backend cannot start.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            IpvsError::Unavailable => 3,
+            IpvsError::Permission => 4,
+            _ => 5,
+        }
+    }
+}
+
+/// A minimal change to the table. The director only ever sends these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    AddService(Service),
+    EditService(Service),
+    DelService(ServiceKey),
+    AddDest(ServiceKey, Dest),
+    EditDest(ServiceKey, Dest),
+    DelDest(ServiceKey, SocketAddr),
+}
+
+/// The operations every backend provides.
+pub trait Ipvs: Send {
+    /// Every service with its destinations and counters.
+    fn dump(&mut self) -> Result<Vec<ServiceEntry>, IpvsError>;
+    fn add_service(&mut self, svc: &Service) -> Result<(), IpvsError>;
+    fn edit_service(&mut self, svc: &Service) -> Result<(), IpvsError>;
+    fn del_service(&mut self, key: &ServiceKey) -> Result<(), IpvsError>;
+    fn add_dest(&mut self, svc: &ServiceKey, dest: &Dest) -> Result<(), IpvsError>;
+    fn edit_dest(&mut self, svc: &ServiceKey, dest: &Dest) -> Result<(), IpvsError>;
+    fn del_dest(&mut self, svc: &ServiceKey, addr: SocketAddr) -> Result<(), IpvsError>;
+    fn start_sync_daemon(&mut self, d: &SyncDaemon) -> Result<(), IpvsError>;
+    fn stop_sync_daemon(&mut self, state: SyncState) -> Result<(), IpvsError>;
+    fn sync_daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError>;
+
+    /// Apply one [`Op`].
+    fn apply(&mut self, op: &Op) -> Result<(), IpvsError> {
+        match op {
+            Op::AddService(s) => self.add_service(s),
+            Op::EditService(s) => self.edit_service(s),
+            Op::DelService(k) => self.del_service(k),
+            Op::AddDest(k, d) => self.add_dest(k, d),
+            Op::EditDest(k, d) => self.edit_dest(k, d),
+            Op::DelDest(k, a) => self.del_dest(k, *a),
+        }
+    }
+}
+
+/// Format an address the way ldirectord logs a real server: `ip:port`,
+/// `[v6]:port`.
+pub fn fmt_addr(addr: &SocketAddr) -> String {
+    addr.to_string()
+}
+
+/// The unspecified address of a family (used for fwmark services).
+pub fn any_addr(v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+    }
+}
