@@ -1,0 +1,19 @@
+//! ldirectord-rs: a health-checking director for Linux IPVS.
+//!
+//! Follow one check result to one netlink message:
+//!
+//! - [`config`]: `ldirectord.cf` and YAML into one typed model.
+//! - [`plan`]: the checks to run, derived from the config (one per real and
+//!   check parameters, shared by every virtual that lists that real).
+//! - `ldirectord_checks` (the `checks/` crate): the probes themselves.
+//! - [`health`]: a pure state machine per check (failurecount, risecount).
+//! - [`table`]: the desired IPVS table as a pure function of config + health,
+//!   and the minimal diff against the actual table.
+//! - [`ipvs`]: the [`ipvs::Ipvs`] trait, the in-memory and netlink backends.
+//! - [`director`]: the scheduler loop that ties them together, reloads and
+//!   resyncs.
+//! - [`eventlog`]: the log file operators tail (ldirectord's phrases).
+//! - [`demo`]: the self-contained demonstration behind `ldirectord-rs demo`.
+
+pub mod config;
+pub mod ipvs;
