@@ -17,3 +17,8 @@
 
 pub mod config;
 pub mod ipvs;
+pub mod director;
+pub mod eventlog;
+pub mod health;
+pub mod plan;
+pub mod table;

@@ -6,12 +6,39 @@
 //! timer and a fixed buffer, and never delays any other check. This crate knows
 //! nothing of IPVS: it takes an address and a [`Probe`], and returns an
 //! [`Outcome`].
+//!
+//! Files:
+//! - `lib.rs`: the shared types ([`Probe`], [`HttpProbe`], [`Outcome`]), the
+//!   entry point [`run`] (which applies the deadline and measures latency),
+//!   `checktype=on`/`off`, and the reason helpers.
+//! - `tcp.rs`: [`Probe::Connect`], a TCP connect then close.
+//! - `http.rs`: [`Probe::Http`], HTTP and HTTPS over hyper 1's low-level
+//!   HTTP/1.1 client and tokio-rustls (ring provider); certificates are not
+//!   verified unless [`HttpProbe::verify_tls`] is set.
+//! - `simpletcp.rs`: [`Probe::SimpleTcp`], send bytes, wait for a regex.
+//! - `external.rs`: [`Probe::External`], run a command in its own process
+//!   group; exit 0 is up; on the deadline the whole group is killed.
+//!
+//! Reasons are short, stable strings meant for logs: `connection refused`,
+//! `connection reset`, `HTTP 503`, `timed out after 3s`,
+//! `body did not match "rs"`, `TLS handshake failed: <detail>`,
+//! `invalid HTTP response: <detail>`, `exit status 1: <first stderr line>`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
+mod external;
+mod http;
+mod simpletcp;
+mod tcp;
+
 /// Most bytes any probe reads from a server (headers + body).
 pub const MAX_READ: usize = 64 * 1024;
+
+/// Most bytes kept from each of an external command's stdout and stderr.
+pub const MAX_EXTERNAL_OUTPUT: usize = 4 * 1024;
 
 /// What to do against a server.
 #[derive(Debug, Clone)]
@@ -25,8 +52,12 @@ pub enum Probe {
     /// HTTP or HTTPS request; up on 2xx with a body matching `receive`.
     Http(HttpProbe),
     /// Send `request`, read until `receive` matches (`service=simpletcp`).
-    SimpleTcp { request: Vec<u8>, receive: regex::bytes::Regex },
-    /// Run a command; exit 0 = up (`checktype=external`).
+    SimpleTcp {
+        request: Vec<u8>,
+        receive: regex::bytes::Regex,
+    },
+    /// Run a command; exit 0 = up (`checktype=external`). The caller passes
+    /// `vip vport rip rport` in `args`; they are passed as given, no shell.
     External { command: String, args: Vec<String> },
 }
 
@@ -38,10 +69,30 @@ pub struct HttpProbe {
     pub head: bool,
     /// Request target, starting with `/`.
     pub path: String,
-    /// Host header and TLS SNI; the address when `None`.
+    /// Host header and TLS SNI; the address when `None`. SNI is sent only
+    /// when this is a DNS name (an optional `:port` suffix is ignored for SNI).
     pub host: Option<String>,
     /// Regex the body must match (searched in the first [`MAX_READ`] bytes).
     pub receive: Option<regex::bytes::Regex>,
+    /// Verify the server certificate against the webpki (Mozilla) roots and
+    /// the name (`host`, else the IP address). Off by default, like
+    /// ldirectord: a health check wants to know the server answers, and
+    /// backends often carry certificates for the virtual name only.
+    pub verify_tls: bool,
+}
+
+impl Default for HttpProbe {
+    /// `GET /` over plain HTTP, Host = the address, any 2xx is up.
+    fn default() -> Self {
+        HttpProbe {
+            tls: false,
+            head: false,
+            path: "/".to_string(),
+            host: None,
+            receive: None,
+            verify_tls: false,
+        }
+    }
 }
 
 /// The verdict of one probe.
@@ -55,9 +106,147 @@ pub struct Outcome {
     pub reason: String,
 }
 
+/// A verdict without its latency: what each protocol module returns.
+pub(crate) type Verdict = (bool, String);
+
+pub(crate) fn up(reason: impl Into<String>) -> Verdict {
+    (true, reason.into())
+}
+
+pub(crate) fn down(reason: impl Into<String>) -> Verdict {
+    (false, reason.into())
+}
+
 /// Run `probe` against `addr`, finishing within `timeout` whatever the
 /// server does.
+///
+/// The whole probe (connect, TLS, write, every read; for external commands
+/// the run and the reading of their output) shares one deadline. On the
+/// deadline the probe is dropped (closing its socket, killing its process
+/// group) and the outcome is down with reason `timed out after <timeout>`.
 pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome {
-    let _ = (probe, addr, timeout);
-    todo!("checks::run")
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let (up, reason) = match probe {
+        Probe::On => up("on"),
+        Probe::Off => down("off"),
+        // External handles the deadline itself, to kill the process group.
+        Probe::External { command, args } => external::check(command, args, deadline, timeout).await,
+        Probe::Connect => with_deadline(tcp::check(addr), deadline, timeout).await,
+        Probe::Http(h) => with_deadline(http::check(h, addr), deadline, timeout).await,
+        Probe::SimpleTcp { request, receive } => {
+            with_deadline(simpletcp::check(request, receive, addr), deadline, timeout).await
+        }
+    };
+    Outcome {
+        up,
+        latency: start.elapsed(),
+        reason,
+    }
+}
+
+async fn with_deadline(
+    fut: impl std::future::Future<Output = Verdict>,
+    deadline: Instant,
+    timeout: Duration,
+) -> Verdict {
+    match tokio::time::timeout_at(deadline, fut).await {
+        Ok(v) => v,
+        Err(_) => down(timed_out(timeout)),
+    }
+}
+
+/// `timed out after 3s`.
+pub(crate) fn timed_out(timeout: Duration) -> String {
+    format!("timed out after {}", format_duration(timeout))
+}
+
+/// A short human form of a duration: `3s`, `500ms`, `1.5s`, `250us`, `0s`.
+pub fn format_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    if nanos >= 1_000_000_000 {
+        let secs = d.as_secs();
+        let frac = d.subsec_nanos();
+        if frac == 0 {
+            return format!("{secs}s");
+        }
+        let digits = format!("{frac:09}");
+        return format!("{secs}.{}s", digits.trim_end_matches('0'));
+    }
+    if nanos % 1_000_000 == 0 {
+        return format!("{}ms", nanos / 1_000_000);
+    }
+    if nanos >= 1_000_000 {
+        let digits = format!("{:06}", nanos % 1_000_000);
+        return format!("{}.{}ms", nanos / 1_000_000, digits.trim_end_matches('0'));
+    }
+    if nanos % 1_000 == 0 {
+        return format!("{}us", nanos / 1_000);
+    }
+    format!("{nanos}ns")
+}
+
+/// A short reason for a socket error: `connection refused`,
+/// `connection reset`, else `<what>: <error>`.
+pub(crate) fn io_reason(what: &str, e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => "connection reset".to_string(),
+        _ => format!("{what}: {e}"),
+    }
+}
+
+/// Connect to `addr` with Nagle off (requests are one small write).
+pub(crate) async fn connect(addr: SocketAddr) -> Result<tokio::net::TcpStream, String> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| io_reason("connect failed", &e))?;
+    // Best effort: a failure here changes nothing about the verdict.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// The pattern as written, quoted for a reason string.
+pub(crate) fn quote_regex(re: &regex::bytes::Regex) -> String {
+    format!("\"{}\"", re.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_format_short() {
+        assert_eq!(format_duration(Duration::from_secs(3)), "3s");
+        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(format_duration(Duration::from_millis(1250)), "1.25s");
+        assert_eq!(format_duration(Duration::from_micros(1500)), "1.5ms");
+        assert_eq!(format_duration(Duration::from_micros(250)), "250us");
+        assert_eq!(format_duration(Duration::from_nanos(7)), "7ns");
+        assert_eq!(format_duration(Duration::ZERO), "0s");
+        assert_eq!(timed_out(Duration::from_secs(3)), "timed out after 3s");
+    }
+
+    #[tokio::test]
+    async fn on_and_off_need_no_server() {
+        // Port 9 on a loopback address; On/Off never touch it.
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let on = run(&Probe::On, addr, Duration::from_secs(1)).await;
+        assert!(on.up);
+        assert_eq!(on.reason, "on");
+        let off = run(&Probe::Off, addr, Duration::from_secs(1)).await;
+        assert!(!off.up);
+        assert_eq!(off.reason, "off");
+    }
+
+    #[test]
+    fn regex_is_quoted_as_written() {
+        let re = regex::bytes::Regex::new(r"ok\d+").unwrap();
+        assert_eq!(quote_regex(&re), r#""ok\d+""#);
+    }
 }

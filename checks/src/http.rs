@@ -1,0 +1,377 @@
+//! `service=http` / `service=https`: one HTTP/1.1 request per check.
+//!
+//! Built on hyper 1's low-level client (`client::conn::http1`) over a tokio
+//! `TcpStream` (and tokio-rustls for https), so the probe controls the target
+//! address, the Host header and the TLS SNI exactly, and keeps no pool: each
+//! check is a fresh connection sent `Connection: close`, and dropping the
+//! probe closes it.
+//!
+//! Bounds: hyper's read buffer is capped at [`MAX_READ`] (larger headers are
+//! an invalid response); the body is read only when `receive` is set, and
+//! then at most [`MAX_READ`] bytes of it are kept and searched. Without
+//! `receive` a 2xx status is enough and nothing after the headers is read.
+//! With HEAD there is no body: a `receive` is matched against the empty body.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1;
+use hyper::header::{HeaderValue, CONNECTION, HOST, USER_AGENT};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_rustls::TlsConnector;
+
+use crate::{connect, down, io_reason, quote_regex, up, HttpProbe, Verdict, MAX_READ};
+
+/// The User-Agent of every request.
+pub const USER_AGENT_VALUE: &str = "ldirectord-rs";
+
+/// One HTTP(S) check of `addr`. The caller bounds the time.
+pub(crate) async fn check(p: &HttpProbe, addr: SocketAddr) -> Verdict {
+    // Everything that can be wrong with the probe itself is found before
+    // touching the network.
+    let req = match build_request(p, addr) {
+        Ok(r) => r,
+        Err(reason) => return down(reason),
+    };
+    let tls_config = if p.tls {
+        match tls_config(p.verify_tls) {
+            Ok(c) => Some(c),
+            Err(reason) => return down(reason),
+        }
+    } else {
+        None
+    };
+
+    let tcp = match connect(addr).await {
+        Ok(s) => s,
+        Err(reason) => return down(reason),
+    };
+    match tls_config {
+        None => exchange(p, TokioIo::new(tcp), req).await,
+        Some(config) => {
+            let name = server_name(p.host.as_deref(), addr);
+            match TlsConnector::from(config).connect(name, tcp).await {
+                Ok(tls) => exchange(p, TokioIo::new(tls), req).await,
+                Err(e) => down(tls_reason(&e)),
+            }
+        }
+    }
+}
+
+fn build_request(p: &HttpProbe, addr: SocketAddr) -> Result<Request<Empty<Bytes>>, String> {
+    let path = if p.path.starts_with('/') {
+        p.path.clone()
+    } else {
+        format!("/{}", p.path)
+    };
+    let uri: hyper::Uri = path
+        .parse()
+        .map_err(|e| format!("invalid request path {path:?}: {e}"))?;
+    let host = match &p.host {
+        Some(h) => h.clone(),
+        None => default_host(addr, p.tls),
+    };
+    let host =
+        HeaderValue::from_str(&host).map_err(|_| format!("invalid Host header value {host:?}"))?;
+    let mut req = Request::new(Empty::new());
+    *req.method_mut() = if p.head { Method::HEAD } else { Method::GET };
+    *req.uri_mut() = uri;
+    let h = req.headers_mut();
+    h.insert(HOST, host);
+    h.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+    h.insert(CONNECTION, HeaderValue::from_static("close"));
+    Ok(req)
+}
+
+/// `127.0.0.1:8080`, `[::1]:8080`; the port is left out when it is the
+/// scheme's default, as a browser does.
+fn default_host(addr: SocketAddr, tls: bool) -> String {
+    let default_port = if tls { 443 } else { 80 };
+    if addr.port() == default_port {
+        match addr {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        }
+    } else {
+        addr.to_string()
+    }
+}
+
+/// The TLS server name: `host` without any `:port` when it is a DNS name
+/// (sent as SNI), else the IP address (no SNI is sent for an IP).
+fn server_name(host: Option<&str>, addr: SocketAddr) -> ServerName<'static> {
+    if let Some(h) = host {
+        if let Ok(name) = ServerName::try_from(strip_port(h).to_string()) {
+            return name;
+        }
+    }
+    ServerName::IpAddress(addr.ip().into())
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port or [v6]
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name
+        }
+        _ => host,
+    }
+}
+
+fn tls_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let detail = match e.kind() {
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => "connection reset".to_string(),
+        ErrorKind::UnexpectedEof => "connection closed by server".to_string(),
+        _ => e.to_string(),
+    };
+    format!("TLS handshake failed: {detail}")
+}
+
+/// Send `req` over `io` and judge the response.
+async fn exchange<T>(p: &HttpProbe, io: TokioIo<T>, req: Request<Empty<Bytes>>) -> Verdict
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = match http1::Builder::new()
+        .max_buf_size(MAX_READ)
+        .handshake::<_, Empty<Bytes>>(io)
+        .await
+    {
+        Ok(pair) => pair,
+        Err(e) => return down(hyper_reason(&e, "connection closed before response")),
+    };
+    // The connection is driven here, in this task, not spawned: dropping
+    // this future (the deadline) drops the socket with it.
+    let mut conn = std::pin::pin!(conn);
+    let mut work = std::pin::pin!(async move {
+        let resp = match sender.send_request(req).await {
+            Ok(r) => r,
+            Err(e) => return down(hyper_reason(&e, "connection closed before response")),
+        };
+        let status = resp.status();
+        let status_reason = format!("HTTP {}", status.as_u16());
+        if !status.is_success() {
+            return down(status_reason);
+        }
+        let Some(re) = &p.receive else {
+            return up(status_reason);
+        };
+        let (body, truncated) = match read_body(resp.into_body()).await {
+            Ok(b) => b,
+            Err(reason) => return down(reason),
+        };
+        if re.is_match(&body) {
+            up(status_reason)
+        } else if truncated {
+            down(format!(
+                "body did not match {} in the first {MAX_READ} bytes",
+                quote_regex(re)
+            ))
+        } else {
+            down(format!("body did not match {}", quote_regex(re)))
+        }
+    });
+    tokio::select! {
+        biased;
+        v = &mut work => v,
+        r = &mut conn => match r {
+            Err(e) => down(hyper_reason(&e, "connection closed before response")),
+            // The connection ended cleanly; whatever it read has been handed
+            // to `work`, which can finish now.
+            Ok(()) => work.await,
+        },
+    }
+}
+
+/// Read at most [`MAX_READ`] bytes of body; true when more was left.
+async fn read_body(mut body: hyper::body::Incoming) -> Result<(Vec<u8>, bool), String> {
+    let mut buf = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| hyper_reason(&e, "connection closed before end of body"))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let room = MAX_READ - buf.len();
+        if data.len() >= room {
+            buf.extend_from_slice(&data[..room]);
+            let truncated = data.len() > room || !hyper::body::Body::is_end_stream(&body);
+            return Ok((buf, truncated));
+        }
+        buf.extend_from_slice(&data);
+    }
+    Ok((buf, false))
+}
+
+fn hyper_reason(e: &hyper::Error, incomplete: &str) -> String {
+    if e.is_parse_too_large() {
+        return format!("invalid HTTP response: headers larger than {MAX_READ} bytes");
+    }
+    if e.is_parse() || e.is_parse_status() {
+        return format!("invalid HTTP response: {e}");
+    }
+    // An underlying socket error says most (refused, reset).
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return io_reason("connection error", io);
+        }
+        source = s.source();
+    }
+    if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
+        return incomplete.to_string();
+    }
+    format!("HTTP error: {e}")
+}
+
+/// The shared client configurations, built once: certificate verification
+/// off (`false`) or against the webpki roots (`true`).
+fn tls_config(verify: bool) -> Result<Arc<ClientConfig>, String> {
+    static NO_VERIFY: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+    static VERIFY: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+    let cell = if verify { &VERIFY } else { &NO_VERIFY };
+    cell.get_or_init(|| build_tls_config(verify)).clone()
+}
+
+fn build_tls_config(verify: bool) -> Result<Arc<ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?;
+    let config = if verify {
+        let roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate::new(&provider)))
+            .with_no_client_auth()
+    };
+    Ok(Arc::new(config))
+}
+
+/// Accepts any certificate, as ldirectord does, but still checks that the
+/// server holds the key of the certificate it sent (handshake signatures),
+/// with the provider's algorithms.
+#[derive(Debug)]
+struct AnyCertificate {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl AnyCertificate {
+    fn new(provider: &CryptoProvider) -> Self {
+        AnyCertificate {
+            algorithms: provider.signature_verification_algorithms,
+        }
+    }
+}
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_ports_are_stripped_for_sni() {
+        assert_eq!(strip_port("example.com"), "example.com");
+        assert_eq!(strip_port("example.com:8443"), "example.com");
+        assert_eq!(strip_port("[::1]:443"), "::1");
+        assert_eq!(strip_port("::1"), "::1");
+    }
+
+    #[test]
+    fn sni_only_for_dns_names() {
+        let addr: SocketAddr = "127.0.0.1:443".parse().unwrap();
+        assert!(matches!(
+            server_name(Some("www.example.com:443"), addr),
+            ServerName::DnsName(n) if n.as_ref() == "www.example.com"
+        ));
+        assert!(matches!(
+            server_name(Some("10.1.2.3"), addr),
+            ServerName::IpAddress(_)
+        ));
+        assert!(matches!(server_name(None, addr), ServerName::IpAddress(_)));
+    }
+
+    #[test]
+    fn default_host_leaves_out_default_ports() {
+        let a: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        assert_eq!(default_host(a, false), "127.0.0.1");
+        assert_eq!(default_host(a, true), "127.0.0.1:80");
+        let b: SocketAddr = "[::1]:443".parse().unwrap();
+        assert_eq!(default_host(b, true), "[::1]");
+        assert_eq!(default_host(b, false), "[::1]:443");
+    }
+
+    #[test]
+    fn bad_probe_fields_are_reasons_not_panics() {
+        let addr: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let p = HttpProbe {
+            path: "/a b".into(),
+            ..HttpProbe::default()
+        };
+        let e = build_request(&p, addr).unwrap_err();
+        assert!(e.starts_with("invalid request path"), "{e}");
+        let p = HttpProbe {
+            host: Some("bad\nhost".into()),
+            ..HttpProbe::default()
+        };
+        let e = build_request(&p, addr).unwrap_err();
+        assert!(e.starts_with("invalid Host header"), "{e}");
+    }
+
+    #[test]
+    fn tls_configs_are_built_once() {
+        let a = tls_config(false).unwrap();
+        let b = tls_config(false).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = tls_config(true).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+    }
+}

@@ -1,0 +1,562 @@
+//! The director: runs the checks, feeds the health model, and keeps the IPVS
+//! table equal to what config + health ask for.
+//!
+//! One task owns all state ([`Director`]); check tasks only probe and send
+//! results over a channel, so no check ever waits for another, nor for the
+//! table. A result that changes a real's state leads to [`table::diff_virtual`]
+//! for the virtuals that use it, and each resulting [`Op`] is one backend call
+//! (one netlink message) and one event-log line.
+
+use crate::config::{self, Config};
+use crate::eventlog::{self, EventLog};
+use crate::health::{Health, State, Transition};
+use crate::ipvs::{Ipvs, Op, ServiceKey};
+use crate::plan::{CheckSpec, Plan};
+use crate::table::{self, ActualTable, Change, Context, Event};
+use ldirectord_checks::Outcome;
+use rand::Rng;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// A check's result, sent by its task.
+#[derive(Debug)]
+pub struct CheckResult {
+    pub id: u64,
+    pub outcome: Outcome,
+    /// The real is in maintenance: forced down, no probe was run.
+    pub maintenance: bool,
+}
+
+/// One running check.
+struct CheckRun {
+    spec: CheckSpec,
+    health: Health,
+    last: Option<Outcome>,
+    cancel: CancellationToken,
+}
+
+/// Names of files in `maintenancedir`, refreshed by the director.
+type Maintenance = Arc<RwLock<HashSet<String>>>;
+
+/// Everything the director owns.
+pub struct Director {
+    path: PathBuf,
+    config: Config,
+    checks: HashMap<u64, CheckRun>,
+    by_spec: HashMap<CheckSpec, u64>,
+    /// For each virtual, for each real: its check id.
+    ids_of: Vec<Vec<u64>>,
+    /// For each check id: the virtuals that use it.
+    users: HashMap<u64, Vec<usize>>,
+    next_id: u64,
+    backend: Box<dyn Ipvs>,
+    actual: ActualTable,
+    quiesced_seen: HashSet<(ServiceKey, SocketAddr)>,
+    log: EventLog,
+    tx: mpsc::Sender<CheckResult>,
+    rx: Option<mpsc::Receiver<CheckResult>>,
+    semaphore: Arc<Semaphore>,
+    maintenance: Maintenance,
+    need_resync: bool,
+    config_stamp: Option<(SystemTime, u64)>,
+    /// Table operations applied so far.
+    pub ops: u64,
+}
+
+/// Why the director stopped before serving.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] config::ConfigErrors),
+    #[error("{0}")]
+    Ipvs(#[from] crate::ipvs::IpvsError),
+    #[error("cannot open log: {0}")]
+    Log(std::io::Error),
+}
+
+impl StartError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StartError::Config(_) => 2,
+            StartError::Ipvs(e) => e.exit_code(),
+            StartError::Log(_) => 6,
+        }
+    }
+}
+
+impl Director {
+    /// Load the config, open the log, adopt the live table. Nothing is
+    /// checked yet: reals already in the table stay exactly as they are until
+    /// their first check.
+    pub fn start(path: &Path, backend: Box<dyn Ipvs>) -> Result<Director, StartError> {
+        let config = config::load(path)?;
+        let log = EventLog::open(config.global.logfile.as_ref()).map_err(StartError::Log)?;
+        Self::with_config(path, config, backend, log)
+    }
+
+    /// Like [`Director::start`] with a config and log already made (the demo
+    /// and tests).
+    pub fn with_config(
+        path: &Path,
+        config: Config,
+        mut backend: Box<dyn Ipvs>,
+        log: EventLog,
+    ) -> Result<Director, StartError> {
+        let actual = table::actual_from_dump(backend.dump()?);
+        let (tx, rx) = mpsc::channel(4096);
+        let semaphore = Arc::new(Semaphore::new(config.global.maxchecks.max(1)));
+        let mut d = Director {
+            path: path.to_path_buf(),
+            config_stamp: config_stamp(path),
+            config,
+            checks: HashMap::new(),
+            by_spec: HashMap::new(),
+            ids_of: Vec::new(),
+            users: HashMap::new(),
+            next_id: 1,
+            backend,
+            actual,
+            quiesced_seen: HashSet::new(),
+            log,
+            tx,
+            rx: Some(rx),
+            semaphore,
+            maintenance: Arc::new(RwLock::new(HashSet::new())),
+            need_resync: false,
+            ops: 0,
+        };
+        d.refresh_maintenance();
+        d.install_plan();
+        for vi in 0..d.config.virtuals.len() {
+            d.reconcile(vi, None, "start");
+        }
+        Ok(d)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The state of `vi`'s real `ri`.
+    pub fn state_of(&self, vi: usize, ri: usize) -> State {
+        self.ids_of
+            .get(vi)
+            .and_then(|ids| ids.get(ri))
+            .and_then(|id| self.checks.get(id))
+            .map_or(State::Unknown, |c| c.health.state())
+    }
+
+    /// The director's view of the table.
+    pub fn actual(&self) -> &ActualTable {
+        &self.actual
+    }
+
+    /// Bring checks in line with the config: keep those whose spec is
+    /// unchanged (and their health), start new ones, stop dropped ones.
+    fn install_plan(&mut self) {
+        let plan = Plan::new(&self.config);
+        let mut by_spec = HashMap::with_capacity(plan.checks.len());
+        let mut users: HashMap<u64, Vec<usize>> = HashMap::with_capacity(plan.checks.len());
+        for (spec, uses) in plan.checks {
+            let id = match self.by_spec.remove(&spec) {
+                Some(id) => id,
+                None => self.spawn_check(spec.clone()),
+            };
+            let mut vis: Vec<usize> = uses.iter().map(|u| u.0).collect();
+            vis.dedup();
+            users.insert(id, vis);
+            by_spec.insert(spec, id);
+        }
+        for (_, id) in self.by_spec.drain() {
+            if let Some(c) = self.checks.remove(&id) {
+                c.cancel.cancel();
+            }
+        }
+        self.ids_of = plan.spec_of.iter().map(|specs| specs.iter().map(|s| by_spec[s]).collect()).collect();
+        self.by_spec = by_spec;
+        self.users = users;
+    }
+
+    fn spawn_check(&mut self, spec: CheckSpec) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let cancel = CancellationToken::new();
+        let run = CheckRun { spec: spec.clone(), health: Health::default(), last: None, cancel: cancel.clone() };
+        self.checks.insert(id, run);
+        let first = spread(spec.interval);
+        let task = CheckTask {
+            id,
+            spec,
+            tx: self.tx.clone(),
+            semaphore: self.semaphore.clone(),
+            maintenance: self.maintenance.clone(),
+            has_maintenance: self.config.global.maintenancedir.is_some(),
+        };
+        tokio::spawn(task.run(first, cancel));
+        id
+    }
+
+    /// Apply the diff for one virtual.
+    fn reconcile(&mut self, vi: usize, reason: Option<&str>, phase: &str) {
+        let v = &self.config.virtuals[vi];
+        let ids = &self.ids_of[vi];
+        let checks = &self.checks;
+        let state = |ri: usize| checks.get(&ids[ri]).map_or(State::Unknown, |c| c.health.state());
+        let ctx = Context { readdquiescent: self.config.global.readdquiescent, quiesced_seen: &self.quiesced_seen };
+        let changes = table::diff_virtual(v, &state, self.actual.get(&v.key), &ctx);
+        let key = v.key;
+        let ups: Vec<(SocketAddr, State)> = v.reals.iter().enumerate().map(|(ri, r)| (r.addr, state(ri))).collect();
+        self.apply(changes, reason, phase);
+        // Remember which quiesced reals we have seen in the table.
+        let dests = self.actual.get(&key).map(|a| &a.dests);
+        for (addr, st) in ups {
+            match (st, dests.and_then(|d| d.get(&addr))) {
+                (State::Up, _) => {
+                    self.quiesced_seen.remove(&(key, addr));
+                }
+                (_, Some(d)) if d.weight == 0 => {
+                    self.quiesced_seen.insert((key, addr));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Send each change to the backend; log it; on error, schedule a resync.
+    fn apply(&mut self, changes: Vec<Change>, reason: Option<&str>, phase: &str) {
+        for ch in changes {
+            match self.backend.apply(&ch.op) {
+                Ok(()) => {
+                    self.ops += 1;
+                    table::record(&mut self.actual, &ch.op);
+                    let (key, addr) = op_target(&ch.op);
+                    let mut line = eventlog::phrase(&ch.event, &key, addr);
+                    if ch.event == Event::PurgedReal {
+                        line = line.replacen("Purged real server:", &format!("Purged real server ({phase}):"), 1);
+                    }
+                    if let (Some(r), Event::DeletedReal | Event::QuiescedReal) = (reason, &ch.event) {
+                        line.push_str(" reason: ");
+                        line.push_str(r);
+                    }
+                    self.log.log(&line);
+                }
+                Err(e) => {
+                    self.log.log(&format!("Error: {e} (while {:?}); will re-read the table", ch.op));
+                    self.need_resync = true;
+                }
+            }
+        }
+    }
+
+    /// Handle one check result.
+    pub fn on_result(&mut self, r: CheckResult) {
+        let Some(run) = self.checks.get_mut(&r.id) else { return };
+        let tr = if r.maintenance { run.health.force_down() } else { run.health.observe(r.outcome.up, run.spec.thresholds()) };
+        let reason = r.outcome.reason.clone();
+        run.last = Some(r.outcome);
+        match tr {
+            Transition::WentUp | Transition::WentDown => {
+                let vis = self.users.get(&r.id).cloned().unwrap_or_default();
+                for vi in vis {
+                    self.reconcile(vi, Some(&reason), "check");
+                }
+            }
+            Transition::SoftFailure { failures, failurecount } => {
+                let vis = self.users.get(&r.id).cloned().unwrap_or_default();
+                let target = self.checks[&r.id].spec.target;
+                for vi in vis {
+                    let v = &self.config.virtuals[vi];
+                    for (ri, real) in v.reals.iter().enumerate() {
+                        if self.ids_of[vi][ri] == r.id {
+                            let _ = target;
+                            let line = format!(
+                                "Soft failure real server: {} ({}) failure {failures}/{failurecount} reason: {reason}",
+                                real.addr,
+                                eventlog::fmt_virtual(&v.key)
+                            );
+                            self.log.log(&line);
+                        }
+                    }
+                }
+            }
+            Transition::SoftRise { .. } | Transition::None => {}
+        }
+    }
+
+    /// Re-read the live table and repair any drift.
+    pub fn resync(&mut self) {
+        match self.backend.dump() {
+            Ok(dump) => {
+                self.actual = table::actual_from_dump(dump);
+                self.need_resync = false;
+                for vi in 0..self.config.virtuals.len() {
+                    self.reconcile(vi, None, "resync");
+                }
+            }
+            Err(e) => {
+                self.log.log(&format!("Error: cannot read the IPVS table: {e}"));
+                self.need_resync = true;
+            }
+        }
+    }
+
+    /// Re-read the config. A bad one is logged and the running one kept.
+    pub fn reload(&mut self) -> bool {
+        let started = std::time::Instant::now();
+        self.config_stamp = config_stamp(&self.path);
+        let new = match config::load(&self.path) {
+            Ok(c) => c,
+            Err(errs) => {
+                self.log.log(&format!(
+                    "Reload failed, keeping the running configuration: {} problem(s) in {}",
+                    errs.0.len(),
+                    self.path.display()
+                ));
+                for e in &errs.0 {
+                    self.log.log(&format!("Reload failed: {e}"));
+                }
+                return false;
+            }
+        };
+        if new.global.logfile != self.config.global.logfile {
+            match EventLog::open(new.global.logfile.as_ref()) {
+                Ok(l) => self.log = l,
+                Err(e) => self.log.log(&format!("Error: cannot open the new log file: {e}; keeping this one")),
+            }
+        }
+        let ops_before = self.ops;
+        let new_keys: BTreeSet<ServiceKey> = new.virtuals.iter().map(|v| v.key).collect();
+        let dropped: Vec<ServiceKey> =
+            self.config.virtuals.iter().map(|v| v.key).filter(|k| !new_keys.contains(k)).collect();
+        self.config = new;
+        self.semaphore = Arc::new(Semaphore::new(self.config.global.maxchecks.max(1)));
+        self.install_plan();
+        self.refresh_maintenance();
+        for key in dropped {
+            if self.actual.contains_key(&key) {
+                self.apply(vec![Change { op: Op::DelService(key), event: Event::DeletedVirtual }], None, "reload");
+            }
+        }
+        for vi in 0..self.config.virtuals.len() {
+            self.reconcile(vi, None, "reload");
+        }
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let n = self.ops - ops_before;
+        self.log.log(&format!(
+            "Reloaded configuration from {}: {n} table operations in {ms:.1} ms",
+            self.path.display()
+        ));
+        true
+    }
+
+    /// Stop: with cleanstop, remove the virtuals this director manages.
+    pub fn stop(&mut self) {
+        for c in self.checks.values() {
+            c.cancel.cancel();
+        }
+        let mut changes = Vec::new();
+        for v in &self.config.virtuals {
+            if !v.cleanstop {
+                continue;
+            }
+            if let Some(a) = self.actual.get(&v.key) {
+                let n = a.dests.len();
+                changes.push((v.key, n));
+            }
+        }
+        for (key, _) in changes {
+            let addrs: Vec<SocketAddr> = self.actual[&key].dests.keys().copied().collect();
+            let vs = eventlog::fmt_virtual(&key);
+            match self.backend.del_service(&key) {
+                Ok(()) => {
+                    self.ops += 1;
+                    for a in addrs {
+                        self.log.log(&format!("Purged real server (stop): {a} ({vs})"));
+                    }
+                    self.log.log(&format!("Deleted virtual server: {vs}"));
+                    self.actual.remove(&key);
+                }
+                Err(e) => self.log.log(&format!("Error: cannot delete virtual server {vs}: {e}")),
+            }
+        }
+        self.log.log("Exiting");
+    }
+
+    /// Reread `maintenancedir`.
+    fn refresh_maintenance(&mut self) {
+        let Some(dir) = self.config.global.maintenancedir.as_ref() else { return };
+        let mut names = HashSet::new();
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                if let Some(n) = e.file_name().to_str() {
+                    names.insert(n.to_string());
+                }
+            }
+        }
+        *self.maintenance.write().unwrap() = names;
+    }
+
+    /// Take the result receiver (once).
+    pub fn take_receiver(&mut self) -> mpsc::Receiver<CheckResult> {
+        self.rx.take().expect("receiver taken once")
+    }
+
+    /// Log a line in the event log.
+    pub fn log(&mut self, line: &str) {
+        self.log.log(line);
+    }
+
+    /// The last outcome of each (virtual, real), for status output.
+    pub fn last_outcome(&self, vi: usize, ri: usize) -> Option<&Outcome> {
+        self.checks.get(&self.ids_of[vi][ri]).and_then(|c| c.last.as_ref())
+    }
+
+    /// Whether the config file changed since it was last read.
+    fn config_changed(&self) -> bool {
+        config_stamp(&self.path) != self.config_stamp
+    }
+
+    /// Run until SIGTERM/SIGINT or `shutdown` fires. SIGHUP reloads (and
+    /// reopens the log).
+    pub async fn run(mut self, shutdown: CancellationToken) -> Director {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut rx = self.take_receiver();
+        let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        let mut resync = tokio::time::interval(self.config.global.resyncinterval.max(Duration::from_millis(100)));
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        resync.tick().await;
+        let mut second = tokio::time::interval(Duration::from_secs(1));
+        second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                Some(r) = rx.recv() => {
+                    self.on_result(r);
+                    // Drain what is already queued before looking elsewhere.
+                    while let Ok(r) = rx.try_recv() {
+                        self.on_result(r);
+                    }
+                    if self.need_resync {
+                        self.resync();
+                    }
+                }
+                _ = resync.tick() => self.resync(),
+                _ = second.tick() => {
+                    self.refresh_maintenance();
+                    if self.config.global.autoreload && self.config_changed() {
+                        self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
+                        let period = self.config.global.resyncinterval;
+                        self.reload();
+                        if period != self.config.global.resyncinterval {
+                            resync = tokio::time::interval(self.config.global.resyncinterval.max(Duration::from_millis(100)));
+                        }
+                    }
+                }
+                _ = hup.recv() => {
+                    self.log.reopen();
+                    self.log.log(&format!("Received SIGHUP, reloading {}", self.path.display()));
+                    self.reload();
+                }
+                _ = term.recv() => { self.log.log("Received SIGTERM, stopping"); break; }
+                _ = int.recv() => { self.log.log("Received SIGINT, stopping"); break; }
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        self.stop();
+        self
+    }
+}
+
+/// What a check task needs.
+struct CheckTask {
+    id: u64,
+    spec: CheckSpec,
+    tx: mpsc::Sender<CheckResult>,
+    semaphore: Arc<Semaphore>,
+    maintenance: Maintenance,
+    has_maintenance: bool,
+}
+
+impl CheckTask {
+    /// Probe every `interval`, first after `first`, until cancelled. The
+    /// cadence is fixed-rate: a slow probe does not push later rounds back,
+    /// and a probe never overlaps the previous one of the same check.
+    async fn run(self, first: Duration, cancel: CancellationToken) {
+        let probe = match self.spec.probe() {
+            Ok(p) => p,
+            Err(e) => {
+                let outcome = Outcome { up: false, latency: Duration::ZERO, reason: format!("bad receive regex: {e}") };
+                let _ = self.tx.send(CheckResult { id: self.id, outcome, maintenance: false }).await;
+                return;
+            }
+        };
+        let mut next = Instant::now() + first;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep_until(next) => {}
+            }
+            let result = if self.has_maintenance && self.in_maintenance() {
+                let outcome = Outcome { up: false, latency: Duration::ZERO, reason: "in maintenance".into() };
+                CheckResult { id: self.id, outcome, maintenance: true }
+            } else {
+                let outcome = {
+                    let _permit = tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        p = self.semaphore.acquire() => p,
+                    };
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        o = ldirectord_checks::run(&probe, self.spec.target, self.spec.timeout) => o,
+                    }
+                };
+                CheckResult { id: self.id, outcome, maintenance: false }
+            };
+            if self.tx.send(result).await.is_err() {
+                return;
+            }
+            next += self.spec.interval;
+            let now = Instant::now();
+            if next < now {
+                next = now;
+            }
+        }
+    }
+
+    fn in_maintenance(&self) -> bool {
+        let set = self.maintenance.read().unwrap();
+        if set.is_empty() {
+            return false;
+        }
+        let ip = self.spec.target.ip().to_string();
+        let ipport = self.spec.target.to_string();
+        set.contains(&ipport) || set.contains(&ip) || set.contains(&format!("{ip}:{}", self.spec.target.port()))
+    }
+}
+
+/// A random first delay in `[0, interval)`, so checks spread over the round.
+fn spread(interval: Duration) -> Duration {
+    let ms = interval.as_millis().max(1) as u64;
+    Duration::from_millis(rand::rng().random_range(0..ms))
+}
+
+fn config_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+fn op_target(op: &Op) -> (ServiceKey, Option<SocketAddr>) {
+    match op {
+        Op::AddService(s) | Op::EditService(s) => (s.key, None),
+        Op::DelService(k) => (*k, None),
+        Op::AddDest(k, d) | Op::EditDest(k, d) => (*k, Some(d.addr)),
+        Op::DelDest(k, a) => (*k, Some(*a)),
+    }
+}

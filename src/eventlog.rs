@@ -1,0 +1,198 @@
+//! The event log operators tail: one line per event, ldirectord's phrases
+//! verbatim, an ISO-8601 UTC timestamp in front.
+//!
+//! ```text
+//! 2026-11-22T02:10:00.123456Z Deleted real server: 10.0.0.2:80 (10.0.0.100:80) reason: HTTP 503
+//! ```
+//!
+//! Each line is written with a single `write(2)` on a file opened `O_APPEND`,
+//! so a line is never split and `copytruncate` works. Before each line the
+//! path is checked: if logrotate renamed the file away (a different inode, or
+//! none), it is reopened, so no SIGHUP is even needed; [`EventLog::reopen`]
+//! does it at once on SIGHUP too.
+
+use crate::config::LogTarget;
+use crate::ipvs::ServiceKey;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Where lines go.
+enum Sink {
+    Stderr,
+    File { path: PathBuf, file: Option<File>, ino: u64, dev: u64 },
+    Syslog,
+    /// Collected in memory (tests, the demo's own printing).
+    Memory(Arc<Mutex<Vec<String>>>),
+}
+
+/// The event log. Cheap to share behind a `Mutex` in the director.
+pub struct EventLog {
+    sink: Sink,
+    /// Also echo every line to standard output (the demo).
+    pub echo: bool,
+}
+
+impl EventLog {
+    pub fn stderr() -> EventLog {
+        EventLog { sink: Sink::Stderr, echo: false }
+    }
+
+    pub fn memory() -> (EventLog, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        (EventLog { sink: Sink::Memory(lines.clone()), echo: false }, lines)
+    }
+
+    /// Open the configured target (`None`: standard error).
+    pub fn open(target: Option<&LogTarget>) -> std::io::Result<EventLog> {
+        let sink = match target {
+            None => Sink::Stderr,
+            Some(LogTarget::File(path)) => {
+                let mut s = Sink::File { path: path.clone(), file: None, ino: 0, dev: 0 };
+                reopen_file(&mut s)?;
+                s
+            }
+            Some(LogTarget::Syslog(facility)) => {
+                open_syslog(facility);
+                Sink::Syslog
+            }
+        };
+        Ok(EventLog { sink, echo: false })
+    }
+
+    /// Reopen a log file (after logrotate renamed it).
+    pub fn reopen(&mut self) {
+        if let Err(e) = reopen_file(&mut self.sink) {
+            eprintln!("ldirectord-rs: cannot reopen log file: {e}");
+        }
+    }
+
+    /// Write one event line.
+    pub fn log(&mut self, msg: &str) {
+        let line = format!("{} {}\n", timestamp(), msg);
+        if self.echo {
+            print!("{line}");
+        }
+        match &mut self.sink {
+            Sink::Stderr => {
+                let _ = std::io::stderr().write_all(line.as_bytes());
+            }
+            Sink::Memory(v) => v.lock().unwrap().push(line.trim_end().to_string()),
+            Sink::Syslog => syslog(msg),
+            Sink::File { .. } => {
+                if rotated(&self.sink) {
+                    self.reopen();
+                }
+                if let Sink::File { file: Some(f), path, .. } = &mut self.sink {
+                    // One write(2) of the whole line on an O_APPEND file.
+                    if let Err(e) = f.write_all(line.as_bytes()) {
+                        eprintln!("ldirectord-rs: cannot write {}: {e}: {}", path.display(), line.trim_end());
+                    }
+                } else {
+                    eprint!("{line}");
+                }
+            }
+        }
+    }
+}
+
+fn reopen_file(sink: &mut Sink) -> std::io::Result<()> {
+    if let Sink::File { path, file, ino, dev } = sink {
+        let f = OpenOptions::new().create(true).append(true).open(&*path)?;
+        let m = f.metadata()?;
+        *ino = m.ino();
+        *dev = m.dev();
+        *file = Some(f);
+    }
+    Ok(())
+}
+
+/// Has the path been renamed away or replaced since we opened it?
+fn rotated(sink: &Sink) -> bool {
+    match sink {
+        Sink::File { path, ino, dev, file } => {
+            file.is_none()
+                || match std::fs::metadata(path) {
+                    Ok(m) => m.ino() != *ino || m.dev() != *dev,
+                    Err(_) => true,
+                }
+        }
+        _ => false,
+    }
+}
+
+/// `2026-11-22T02:10:00.123456Z`.
+pub fn timestamp() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    now.format(&fmt).unwrap_or_default()
+}
+
+fn open_syslog(facility: &str) {
+    use libc::*;
+    let fac = match facility {
+        "auth" => LOG_AUTH,
+        "authpriv" => LOG_AUTHPRIV,
+        "cron" => LOG_CRON,
+        "daemon" => LOG_DAEMON,
+        "kern" => LOG_KERN,
+        "lpr" => LOG_LPR,
+        "mail" => LOG_MAIL,
+        "news" => LOG_NEWS,
+        "syslog" => LOG_SYSLOG,
+        "user" => LOG_USER,
+        "uucp" => LOG_UUCP,
+        "local0" => LOG_LOCAL0,
+        "local1" => LOG_LOCAL1,
+        "local2" => LOG_LOCAL2,
+        "local3" => LOG_LOCAL3,
+        "local4" => LOG_LOCAL4,
+        "local5" => LOG_LOCAL5,
+        "local6" => LOG_LOCAL6,
+        "local7" => LOG_LOCAL7,
+        _ => LOG_DAEMON,
+    };
+    static IDENT: &[u8] = b"ldirectord-rs\0";
+    // SAFETY: IDENT is a static NUL-terminated string, as openlog requires.
+    unsafe { openlog(IDENT.as_ptr() as *const c_char, LOG_PID, fac) };
+}
+
+fn syslog(msg: &str) {
+    let c = std::ffi::CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    // SAFETY: "%s" with one valid C string argument.
+    unsafe { libc::syslog(libc::LOG_INFO, c"%s".as_ptr(), c.as_ptr()) };
+}
+
+/// ldirectord's spelling of a virtual in event lines: `vip:vport`, or the
+/// mark number for a fwmark service.
+pub fn fmt_virtual(key: &ServiceKey) -> String {
+    match key {
+        ServiceKey::Inet { addr, .. } => addr.to_string(),
+        ServiceKey::Fwmark { mark, .. } => mark.to_string(),
+    }
+}
+
+/// The line for one table change (`None` for changes that are not events).
+pub fn phrase(event: &crate::table::Event, key: &ServiceKey, addr: Option<SocketAddr>) -> String {
+    use crate::table::Event::*;
+    let v = fmt_virtual(key);
+    let r = addr.map(|a| a.to_string()).unwrap_or_default();
+    match event {
+        AddedVirtual => format!("Added virtual server: {v}"),
+        EditedVirtual => format!("Edited virtual server: {v}"),
+        DeletedVirtual => format!("Deleted virtual server: {v}"),
+        AddedReal { weight } => format!("Added real server: {r} ({v}) (Weight set to {weight})"),
+        RestoredReal { weight } => format!("Restored real server: {r} ({v}) (Weight set to {weight})"),
+        EditedReal { weight } => format!("Edited real server: {r} ({v}) (Weight set to {weight})"),
+        QuiescedReal => format!("Quiescent real server: {r} ({v}) (Weight set to 0)"),
+        DeletedReal => format!("Deleted real server: {r} ({v})"),
+        PurgedReal => format!("Purged real server: {r} ({v})"),
+        AddedFallback => format!("Added fallback server: {r} ({v})"),
+        DeletedFallback => format!("Deleted fallback server: {r} ({v})"),
+    }
+}
