@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 /// Where lines go.
 enum Sink {
     Stderr,
+    Stdout,
     File { path: PathBuf, file: Option<File>, ino: u64, dev: u64 },
     Syslog,
     /// Collected in memory (tests, the demo's own printing).
@@ -39,6 +40,10 @@ pub struct EventLog {
 impl EventLog {
     pub fn stderr() -> EventLog {
         EventLog { sink: Sink::Stderr, echo: false }
+    }
+
+    pub fn stdout() -> EventLog {
+        EventLog { sink: Sink::Stdout, echo: false }
     }
 
     pub fn memory() -> (EventLog, Arc<Mutex<Vec<String>>>) {
@@ -79,6 +84,11 @@ impl EventLog {
         match &mut self.sink {
             Sink::Stderr => {
                 let _ = std::io::stderr().write_all(line.as_bytes());
+            }
+            Sink::Stdout => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(line.as_bytes());
+                let _ = out.flush();
             }
             Sink::Memory(v) => v.lock().unwrap().push(line.trim_end().to_string()),
             Sink::Syslog => syslog(msg),

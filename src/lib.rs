@@ -22,3 +22,7 @@ pub mod eventlog;
 pub mod health;
 pub mod plan;
 pub mod table;
+pub mod testbed;
+pub mod oneshot;
+pub mod cli;
+pub mod demo;

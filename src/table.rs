@@ -239,3 +239,202 @@ pub fn record(actual: &mut ActualTable, op: &Op) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Check, CheckService, CheckType, Fallback, HttpMethod, Line};
+    use crate::ipvs::{Forward, Protocol};
+    use std::time::Duration;
+
+    fn real(s: &str, weight: u32) -> Real {
+        Real {
+            line: Line(0),
+            addr: s.parse().unwrap(),
+            forward: Forward::Masq,
+            weight,
+            request: None,
+            receive: None,
+            lower: 0,
+            upper: 0,
+        }
+    }
+
+    fn virt(reals: Vec<Real>, quiescent: bool) -> Virtual {
+        Virtual {
+            line: Line(0),
+            key: ServiceKey::Inet { proto: Protocol::Tcp, addr: "10.0.0.100:80".parse().unwrap() },
+            scheduler: "wrr".into(),
+            persistent: None,
+            netmask: None,
+            schedflags: 0,
+            ops: false,
+            reals,
+            fallback: Some(Fallback { addr: "127.0.0.1:80".parse().unwrap(), forward: Forward::Route }),
+            check: Check {
+                checktype: CheckType::Negotiate,
+                service: CheckService::Http,
+                checkport: None,
+                request: "/".into(),
+                receive: None,
+                httpmethod: HttpMethod::Get,
+                virtualhost: None,
+                checkcommand: None,
+            },
+            checkinterval: Duration::from_secs(1),
+            checktimeout: Duration::from_secs(1),
+            negotiatetimeout: Duration::from_secs(1),
+            failurecount: 1,
+            risecount: 1,
+            quiescent,
+            cleanstop: true,
+            comment: None,
+        }
+    }
+
+    /// Apply diffs until nothing changes; return the final table and every
+    /// change made.
+    fn converge(v: &Virtual, states: &[State], actual: &mut ActualTable, seen: &HashSet<(ServiceKey, SocketAddr)>, readd: bool) -> Vec<Change> {
+        let ctx = Context { readdquiescent: readd, quiesced_seen: seen };
+        let changes = diff_virtual(v, &|i| states[i], actual.get(&v.key), &ctx);
+        for c in &changes {
+            record(actual, &c.op);
+        }
+        let again = diff_virtual(v, &|i| states[i], actual.get(&v.key), &ctx);
+        assert!(again.is_empty(), "diff is not idempotent: {again:?}");
+        changes
+    }
+
+    fn weights(actual: &ActualTable, v: &Virtual) -> Vec<(String, u32)> {
+        actual[&v.key].dests.values().map(|d| (d.addr.to_string(), d.weight)).collect()
+    }
+
+    use State::*;
+    const R1: &str = "10.0.1.1:80";
+    const R2: &str = "10.0.1.2:80";
+    const FB: &str = "127.0.0.1:80";
+
+    #[test]
+    fn unknown_reals_are_not_added_and_no_fallback_yet() {
+        let v = virt(vec![real(R1, 1), real(R2, 2)], false);
+        let mut t = ActualTable::new();
+        let ch = converge(&v, &[Unknown, Unknown], &mut t, &HashSet::new(), false);
+        assert_eq!(ch.len(), 1);
+        assert_eq!(ch[0].event, Event::AddedVirtual);
+        assert!(t[&v.key].dests.is_empty());
+    }
+
+    #[test]
+    fn up_reals_added_with_weight_then_failover_to_fallback_and_back() {
+        let v = virt(vec![real(R1, 1), real(R2, 2)], false);
+        let mut t = ActualTable::new();
+        let seen = HashSet::new();
+        converge(&v, &[Up, Up], &mut t, &seen, false);
+        assert_eq!(weights(&t, &v), vec![(R1.into(), 1), (R2.into(), 2)]);
+
+        let ch = converge(&v, &[Down, Up], &mut t, &seen, false);
+        assert_eq!(ch.len(), 1);
+        assert_eq!(ch[0].event, Event::DeletedReal);
+        assert_eq!(weights(&t, &v), vec![(R2.into(), 2)]);
+
+        // The last real goes: the fallback is added before the real leaves.
+        let ch = converge(&v, &[Down, Down], &mut t, &seen, false);
+        let events: Vec<_> = ch.iter().map(|c| c.event.clone()).collect();
+        assert_eq!(events, vec![Event::AddedFallback, Event::DeletedReal]);
+        assert_eq!(weights(&t, &v), vec![(FB.into(), 1)]);
+
+        // One comes back: it is added before the fallback leaves.
+        let ch = converge(&v, &[Up, Down], &mut t, &seen, false);
+        let events: Vec<_> = ch.iter().map(|c| c.event.clone()).collect();
+        assert_eq!(events, vec![Event::AddedReal { weight: 1 }, Event::DeletedFallback]);
+        assert_eq!(weights(&t, &v), vec![(R1.into(), 1)]);
+    }
+
+    #[test]
+    fn fallback_waits_while_any_real_is_unknown() {
+        let v = virt(vec![real(R1, 1), real(R2, 1)], false);
+        let mut t = ActualTable::new();
+        converge(&v, &[Down, Unknown], &mut t, &HashSet::new(), false);
+        assert!(t[&v.key].dests.is_empty());
+    }
+
+    #[test]
+    fn quiescent_sets_weight_zero_and_restores() {
+        let v = virt(vec![real(R1, 3), real(R2, 1)], true);
+        let mut t = ActualTable::new();
+        let seen = HashSet::new();
+        converge(&v, &[Up, Up], &mut t, &seen, false);
+        let ch = converge(&v, &[Down, Up], &mut t, &seen, false);
+        assert_eq!(ch[0].event, Event::QuiescedReal);
+        assert_eq!(weights(&t, &v), vec![(R1.into(), 0), (R2.into(), 1)]);
+        let ch = converge(&v, &[Up, Up], &mut t, &seen, false);
+        assert_eq!(ch[0].event, Event::RestoredReal { weight: 3 });
+        assert_eq!(weights(&t, &v), vec![(R1.into(), 3), (R2.into(), 1)]);
+    }
+
+    #[test]
+    fn quiesced_real_deleted_by_operator_stays_gone_unless_readdquiescent() {
+        let v = virt(vec![real(R1, 3), real(R2, 1)], true);
+        let mut t = ActualTable::new();
+        let mut seen = HashSet::new();
+        converge(&v, &[Up, Up], &mut t, &seen, false);
+        converge(&v, &[Down, Up], &mut t, &seen, false);
+        seen.insert((v.key, R1.parse().unwrap()));
+        // The operator deletes the quiesced real by hand.
+        t.get_mut(&v.key).unwrap().dests.remove(&R1.parse().unwrap());
+        let ch = converge(&v, &[Down, Up], &mut t, &seen, false);
+        assert!(ch.is_empty(), "{ch:?}");
+        let ch = converge(&v, &[Down, Up], &mut t, &seen, true);
+        assert_eq!(ch.len(), 1);
+        assert_eq!(weights(&t, &v), vec![(R1.into(), 0), (R2.into(), 1)]);
+    }
+
+    #[test]
+    fn adoption_keeps_unknown_entries_untouched_and_purges_unlisted() {
+        let v = virt(vec![real(R1, 1), real(R2, 1)], false);
+        let svc = desired_service(&v);
+        let mut dests = BTreeMap::new();
+        // An adopted entry at weight 0 (someone quiesced it) stays at 0 until checked.
+        dests.insert(R1.parse().unwrap(), Dest { weight: 0, ..desired_dest(&v.reals[0]) });
+        let stray: SocketAddr = "10.9.9.9:80".parse().unwrap();
+        dests.insert(stray, Dest { addr: stray, forward: Forward::Masq, weight: 1, upper: 0, lower: 0 });
+        let mut t = ActualTable::new();
+        t.insert(v.key, ActualService { service: svc, dests });
+        let ch = converge(&v, &[Unknown, Unknown], &mut t, &HashSet::new(), false);
+        assert_eq!(ch.iter().map(|c| c.event.clone()).collect::<Vec<_>>(), vec![Event::PurgedReal]);
+        assert_eq!(weights(&t, &v), vec![(R1.into(), 0)]);
+    }
+
+    #[test]
+    fn service_attributes_edited_in_place() {
+        let mut v = virt(vec![real(R1, 1)], false);
+        let mut t = ActualTable::new();
+        converge(&v, &[Up], &mut t, &HashSet::new(), false);
+        v.scheduler = "rr".into();
+        v.persistent = Some(300);
+        let ch = converge(&v, &[Up], &mut t, &HashSet::new(), false);
+        assert_eq!(ch.len(), 1);
+        assert!(matches!(&ch[0].op, Op::EditService(s) if s.flags & flags::PERSISTENT != 0 && s.timeout == 300));
+    }
+
+    #[test]
+    fn hashed_flag_from_the_kernel_is_ignored() {
+        let v = virt(vec![real(R1, 1)], false);
+        let mut svc = desired_service(&v);
+        svc.flags |= flags::HASHED;
+        let mut t = ActualTable::new();
+        t.insert(v.key, ActualService { service: svc, dests: BTreeMap::new() });
+        let ch = converge(&v, &[Up], &mut t, &HashSet::new(), false);
+        assert_eq!(ch.len(), 1, "{ch:?}");
+    }
+
+    #[test]
+    fn weight_change_is_one_edit() {
+        let mut v = virt(vec![real(R1, 1), real(R2, 1)], false);
+        let mut t = ActualTable::new();
+        converge(&v, &[Up, Up], &mut t, &HashSet::new(), false);
+        v.reals[1].weight = 5;
+        let ch = converge(&v, &[Up, Up], &mut t, &HashSet::new(), false);
+        assert_eq!(ch, vec![Change { op: Op::EditDest(v.key, desired_dest(&v.reals[1])), event: Event::EditedReal { weight: 5 } }]);
+    }
+}

@@ -143,7 +143,10 @@ mod tests {
 
     #[test]
     fn first_line_skips_blank_lines() {
-        assert_eq!(first_line(b"\n  \n oops: bad\nmore"), Some("oops: bad".into()));
+        assert_eq!(
+            first_line(b"\n  \n oops: bad\nmore"),
+            Some("oops: bad".into())
+        );
         assert_eq!(first_line(b""), None);
         assert_eq!(first_line(b"\n\n"), None);
     }

@@ -224,6 +224,9 @@ fn hyper_reason(e: &hyper::Error, incomplete: &str) -> String {
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::UnexpectedEof {
+                return incomplete.to_string();
+            }
             return io_reason("connection error", io);
         }
         source = s.source();

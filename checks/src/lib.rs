@@ -131,7 +131,9 @@ pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome 
         Probe::On => up("on"),
         Probe::Off => down("off"),
         // External handles the deadline itself, to kill the process group.
-        Probe::External { command, args } => external::check(command, args, deadline, timeout).await,
+        Probe::External { command, args } => {
+            external::check(command, args, deadline, timeout).await
+        }
         Probe::Connect => with_deadline(tcp::check(addr), deadline, timeout).await,
         Probe::Http(h) => with_deadline(http::check(h, addr), deadline, timeout).await,
         Probe::SimpleTcp { request, receive } => {

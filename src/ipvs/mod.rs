@@ -292,3 +292,38 @@ pub fn any_addr(v6: bool) -> IpAddr {
         IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
     }
 }
+
+/// Render a table the way `ipvsadm -Ln` does.
+pub fn format_table(entries: &[ServiceEntry]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    s.push_str("Prot LocalAddress:Port Scheduler Flags\n");
+    s.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
+    for e in entries {
+        let svc = &e.service;
+        let head = match svc.key {
+            ServiceKey::Inet { proto, addr } => format!("{:<4} {} {}", proto.name().to_uppercase(), addr, svc.scheduler),
+            ServiceKey::Fwmark { mark, .. } => format!("FWM  {} {}", mark, svc.scheduler),
+        };
+        let _ = write!(s, "{head}");
+        if svc.flags & flags::PERSISTENT != 0 {
+            let _ = write!(s, " persistent {}", svc.timeout);
+        }
+        if svc.flags & flags::ONEPACKET != 0 {
+            s.push_str(" ops");
+        }
+        s.push('\n');
+        for d in &e.dests {
+            let _ = writeln!(
+                s,
+                "  -> {:<28} {:<7} {:<6} {:<10} {}",
+                d.dest.addr.to_string(),
+                d.dest.forward.ipvsadm_name(),
+                d.dest.weight,
+                d.stats.active_conns,
+                d.stats.inactive_conns
+            );
+        }
+    }
+    s
+}

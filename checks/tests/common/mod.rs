@@ -125,8 +125,13 @@ pub fn endless(chunk_byte: u8) -> Reply {
     }
 }
 
-pub async fn serve_on<S>(mut s: S, sni: Option<String>, reply: Reply, seen: &mpsc::UnboundedSender<Seen>, written: &AtomicUsize)
-where
+pub async fn serve_on<S>(
+    mut s: S,
+    sni: Option<String>,
+    reply: Reply,
+    seen: &mpsc::UnboundedSender<Seen>,
+    written: &AtomicUsize,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + HasTcp,
 {
     let head = read_head(&mut s).await;
@@ -198,7 +203,8 @@ pub async fn http_server(reply: Reply) -> Server {
             let Ok((s, _)) = listener.accept().await else {
                 break;
             };
-            let (reply, seen_tx, done_tx, w) = (reply.clone(), seen_tx.clone(), done_tx.clone(), w.clone());
+            let (reply, seen_tx, done_tx, w) =
+                (reply.clone(), seen_tx.clone(), done_tx.clone(), w.clone());
             tokio::spawn(async move {
                 serve_on(s, None, reply, &seen_tx, &w).await;
                 let _ = done_tx.send(());
@@ -216,10 +222,9 @@ pub async fn http_server(reply: Reply) -> Server {
 /// A TLS server (self-signed certificate for `names`) replying `reply`.
 pub async fn https_server(names: &[&str], reply: Reply) -> Server {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let ck = rcgen::generate_simple_self_signed(
-        names.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-    )
-    .unwrap();
+    let ck =
+        rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
     let cert = ck.cert.der().clone();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
     let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -240,8 +245,13 @@ pub async fn https_server(names: &[&str], reply: Reply) -> Server {
             let Ok((s, _)) = listener.accept().await else {
                 break;
             };
-            let (acceptor, reply, seen_tx, done_tx, w) =
-                (acceptor.clone(), reply.clone(), seen_tx.clone(), done_tx.clone(), w.clone());
+            let (acceptor, reply, seen_tx, done_tx, w) = (
+                acceptor.clone(),
+                reply.clone(),
+                seen_tx.clone(),
+                done_tx.clone(),
+                w.clone(),
+            );
             tokio::spawn(async move {
                 if let Ok(tls) = acceptor.accept(s).await {
                     let sni = tls.get_ref().1.server_name().map(str::to_string);
