@@ -143,7 +143,15 @@ fn run(path: &std::path::Path, kind: Backend) -> i32 {
     rt.block_on(async {
         match Director::start(path, backend) {
             Ok(d) => {
-                d.run(tokio_util::sync::CancellationToken::new()).await;
+                let control = match crate::director::signals() {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("ldirectord-rs: cannot install signal handlers: {e}");
+                        return 1;
+                    }
+                };
+                crate::notify::ready();
+                d.run(control).await;
                 0
             }
             Err(e @ StartError::Config(_)) => {

@@ -75,8 +75,8 @@ async fn demo() -> Result<(), String> {
     let mut log = EventLog::stdout();
     log.echo = false;
     let director = Director::with_config(path, config, Box::new(table.clone()), log).map_err(|e| e.to_string())?;
-    let stop = tokio_util::sync::CancellationToken::new();
-    let handle = tokio::spawn(director.run(stop.clone()));
+    let (control, control_rx) = tokio::sync::mpsc::channel(1);
+    let handle = tokio::spawn(director.run(control_rx));
 
     let step = |title: &str| println!("\n-- {title}");
     let show = |t: &MemoryIpvs| println!("{}", format_table(&t.snapshot()));
@@ -121,7 +121,7 @@ async fn demo() -> Result<(), String> {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     step("Stop (cleanstop=yes): the virtual service is removed");
-    stop.cancel();
+    let _ = control.send(crate::director::Control::Stop("Demo over".into())).await;
     let _ = handle.await;
     show(&table);
     if !table.snapshot().is_empty() {

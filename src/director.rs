@@ -422,17 +422,11 @@ impl Director {
         config_stamp(&self.path) != self.config_stamp
     }
 
-    /// Run until SIGTERM/SIGINT or `shutdown` fires. SIGHUP reloads (and
-    /// reopens the log).
-    pub async fn run(mut self, shutdown: CancellationToken) -> Director {
-        use tokio::signal::unix::{signal, SignalKind};
+    /// Run until [`Control::Stop`] (or the control channel closes), then
+    /// stop (honouring cleanstop) and hand the director back.
+    pub async fn run(mut self, mut control: mpsc::Receiver<Control>) -> Director {
         let mut rx = self.take_receiver();
-        let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-        let mut resync = tokio::time::interval(self.config.global.resyncinterval.max(Duration::from_millis(100)));
-        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        resync.tick().await;
+        let mut resync = resync_timer(self.config.global.resyncinterval);
         let mut second = tokio::time::interval(Duration::from_secs(1));
         second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -452,26 +446,73 @@ impl Director {
                     self.refresh_maintenance();
                     if self.config.global.autoreload && self.config_changed() {
                         self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
-                        let period = self.config.global.resyncinterval;
                         self.reload();
-                        if period != self.config.global.resyncinterval {
-                            resync = tokio::time::interval(self.config.global.resyncinterval.max(Duration::from_millis(100)));
-                        }
                     }
                 }
-                _ = hup.recv() => {
-                    self.log.reopen();
-                    self.log.log(&format!("Received SIGHUP, reloading {}", self.path.display()));
-                    self.reload();
-                }
-                _ = term.recv() => { self.log.log("Received SIGTERM, stopping"); break; }
-                _ = int.recv() => { self.log.log("Received SIGINT, stopping"); break; }
-                _ = shutdown.cancelled() => break,
+                c = control.recv() => match c {
+                    Some(Control::Reload) => {
+                        self.log.reopen();
+                        self.log.log(&format!("Received SIGHUP, reloading {}", self.path.display()));
+                        self.reload();
+                    }
+                    Some(Control::Resync) => self.resync(),
+                    Some(Control::Stop(why)) => {
+                        self.log.log(&format!("{why}, stopping"));
+                        break;
+                    }
+                    None => break,
+                },
+            }
+            if resync.period() != self.config.global.resyncinterval.max(MIN_RESYNC) {
+                resync = resync_timer(self.config.global.resyncinterval);
             }
         }
         self.stop();
         self
     }
+}
+
+const MIN_RESYNC: Duration = Duration::from_millis(100);
+
+fn resync_timer(period: Duration) -> tokio::time::Interval {
+    let period = period.max(MIN_RESYNC);
+    let mut t = tokio::time::interval_at(Instant::now() + period, period);
+    t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    t
+}
+
+/// Requests to a running director.
+#[derive(Debug, Clone)]
+pub enum Control {
+    /// Re-read the config (and reopen the log): SIGHUP.
+    Reload,
+    /// Re-read the table now.
+    Resync,
+    /// Stop, saying why: SIGTERM, SIGINT.
+    Stop(String),
+}
+
+/// Turn SIGHUP/SIGTERM/SIGINT into [`Control`] messages.
+pub fn signals() -> std::io::Result<mpsc::Receiver<Control>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(async move {
+        loop {
+            let c = tokio::select! {
+                _ = hup.recv() => Control::Reload,
+                _ = term.recv() => Control::Stop("Received SIGTERM".into()),
+                _ = int.recv() => Control::Stop("Received SIGINT".into()),
+            };
+            let stop = matches!(c, Control::Stop(_));
+            if tx.send(c).await.is_err() || stop {
+                return;
+            }
+        }
+    });
+    Ok(rx)
 }
 
 /// What a check task needs.

@@ -26,3 +26,4 @@ pub mod testbed;
 pub mod oneshot;
 pub mod cli;
 pub mod demo;
+pub mod notify;

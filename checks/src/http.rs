@@ -30,7 +30,7 @@ use tokio_rustls::TlsConnector;
 use crate::{connect, down, io_reason, quote_regex, up, HttpProbe, Verdict, MAX_READ};
 
 /// The User-Agent of every request.
-pub const USER_AGENT_VALUE: &str = "ldirectord-rs";
+pub(crate) const USER_AGENT_VALUE: &str = "ldirectord-rs";
 
 /// One HTTP(S) check of `addr`. The caller bounds the time.
 pub(crate) async fn check(p: &HttpProbe, addr: SocketAddr) -> Verdict {

@@ -178,15 +178,17 @@ pub fn format_duration(d: Duration) -> String {
         let digits = format!("{frac:09}");
         return format!("{secs}.{}s", digits.trim_end_matches('0'));
     }
-    if nanos % 1_000_000 == 0 {
-        return format!("{}ms", nanos / 1_000_000);
+    let (ms, sub_ms) = (nanos / 1_000_000, nanos % 1_000_000);
+    if ms > 0 {
+        if sub_ms == 0 {
+            return format!("{ms}ms");
+        }
+        let digits = format!("{sub_ms:06}");
+        return format!("{ms}.{}ms", digits.trim_end_matches('0'));
     }
-    if nanos >= 1_000_000 {
-        let digits = format!("{:06}", nanos % 1_000_000);
-        return format!("{}.{}ms", nanos / 1_000_000, digits.trim_end_matches('0'));
-    }
-    if nanos % 1_000 == 0 {
-        return format!("{}us", nanos / 1_000);
+    let (us, sub_us) = (nanos / 1_000, nanos % 1_000);
+    if us > 0 && sub_us == 0 {
+        return format!("{us}us");
     }
     format!("{nanos}ns")
 }

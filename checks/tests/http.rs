@@ -264,3 +264,62 @@ async fn truncated_body_is_down() {
     assert!(!out.up);
     assert_eq!(out.reason, "connection closed before end of body");
 }
+
+#[tokio::test]
+async fn ipv6_loopback_host_header_is_bracketed() {
+    let Ok(l) = tokio::net::TcpListener::bind("[::1]:0").await else {
+        println!("SKIPPED: no IPv6 loopback here");
+        return;
+    };
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let head = common::read_head(&mut s).await;
+        let _ = tx.send(head);
+        let _ = tokio::io::AsyncWriteExt::write_all(
+            &mut s,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        )
+        .await;
+    });
+    let out = run(&get("/", Some("ok")), addr, T).await;
+    assert!(out.up, "{out:?}");
+    let head = rx.await.unwrap();
+    let want = format!("host: [::1]:{}", addr.port());
+    assert!(
+        head.to_ascii_lowercase().contains(&want),
+        "{head} lacks {want}"
+    );
+}
+
+#[tokio::test]
+async fn slow_drip_is_bounded_by_the_total_deadline() {
+    // Headers at once, then one body byte every 50ms, forever: each read
+    // succeeds quickly, only a total deadline ends the probe.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let _ = common::read_head(&mut s).await;
+        use tokio::io::AsyncWriteExt;
+        if s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+            .await
+            .is_err()
+        {
+            return;
+        }
+        // Bounded: 10 minutes of drip at most; ends when the probe closes.
+        for _ in 0..12_000 {
+            if s.write_all(b"a").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let start = Instant::now();
+    let out = run(&get("/", Some("zzz")), addr, Duration::from_secs(1)).await;
+    assert!(!out.up);
+    assert_eq!(out.reason, "timed out after 1s");
+    assert!(start.elapsed() < Duration::from_secs(5));
+}

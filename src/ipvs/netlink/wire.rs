@@ -154,13 +154,19 @@ pub enum WireError {
     /// A required attribute is absent.
     Missing(&'static str),
     /// An attribute has the wrong payload size.
-    BadLength { attr: &'static str, len: usize },
+    BadLength {
+        attr: &'static str,
+        len: usize,
+    },
     UnknownFamily(u16),
     UnknownProtocol(u16),
     UnknownForward(u32),
     UnknownState(u32),
     /// A string attribute that is too long to send.
-    TooLong { attr: &'static str, max: usize },
+    TooLong {
+        attr: &'static str,
+        max: usize,
+    },
 }
 
 impl fmt::Display for WireError {
@@ -194,7 +200,9 @@ struct AttrWriter {
 
 impl AttrWriter {
     fn genl(cmd: u8) -> Self {
-        AttrWriter { buf: vec![cmd, GENL_VERSION, 0, 0] }
+        AttrWriter {
+            buf: vec![cmd, GENL_VERSION, 0, 0],
+        }
     }
 
     fn pad(&mut self) {
@@ -236,14 +244,19 @@ impl AttrWriter {
     fn nest(&mut self, ty: u16, f: impl FnOnce(&mut AttrWriter)) {
         let start = self.buf.len();
         self.buf.extend_from_slice(&[0, 0]);
-        self.buf.extend_from_slice(&(ty | NLA_F_NESTED).to_ne_bytes());
+        self.buf
+            .extend_from_slice(&(ty | NLA_F_NESTED).to_ne_bytes());
         f(self);
         let len = (self.buf.len() - start) as u16;
         self.buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
     }
 
     fn finish(self, cmd: u8, kind: Kind) -> Request {
-        Request { cmd, kind, payload: self.buf }
+        Request {
+            cmd,
+            kind,
+            payload: self.buf,
+        }
     }
 }
 
@@ -297,7 +310,10 @@ fn put_service_key(w: &mut AttrWriter, key: &ServiceKey) {
 
 fn check_sched(name: &str) -> Result<(), WireError> {
     if name.len() + 1 > SCHEDNAME_MAXLEN || name.contains('\0') {
-        return Err(WireError::TooLong { attr: "scheduler name", max: SCHEDNAME_MAXLEN - 1 });
+        return Err(WireError::TooLong {
+            attr: "scheduler name",
+            max: SCHEDNAME_MAXLEN - 1,
+        });
     }
     Ok(())
 }
@@ -310,7 +326,10 @@ fn service_full(cmd: u8, svc: &Service) -> Result<Request, WireError> {
         w.put_strz(svc_attr::SCHED_NAME, &svc.scheduler);
         w.put(svc_attr::FLAGS, &flags_bytes(svc.flags));
         w.put_u32(svc_attr::TIMEOUT, svc.timeout);
-        w.put(svc_attr::NETMASK, &netmask_bytes(svc.key.is_v6(), svc.netmask));
+        w.put(
+            svc_attr::NETMASK,
+            &netmask_bytes(svc.key.is_v6(), svc.netmask),
+        );
     });
     Ok(w.finish(cmd, Kind::Ack))
 }
@@ -357,7 +376,10 @@ fn dest_full(cmd: u8, key: &ServiceKey, dest: &Dest) -> Request {
     w.nest(cmd_attr::SERVICE, |w| put_service_key(w, key));
     w.nest(cmd_attr::DEST, |w| {
         put_dest_addr(w, &dest.addr);
-        w.put_u32(dest_attr::FWD_METHOD, dest.forward.number() & CONN_F_FWD_MASK);
+        w.put_u32(
+            dest_attr::FWD_METHOD,
+            dest.forward.number() & CONN_F_FWD_MASK,
+        );
         w.put_u32(dest_attr::WEIGHT, dest.weight);
         w.put_u32(dest_attr::U_THRESH, dest.upper);
         w.put_u32(dest_attr::L_THRESH, dest.lower);
@@ -393,7 +415,10 @@ pub fn state_number(s: SyncState) -> u32 {
 /// `IPVS_CMD_NEW_DAEMON`: state, multicast interface, sync id.
 pub fn new_daemon(d: &SyncDaemon) -> Result<Request, WireError> {
     if d.ifname.len() + 1 > IFNAME_MAXLEN || d.ifname.contains('\0') {
-        return Err(WireError::TooLong { attr: "interface name", max: IFNAME_MAXLEN - 1 });
+        return Err(WireError::TooLong {
+            attr: "interface name",
+            max: IFNAME_MAXLEN - 1,
+        });
     }
     let mut w = AttrWriter::genl(cmd::NEW_DAEMON);
     w.nest(cmd_attr::DAEMON, |w| {
@@ -407,7 +432,9 @@ pub fn new_daemon(d: &SyncDaemon) -> Result<Request, WireError> {
 /// `IPVS_CMD_DEL_DAEMON`: the state only (all the kernel reads).
 pub fn del_daemon(state: SyncState) -> Request {
     let mut w = AttrWriter::genl(cmd::DEL_DAEMON);
-    w.nest(cmd_attr::DAEMON, |w| w.put_u32(daemon_attr::STATE, state_number(state)));
+    w.nest(cmd_attr::DAEMON, |w| {
+        w.put_u32(daemon_attr::STATE, state_number(state))
+    });
     w.finish(cmd::DEL_DAEMON, Kind::Ack)
 }
 
@@ -448,23 +475,33 @@ impl<'a> Iterator for Attrs<'a> {
         }
         let payload = &self.rest[NLA_HDRLEN..len];
         let aligned = (len + 3) & !3;
-        self.rest = if aligned >= self.rest.len() { &[] } else { &self.rest[aligned..] };
+        self.rest = if aligned >= self.rest.len() {
+            &[]
+        } else {
+            &self.rest[aligned..]
+        };
         Some(Ok((ty, payload)))
     }
 }
 
 fn get_u16(attr: &'static str, p: &[u8]) -> Result<u16, WireError> {
-    let a: [u8; 2] = p.try_into().map_err(|_| WireError::BadLength { attr, len: p.len() })?;
+    let a: [u8; 2] = p
+        .try_into()
+        .map_err(|_| WireError::BadLength { attr, len: p.len() })?;
     Ok(u16::from_ne_bytes(a))
 }
 
 fn get_be16(attr: &'static str, p: &[u8]) -> Result<u16, WireError> {
-    let a: [u8; 2] = p.try_into().map_err(|_| WireError::BadLength { attr, len: p.len() })?;
+    let a: [u8; 2] = p
+        .try_into()
+        .map_err(|_| WireError::BadLength { attr, len: p.len() })?;
     Ok(u16::from_be_bytes(a))
 }
 
 fn get_u32(attr: &'static str, p: &[u8]) -> Result<u32, WireError> {
-    let a: [u8; 4] = p.try_into().map_err(|_| WireError::BadLength { attr, len: p.len() })?;
+    let a: [u8; 4] = p
+        .try_into()
+        .map_err(|_| WireError::BadLength { attr, len: p.len() })?;
     Ok(u32::from_ne_bytes(a))
 }
 
@@ -473,7 +510,9 @@ fn get_counter(attr: &'static str, p: &[u8]) -> Result<u64, WireError> {
     match p.len() {
         4 => Ok(u64::from(get_u32(attr, p)?)),
         8 => {
-            let a: [u8; 8] = p.try_into().map_err(|_| WireError::BadLength { attr, len: 8 })?;
+            let a: [u8; 8] = p
+                .try_into()
+                .map_err(|_| WireError::BadLength { attr, len: 8 })?;
             Ok(u64::from_ne_bytes(a))
         }
         len => Err(WireError::BadLength { attr, len }),
@@ -542,7 +581,10 @@ pub fn decode_service_attrs(bytes: &[u8]) -> Result<Service, WireError> {
             svc_attr::SCHED_NAME => sched = Some(get_str(p)),
             svc_attr::FLAGS => {
                 if p.len() < 4 {
-                    return Err(WireError::BadLength { attr: "SVC_ATTR_FLAGS", len: p.len() });
+                    return Err(WireError::BadLength {
+                        attr: "SVC_ATTR_FLAGS",
+                        len: p.len(),
+                    });
                 }
                 svc_flags = Some(get_u32("SVC_ATTR_FLAGS", &p[..4])?);
             }
@@ -568,9 +610,16 @@ pub fn decode_service_attrs(bytes: &[u8]) -> Result<Service, WireError> {
         _ => {
             let n = proto.ok_or(WireError::Missing("SVC_ATTR_PROTOCOL"))?;
             let proto = Protocol::from_number(n).ok_or(WireError::UnknownProtocol(n))?;
-            let ip = get_ip("SVC_ATTR_ADDR", af, addr.ok_or(WireError::Missing("SVC_ATTR_ADDR"))?)?;
+            let ip = get_ip(
+                "SVC_ATTR_ADDR",
+                af,
+                addr.ok_or(WireError::Missing("SVC_ATTR_ADDR"))?,
+            )?;
             let port = port.ok_or(WireError::Missing("SVC_ATTR_PORT"))?;
-            ServiceKey::Inet { proto, addr: SocketAddr::new(ip, port) }
+            ServiceKey::Inet {
+                proto,
+                addr: SocketAddr::new(ip, port),
+            }
         }
     };
     let netmask = match netmask {
@@ -630,12 +679,8 @@ pub fn decode_dest_attrs(bytes: &[u8], svc_v6: bool) -> Result<DestEntry, WireEr
             dest_attr::WEIGHT => weight = Some(get_u32("DEST_ATTR_WEIGHT", p)?),
             dest_attr::U_THRESH => upper = get_u32("DEST_ATTR_U_THRESH", p)?,
             dest_attr::L_THRESH => lower = get_u32("DEST_ATTR_L_THRESH", p)?,
-            dest_attr::ACTIVE_CONNS => {
-                stats.active_conns = get_u32("DEST_ATTR_ACTIVE_CONNS", p)?
-            }
-            dest_attr::INACT_CONNS => {
-                stats.inactive_conns = get_u32("DEST_ATTR_INACT_CONNS", p)?
-            }
+            dest_attr::ACTIVE_CONNS => stats.active_conns = get_u32("DEST_ATTR_ACTIVE_CONNS", p)?,
+            dest_attr::INACT_CONNS => stats.inactive_conns = get_u32("DEST_ATTR_INACT_CONNS", p)?,
             dest_attr::PERSIST_CONNS => {
                 stats.persist_conns = get_u32("DEST_ATTR_PERSIST_CONNS", p)?
             }
@@ -650,10 +695,15 @@ pub fn decode_dest_attrs(bytes: &[u8], svc_v6: bool) -> Result<DestEntry, WireEr
         decode_stats(p, &mut stats)?;
     }
     let af = af.unwrap_or(family(svc_v6));
-    let ip = get_ip("DEST_ATTR_ADDR", af, addr.ok_or(WireError::Missing("DEST_ATTR_ADDR"))?)?;
+    let ip = get_ip(
+        "DEST_ATTR_ADDR",
+        af,
+        addr.ok_or(WireError::Missing("DEST_ATTR_ADDR"))?,
+    )?;
     let port = port.ok_or(WireError::Missing("DEST_ATTR_PORT"))?;
     let fwd = fwd.ok_or(WireError::Missing("DEST_ATTR_FWD_METHOD"))?;
-    let forward = Forward::from_number(fwd & CONN_F_FWD_MASK).ok_or(WireError::UnknownForward(fwd))?;
+    let forward =
+        Forward::from_number(fwd & CONN_F_FWD_MASK).ok_or(WireError::UnknownForward(fwd))?;
     Ok(DestEntry {
         dest: Dest {
             addr: SocketAddr::new(ip, port),
@@ -717,7 +767,10 @@ pub fn encode_service_reply(svc: &Service, extra_flags: u32) -> Vec<u8> {
         fl[4..].copy_from_slice(&u32::MAX.to_ne_bytes());
         w.put(svc_attr::FLAGS, &fl);
         w.put_u32(svc_attr::TIMEOUT, svc.timeout);
-        w.put(svc_attr::NETMASK, &netmask_bytes(svc.key.is_v6(), svc.netmask));
+        w.put(
+            svc_attr::NETMASK,
+            &netmask_bytes(svc.key.is_v6(), svc.netmask),
+        );
     });
     w.buf
 }
@@ -791,30 +844,39 @@ mod tests {
     }
 
     fn v4_tcp() -> ServiceKey {
-        ServiceKey::Inet { proto: Protocol::Tcp, addr: "10.0.0.100:80".parse().unwrap() }
+        ServiceKey::Inet {
+            proto: Protocol::Tcp,
+            addr: "10.0.0.100:80".parse().unwrap(),
+        }
     }
 
     fn v6_udp() -> ServiceKey {
-        ServiceKey::Inet { proto: Protocol::Udp, addr: "[2001:db8::1]:53".parse().unwrap() }
+        ServiceKey::Inet {
+            proto: Protocol::Udp,
+            addr: "[2001:db8::1]:53".parse().unwrap(),
+        }
     }
 
     fn fwm_v4() -> ServiceKey {
-        ServiceKey::Fwmark { mark: 10, v6: false }
+        ServiceKey::Fwmark {
+            mark: 10,
+            v6: false,
+        }
     }
 
     // The key attributes of the three services, as they appear inside every
     // CMD_ATTR_SERVICE nest.
     const KEY_V4_TCP: &str = concat!(
-        "0600 0100 0200 0000",                        // AF u16 = AF_INET (2), pad
-        "0600 0200 0600 0000",                        // PROTOCOL u16 = 6 (tcp), pad
+        "0600 0100 0200 0000",                         // AF u16 = AF_INET (2), pad
+        "0600 0200 0600 0000",                         // PROTOCOL u16 = 6 (tcp), pad
         "1400 0300 0a000064 000000000000000000000000", // ADDR 16 bytes: 10.0.0.100, zeros
-        "0600 0400 0050 0000",                        // PORT be16 80 = 00 50, pad
+        "0600 0400 0050 0000",                         // PORT be16 80 = 00 50, pad
     );
     const KEY_V6_UDP: &str = concat!(
-        "0600 0100 0a00 0000",                              // AF = AF_INET6 (10)
-        "0600 0200 1100 0000",                              // PROTOCOL = 17 (udp)
-        "1400 0300 20010db8 00000000 00000000 00000001",    // ADDR 2001:db8::1
-        "0600 0400 0035 0000",                              // PORT be16 53 = 00 35
+        "0600 0100 0a00 0000",                           // AF = AF_INET6 (10)
+        "0600 0200 1100 0000",                           // PROTOCOL = 17 (udp)
+        "1400 0300 20010db8 00000000 00000000 00000001", // ADDR 2001:db8::1
+        "0600 0400 0035 0000",                           // PORT be16 53 = 00 35
     );
     const KEY_FWM_V4: &str = concat!(
         "0600 0100 0200 0000", // AF = AF_INET
@@ -831,24 +893,30 @@ mod tests {
         }
     }
     const SVC_V4_TCP: &str = concat!(
-        "5400 0180",             // CMD_ATTR_SERVICE nest, 84 bytes
+        "5400 0180", // CMD_ATTR_SERVICE nest, 84 bytes
         "{KEY}",
-        "0800 0600 776c6300",    // SCHED_NAME "wlc\0"
+        "0800 0600 776c6300",          // SCHED_NAME "wlc\0"
         "0c00 0700 01000000 ffffffff", // FLAGS {flags=PERSISTENT, mask=~0}
-        "0800 0800 2c010000",    // TIMEOUT u32 300
-        "0800 0900 ffffff00",    // NETMASK be32 255.255.255.0
+        "0800 0800 2c010000",          // TIMEOUT u32 300
+        "0800 0900 ffffff00",          // NETMASK be32 255.255.255.0
     );
 
     fn svc_v6_udp() -> Service {
-        Service { key: v6_udp(), scheduler: "rr".into(), flags: 0, timeout: 0, netmask: 128 }
+        Service {
+            key: v6_udp(),
+            scheduler: "rr".into(),
+            flags: 0,
+            timeout: 0,
+            netmask: 128,
+        }
     }
     const SVC_V6_UDP: &str = concat!(
         "5400 0180",
         "{KEY}",
-        "0700 0600 72720000",    // SCHED_NAME "rr\0" (len 7) + 1 pad byte
+        "0700 0600 72720000",          // SCHED_NAME "rr\0" (len 7) + 1 pad byte
         "0c00 0700 00000000 ffffffff", // FLAGS {0, ~0}
-        "0800 0800 00000000",    // TIMEOUT 0
-        "0800 0900 80000000",    // NETMASK: prefix length 128, native u32
+        "0800 0800 00000000",          // TIMEOUT 0
+        "0800 0900 80000000",          // NETMASK: prefix length 128, native u32
     );
 
     fn svc_fwm() -> Service {
@@ -862,12 +930,12 @@ mod tests {
         }
     }
     const SVC_FWM: &str = concat!(
-        "3800 0180",             // nest, 4 + 8 + 8 + 8 + 12 + 8 + 8 = 56 bytes
+        "3800 0180", // nest, 4 + 8 + 8 + 8 + 12 + 8 + 8 = 56 bytes
         "{KEY}",
-        "0700 0600 73680000",    // SCHED_NAME "sh\0"
+        "0700 0600 73680000",          // SCHED_NAME "sh\0"
         "0c00 0700 18000000 ffffffff", // FLAGS {SCHED1|SCHED2 = 0x18 (HASHED dropped), ~0}
         "0800 0800 00000000",
-        "0800 0900 ffffffff",    // NETMASK 255.255.255.255
+        "0800 0900 ffffffff", // NETMASK 255.255.255.255
     );
 
     fn with_key(template: &str, key: &str) -> String {
@@ -894,8 +962,18 @@ mod tests {
             (svc_fwm(), with_key(SVC_FWM, KEY_FWM_V4)),
         ] {
             // genl header: cmd, version 1, reserved u16.
-            check(&new_service(&svc).unwrap(), 1, Kind::Ack, &format!("01 01 0000 {body}"));
-            check(&set_service(&svc).unwrap(), 2, Kind::Ack, &format!("02 01 0000 {body}"));
+            check(
+                &new_service(&svc).unwrap(),
+                1,
+                Kind::Ack,
+                &format!("01 01 0000 {body}"),
+            );
+            check(
+                &set_service(&svc).unwrap(),
+                2,
+                Kind::Ack,
+                &format!("02 01 0000 {body}"),
+            );
         }
     }
 
@@ -903,12 +981,30 @@ mod tests {
     #[test]
     fn golden_del_service() {
         // Key attributes only: 4 + 8 + 8 + 20 + 8 = 48 bytes.
-        check(&del_service(&v4_tcp()), 3, Kind::Ack, &format!("03010000 3000 0180 {KEY_V4_TCP}"));
-        check(&del_service(&v6_udp()), 3, Kind::Ack, &format!("03010000 3000 0180 {KEY_V6_UDP}"));
-        // 4 + 8 + 8 = 20 bytes.
-        check(&del_service(&fwm_v4()), 3, Kind::Ack, &format!("03010000 1400 0180 {KEY_FWM_V4}"));
         check(
-            &del_service(&ServiceKey::Fwmark { mark: 0x01020304, v6: true }),
+            &del_service(&v4_tcp()),
+            3,
+            Kind::Ack,
+            &format!("03010000 3000 0180 {KEY_V4_TCP}"),
+        );
+        check(
+            &del_service(&v6_udp()),
+            3,
+            Kind::Ack,
+            &format!("03010000 3000 0180 {KEY_V6_UDP}"),
+        );
+        // 4 + 8 + 8 = 20 bytes.
+        check(
+            &del_service(&fwm_v4()),
+            3,
+            Kind::Ack,
+            &format!("03010000 1400 0180 {KEY_FWM_V4}"),
+        );
+        check(
+            &del_service(&ServiceKey::Fwmark {
+                mark: 0x01020304,
+                v6: true,
+            }),
             3,
             Kind::Ack,
             "03010000 1400 0180  0600 0100 0a00 0000  0800 0500 04030201",
@@ -920,8 +1016,18 @@ mod tests {
     fn golden_dumps() {
         check(&get_services(), 4, Kind::Dump, "04 01 0000");
         check(&get_daemons(), 11, Kind::Dump, "0b 01 0000");
-        check(&get_dests(&v4_tcp()), 8, Kind::Dump, &format!("08010000 3000 0180 {KEY_V4_TCP}"));
-        check(&get_dests(&fwm_v4()), 8, Kind::Dump, &format!("08010000 1400 0180 {KEY_FWM_V4}"));
+        check(
+            &get_dests(&v4_tcp()),
+            8,
+            Kind::Dump,
+            &format!("08010000 3000 0180 {KEY_V4_TCP}"),
+        );
+        check(
+            &get_dests(&fwm_v4()),
+            8,
+            Kind::Dump,
+            &format!("08010000 1400 0180 {KEY_FWM_V4}"),
+        );
     }
 
     #[cfg(target_endian = "little")]
@@ -942,14 +1048,14 @@ mod tests {
             };
             let dest_attrs = format!(
                 concat!(
-                    "4800 0280",                 // CMD_ATTR_DEST nest, 72 bytes
-                    "0600 0b00 0200 0000",       // ADDR_FAMILY u16 AF_INET
+                    "4800 0280",                                   // CMD_ATTR_DEST nest, 72 bytes
+                    "0600 0b00 0200 0000",                         // ADDR_FAMILY u16 AF_INET
                     "1400 0100 c0a8010a 000000000000000000000000", // ADDR 192.168.1.10
-                    "0600 0200 1f90 0000",       // PORT be16 8080 = 1f 90
-                    "0800 0300 {}000000",        // FWD_METHOD u32
-                    "0800 0400 01000000",        // WEIGHT 1
-                    "0800 0500 00000000",        // U_THRESH 0
-                    "0800 0600 00000000",        // L_THRESH 0
+                    "0600 0200 1f90 0000",                         // PORT be16 8080 = 1f 90
+                    "0800 0300 {}000000",                          // FWD_METHOD u32
+                    "0800 0400 01000000",                          // WEIGHT 1
+                    "0800 0500 00000000",                          // U_THRESH 0
+                    "0800 0600 00000000",                          // L_THRESH 0
                 ),
                 n
             );
@@ -996,9 +1102,9 @@ mod tests {
                 lower: 10,
             };
             let addr = concat!(
-                "0600 0b00 0a00 0000",                             // ADDR_FAMILY AF_INET6
-                "1400 0100 20010db8 00000000 00000000 00000010",   // ADDR 2001:db8::10
-                "0600 0200 0035 0000",                             // PORT 53
+                "0600 0b00 0a00 0000",                           // ADDR_FAMILY AF_INET6
+                "1400 0100 20010db8 00000000 00000000 00000010", // ADDR 2001:db8::10
+                "0600 0200 0035 0000",                           // PORT 53
             );
             let dest_attrs = format!(
                 concat!(
@@ -1011,8 +1117,18 @@ mod tests {
                 addr, n
             );
             let svc = format!("3000 0180 {KEY_V6_UDP}");
-            check(&new_dest(&v6_udp(), &dest), 5, Kind::Ack, &format!("05010000 {svc} {dest_attrs}"));
-            check(&set_dest(&v6_udp(), &dest), 6, Kind::Ack, &format!("06010000 {svc} {dest_attrs}"));
+            check(
+                &new_dest(&v6_udp(), &dest),
+                5,
+                Kind::Ack,
+                &format!("05010000 {svc} {dest_attrs}"),
+            );
+            check(
+                &set_dest(&v6_udp(), &dest),
+                6,
+                Kind::Ack,
+                &format!("06010000 {svc} {dest_attrs}"),
+            );
             check(
                 &del_dest(&v6_udp(), &dest.addr),
                 7,
@@ -1053,7 +1169,11 @@ mod tests {
     #[cfg(target_endian = "little")]
     #[test]
     fn golden_daemons() {
-        let d = SyncDaemon { state: SyncState::Master, ifname: "eth0".into(), syncid: 7 };
+        let d = SyncDaemon {
+            state: SyncState::Master,
+            ifname: "eth0".into(),
+            syncid: 7,
+        };
         check(
             &new_daemon(&d).unwrap(),
             9,
@@ -1066,7 +1186,11 @@ mod tests {
                 "0800 0300 07000000",          // SYNC_ID 7
             ),
         );
-        let d = SyncDaemon { state: SyncState::Backup, ifname: "bond0.100".into(), syncid: 0 };
+        let d = SyncDaemon {
+            state: SyncState::Backup,
+            ifname: "bond0.100".into(),
+            syncid: 0,
+        };
         check(
             &new_daemon(&d).unwrap(),
             9,
@@ -1077,8 +1201,18 @@ mod tests {
                 "0800 0300 00000000",
             ),
         );
-        check(&del_daemon(SyncState::Backup), 10, Kind::Ack, "0a010000 0c00 0380 0800 0100 02000000");
-        check(&del_daemon(SyncState::Master), 10, Kind::Ack, "0a010000 0c00 0380 0800 0100 01000000");
+        check(
+            &del_daemon(SyncState::Backup),
+            10,
+            Kind::Ack,
+            "0a010000 0c00 0380 0800 0100 02000000",
+        );
+        check(
+            &del_daemon(SyncState::Master),
+            10,
+            Kind::Ack,
+            "0a010000 0c00 0380 0800 0100 01000000",
+        );
     }
 
     #[test]
@@ -1088,7 +1222,11 @@ mod tests {
         assert!(matches!(new_service(&s), Err(WireError::TooLong { .. })));
         s.scheduler = "x".repeat(15);
         assert!(new_service(&s).is_ok());
-        let d = SyncDaemon { state: SyncState::Master, ifname: "y".repeat(16), syncid: 1 };
+        let d = SyncDaemon {
+            state: SyncState::Master,
+            ifname: "y".repeat(16),
+            syncid: 1,
+        };
         assert!(matches!(new_daemon(&d), Err(WireError::TooLong { .. })));
     }
 
@@ -1108,8 +1246,15 @@ mod tests {
         // The reply really carries HASHED ...
         let (_, attrs) = split_genl(&reply).unwrap();
         let nest = Attrs::new(attrs).next().unwrap().unwrap().1;
-        let fl = Attrs::new(nest).map(Result::unwrap).find(|(t, _)| *t == svc_attr::FLAGS).unwrap().1;
-        assert_eq!(u32::from_ne_bytes(fl[..4].try_into().unwrap()), flags::PERSISTENT | flags::HASHED);
+        let fl = Attrs::new(nest)
+            .map(Result::unwrap)
+            .find(|(t, _)| *t == svc_attr::FLAGS)
+            .unwrap()
+            .1;
+        assert_eq!(
+            u32::from_ne_bytes(fl[..4].try_into().unwrap()),
+            flags::PERSISTENT | flags::HASHED
+        );
         // ... and decoding drops it.
         assert_eq!(decode_service_msg(&reply).unwrap().flags, flags::PERSISTENT);
     }
@@ -1125,7 +1270,11 @@ mod tests {
         let mut port_attr = port_attr.to_vec();
         port_attr[..2].copy_from_slice(&6u16.to_ne_bytes());
         port_attr[2..4].copy_from_slice(&svc_attr::PORT.to_ne_bytes());
-        assert!(req.payload.windows(6).any(|w| w == port_attr.as_slice()), "{:02x?}", req.payload);
+        assert!(
+            req.payload.windows(6).any(|w| w == port_attr.as_slice()),
+            "{:02x?}",
+            req.payload
+        );
         let d = Dest {
             addr: "10.0.0.2:8443".parse().unwrap(),
             forward: Forward::Masq,
@@ -1134,7 +1283,10 @@ mod tests {
             lower: 0,
         };
         let req = new_dest(&v4_tcp(), &d);
-        assert!(req.payload.windows(2).any(|w| w == [0x20, 0xfb]), "8443 = 0x20fb big-endian");
+        assert!(
+            req.payload.windows(2).any(|w| w == [0x20, 0xfb]),
+            "8443 = 0x20fb big-endian"
+        );
     }
 
     #[test]
@@ -1144,9 +1296,19 @@ mod tests {
         assert_eq!(netmask_bytes(true, 64), 64u32.to_ne_bytes());
         let mut s = svc_v6_udp();
         s.netmask = 64;
-        assert_eq!(decode_service_msg(&new_service(&s).unwrap().payload).unwrap().netmask, 64);
+        assert_eq!(
+            decode_service_msg(&new_service(&s).unwrap().payload)
+                .unwrap()
+                .netmask,
+            64
+        );
         let s = svc_v4_tcp();
-        assert_eq!(decode_service_msg(&new_service(&s).unwrap().payload).unwrap().netmask, 0xFFFF_FF00);
+        assert_eq!(
+            decode_service_msg(&new_service(&s).unwrap().payload)
+                .unwrap()
+                .netmask,
+            0xFFFF_FF00
+        );
     }
 
     #[test]
@@ -1215,8 +1377,14 @@ mod tests {
 
     #[test]
     fn decode_errors_name_the_problem() {
-        assert_eq!(decode_service_msg(&[4, 1]), Err(WireError::Truncated("generic netlink header")));
-        assert_eq!(decode_service_msg(&[4, 1, 0, 0]), Err(WireError::Missing("CMD_ATTR_SERVICE")));
+        assert_eq!(
+            decode_service_msg(&[4, 1]),
+            Err(WireError::Truncated("generic netlink header"))
+        );
+        assert_eq!(
+            decode_service_msg(&[4, 1, 0, 0]),
+            Err(WireError::Missing("CMD_ATTR_SERVICE"))
+        );
         // An attribute claiming more bytes than there are.
         assert_eq!(
             decode_service_msg(&[4, 1, 0, 0, 0x40, 0, 1, 0x80]),
@@ -1231,14 +1399,24 @@ mod tests {
             w.put_strz(svc_attr::SCHED_NAME, "rr");
             w.put(svc_attr::FLAGS, &flags_bytes(0));
         });
-        assert_eq!(decode_service_msg(&w.buf), Err(WireError::UnknownProtocol(33)));
+        assert_eq!(
+            decode_service_msg(&w.buf),
+            Err(WireError::UnknownProtocol(33))
+        );
         let e = decode_daemon_msg(&encode_daemon_reply(&SyncDaemon {
             state: SyncState::Backup,
             ifname: "eth1".into(),
             syncid: 9,
         }))
         .unwrap();
-        assert_eq!(e, SyncDaemon { state: SyncState::Backup, ifname: "eth1".into(), syncid: 9 });
+        assert_eq!(
+            e,
+            SyncDaemon {
+                state: SyncState::Backup,
+                ifname: "eth1".into(),
+                syncid: 9
+            }
+        );
     }
 
     // ------------------------------------------------ property tests
@@ -1253,7 +1431,11 @@ mod tests {
     fn arb_key() -> impl Strategy<Value = ServiceKey> {
         prop_oneof![
             (
-                prop_oneof![Just(Protocol::Tcp), Just(Protocol::Udp), Just(Protocol::Sctp)],
+                prop_oneof![
+                    Just(Protocol::Tcp),
+                    Just(Protocol::Udp),
+                    Just(Protocol::Sctp)
+                ],
                 arb_ip(),
                 any::<u16>()
             )
@@ -1266,12 +1448,27 @@ mod tests {
     }
 
     fn arb_service() -> impl Strategy<Value = Service> {
-        (arb_key(), "[a-z]{1,15}", any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
-            |(key, scheduler, fl, timeout, netmask)| {
-                let netmask = if key.is_v6() { 1 + netmask % 128 } else { netmask };
-                Service { key, scheduler, flags: fl & flags::USER_MASK, timeout, netmask }
-            },
+        (
+            arb_key(),
+            "[a-z]{1,15}",
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
         )
+            .prop_map(|(key, scheduler, fl, timeout, netmask)| {
+                let netmask = if key.is_v6() {
+                    1 + netmask % 128
+                } else {
+                    netmask
+                };
+                Service {
+                    key,
+                    scheduler,
+                    flags: fl & flags::USER_MASK,
+                    timeout,
+                    netmask,
+                }
+            })
     }
 
     fn arb_forward() -> impl Strategy<Value = Forward> {
@@ -1284,15 +1481,21 @@ mod tests {
     }
 
     fn arb_dest() -> impl Strategy<Value = Dest> {
-        (arb_ip(), any::<u16>(), arb_forward(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
-            |(ip, port, forward, weight, upper, lower)| Dest {
+        (
+            arb_ip(),
+            any::<u16>(),
+            arb_forward(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+        )
+            .prop_map(|(ip, port, forward, weight, upper, lower)| Dest {
                 addr: SocketAddr::new(ip, port),
                 forward,
                 weight,
                 upper,
                 lower,
-            },
-        )
+            })
     }
 
     fn arb_stats() -> impl Strategy<Value = DestStats> {

@@ -1,0 +1,434 @@
+# shellcheck shell=bash
+# Shared helpers for the kernel scenarios. Sourced by tests/kernel/scenarios/NN-name.sh,
+# which guest.sh runs one at a time inside the VM (as root, private /tmp).
+#
+# Environment (set by guest.sh):
+#   KT_DIR      tests/kernel directory
+#   KT_BIN      the ldirectord-rs binary
+#   KT_RESULTS  directory shared with the host (results, logs, artefacts)
+#   KT_MODE     "director" (default: ldirectord-rs programs IPVS) or "topology"
+#               (the scenario programs IPVS itself with ipvsadm: validates the test topology)
+#   KT_DIRECTOR_OK  1 when "$KT_BIN run --help" works (guest.sh probes it once)
+#
+# Every scenario: own namespaces (kt-*), own addresses 10.99.x.y / fd00:99:x::y that exist only
+# inside those namespaces; everything it starts is killed by PID on exit (trap).
+# Exit codes: 0 pass, 77 skip, anything else fail. The reason goes to $KT_RESULTS/NAME.result.
+
+set -u
+set -o pipefail
+
+SCEN=${SCEN:-$(basename "${0%.sh}")}
+KT_DIR=${KT_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+KT_BIN=${KT_BIN:-$KT_DIR/../../target/release/ldirectord-rs}
+KT_RESULTS=${KT_RESULTS:-/tmp/kt-results}
+KT_MODE=${KT_MODE:-director}
+WORK=/tmp/kt/$SCEN
+ART=$KT_RESULTS/$SCEN
+RESULT=$KT_RESULTS/$SCEN.result
+PIDS=()
+DIRECTOR_PID=
+CFG=$WORK/ldirectord.cf
+LOG=$WORK/ldirectord.log
+
+# Namespaces every topology uses
+NS_C=kt-c
+NS_DIR=kt-dir
+
+rm -rf "$WORK" "$ART"
+mkdir -p "$WORK" "$ART"
+rm -f "$RESULT"
+
+# ---------------------------------------------------------------- logging / results
+
+note() { printf '%s [%s] %s\n' "$(date +%H:%M:%S.%3N)" "$SCEN" "$*" >&2; }
+
+# fail MESSAGE: record the failure reason and exit 1 (the trap cleans up)
+fail() {
+	note "FAIL: $*"
+	printf 'FAIL %s: %s\n' "$SCEN" "$*" >"$RESULT"
+	exit 1
+}
+
+# skip MESSAGE: record why the scenario could not run and exit 77 (not a pass)
+skip() {
+	note "SKIP: $*"
+	printf 'SKIP %s: %s\n' "$SCEN" "$*" >"$RESULT"
+	exit 77
+}
+
+pass() {
+	note "PASS"
+	printf 'PASS %s\n' "$SCEN" >"$RESULT"
+	exit 0
+}
+
+_on_exit() {
+	local rc=$?
+	set +e
+	trap - EXIT
+	if [ ! -s "$RESULT" ]; then
+		case $rc in
+		0) printf 'PASS %s\n' "$SCEN" >"$RESULT" ;;
+		77) printf 'SKIP %s: (no reason given)\n' "$SCEN" >"$RESULT" ;;
+		*) printf 'FAIL %s: exit code %s (see %s.log)\n' "$SCEN" "$rc" "$SCEN" >"$RESULT" ;;
+		esac
+	fi
+	# artefacts for the host: config, director output and log, a last table dump
+	[ -f "$CFG" ] && cp "$CFG" "$ART/" 2>/dev/null
+	[ -f "$LOG" ] && cp "$LOG" "$ART/" 2>/dev/null
+	[ -f "$WORK/director.out" ] && cp "$WORK/director.out" "$ART/" 2>/dev/null
+	if ip netns list 2>/dev/null | grep -q "^$NS_DIR\b"; then
+		ip netns exec "$NS_DIR" ipvsadm -Ln >"$ART/ipvsadm-final.txt" 2>&1
+	fi
+	cleanup_all
+	exit "$rc"
+}
+trap _on_exit EXIT
+trap 'fail "interrupted (timeout?)"' TERM INT
+
+# ---------------------------------------------------------------- processes
+
+# track PID: remember a PID to kill on exit
+track() { PIDS+=("$1"); }
+
+kill_pid() {
+	local pid=$1 i
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 30); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	return 0
+}
+
+cleanup_all() {
+	local pid ns
+	for pid in "${PIDS[@]}"; do kill_pid "$pid"; done
+	PIDS=()
+	# anything still running inside our own namespaces was started by this scenario
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^kt-'); do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+	done
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^kt-'); do
+		ip netns del "$ns" 2>/dev/null
+	done
+	# veth ends left in the guest's root namespace (only ours are named kt*)
+	for dev in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^kt'); do
+		ip link del "$dev" 2>/dev/null
+	done
+}
+
+# ns NAME CMD...: run CMD inside netns NAME
+ns() {
+	local n=$1
+	shift
+	ip netns exec "$n" "$@"
+}
+
+# wait_until TIMEOUT_S DESCRIPTION CMD...: poll CMD every 0.2 s until it succeeds
+wait_until() {
+	local timeout=$1 what=$2 deadline
+	shift 2
+	deadline=$(($(date +%s%N) / 1000000 + timeout * 1000))
+	while :; do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		if [ $(($(date +%s%N) / 1000000)) -ge $deadline ]; then
+			note "timed out after ${timeout}s waiting for: $what"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+# ---------------------------------------------------------------- modules
+
+need_modules() {
+	local m
+	for m in "$@"; do
+		modprobe "$m" 2>/dev/null || skip "cannot load kernel module $m"
+	done
+}
+
+need_ipvs() {
+	need_modules ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh ip_vs_wlc bridge veth
+}
+
+# ---------------------------------------------------------------- topology
+
+_netns_add() {
+	ip netns add "$1" || fail "ip netns add $1"
+	ip -n "$1" link set lo up
+}
+
+# _veth NS_A IF_A NS_B IF_B: a veth pair between two namespaces
+_veth() {
+	local tmpa="kt$RANDOM$RANDOM" tmpb
+	tmpa=${tmpa:0:12}a
+	tmpb=${tmpa%a}b
+	ip link add "$tmpa" type veth peer name "$tmpb" || fail "ip link add veth"
+	ip link set "$tmpa" netns "$1" || fail "move veth to $1"
+	ip link set "$tmpb" netns "$3" || fail "move veth to $3"
+	ip -n "$1" link set "$tmpa" name "$2" || fail "rename veth in $1"
+	ip -n "$3" link set "$tmpb" name "$4" || fail "rename veth in $3"
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
+# Addresses (only inside our namespaces)
+VIP=10.99.0.100
+VIP6=fd00:99::100
+CIP=10.99.0.2
+CIP6=fd00:99::2
+rip() { echo "10.99.1.$((10 + $1))"; }
+rip6() { echo "fd00:99:1::$((10 + $1))"; }
+SORRY_IP=10.99.1.99
+SORRY_IP6=fd00:99:1::99
+
+# topo_nat N: two subnets, the director routes between them (LVS-NAT, seed 002/004).
+#   kt-c   eth0 10.99.0.2/24  fd00:99::2/64       default via the director
+#   kt-dir dc   10.99.0.1/24  fd00:99::1/64  + VIP 10.99.0.100/32, fd00:99::100/128
+#          br1  10.99.1.1/24  fd00:99:1::1/64    (bridge: reals' side)
+#   kt-rsI eth0 10.99.1.(10+I)/24 fd00:99:1::(10+I)/64   default via the director
+#   kt-sorry (topo_add_sorry) 10.99.1.99: the fallback server
+topo_nat() {
+	local n=$1 i
+	_netns_add "$NS_DIR"
+	_netns_add "$NS_C"
+	ns "$NS_DIR" sysctl -qw net.ipv4.ip_forward=1
+	ns "$NS_DIR" sysctl -qw net.ipv6.conf.all.forwarding=1
+	_veth "$NS_C" eth0 "$NS_DIR" dc
+	ip -n "$NS_C" addr add $CIP/24 dev eth0
+	ip -n "$NS_C" addr add $CIP6/64 dev eth0 nodad
+	ip -n "$NS_C" route add default via 10.99.0.1
+	ip -n "$NS_C" -6 route add default via fd00:99::1
+	ip -n "$NS_DIR" addr add 10.99.0.1/24 dev dc
+	ip -n "$NS_DIR" addr add fd00:99::1/64 dev dc nodad
+	ip -n "$NS_DIR" addr add $VIP/32 dev dc
+	ip -n "$NS_DIR" addr add $VIP6/128 dev dc nodad
+	ip -n "$NS_DIR" link add br1 type bridge forward_delay 0 || fail "cannot create bridge"
+	ip -n "$NS_DIR" link set br1 up
+	ip -n "$NS_DIR" addr add 10.99.1.1/24 dev br1
+	ip -n "$NS_DIR" addr add fd00:99:1::1/64 dev br1 nodad
+	for i in $(seq 1 "$n"); do
+		_topo_nat_real "kt-rs$i" "$(rip "$i")" "$(rip6 "$i")" "r$i"
+	done
+}
+
+_topo_nat_real() {
+	local name=$1 ip4=$2 ip6=$3 port=$4
+	_netns_add "$name"
+	_veth "$name" eth0 "$NS_DIR" "$port"
+	ip -n "$NS_DIR" link set "$port" master br1
+	ip -n "$name" addr add "$ip4/24" dev eth0
+	ip -n "$name" addr add "$ip6/64" dev eth0 nodad
+	ip -n "$name" route add default via 10.99.1.1
+	ip -n "$name" -6 route add default via fd00:99:1::1
+}
+
+# topo_add_sorry: the sorry server's namespace (kt-sorry, 10.99.1.99) on the reals' side
+topo_add_sorry() {
+	_topo_nat_real kt-sorry $SORRY_IP $SORRY_IP6 rsorry
+}
+
+# topo_lan N MODE: one L2 segment (bridge in the director's netns) shared by the client, the
+# director and the reals: LVS-DR (MODE=dr: VIP on the reals' lo) and LVS-TUN (MODE=tun: VIP on
+# the reals' tunl0), seeds 000/001/003. Replies go from the reals straight to the client.
+#   kt-dir br1 10.99.1.1/24 + VIP 10.99.1.100/32; kt-c eth0 10.99.1.2/24; reals 10.99.1.(10+I)
+LAN_VIP=10.99.1.100
+LAN_CIP=10.99.1.2
+topo_lan() {
+	local n=$1 mode=$2 i name
+	_netns_add "$NS_DIR"
+	_netns_add "$NS_C"
+	ns "$NS_DIR" sysctl -qw net.ipv4.ip_forward=1
+	ip -n "$NS_DIR" link add br1 type bridge forward_delay 0 || fail "cannot create bridge"
+	ip -n "$NS_DIR" link set br1 up
+	ip -n "$NS_DIR" addr add 10.99.1.1/24 dev br1
+	ip -n "$NS_DIR" addr add $LAN_VIP/32 dev br1
+	_veth "$NS_C" eth0 "$NS_DIR" pc
+	ip -n "$NS_DIR" link set pc master br1
+	ip -n "$NS_C" addr add $LAN_CIP/24 dev eth0
+	for i in $(seq 1 "$n"); do
+		name=kt-rs$i
+		_netns_add "$name"
+		# arp_ignore=1: answer ARP only for addresses on the receiving interface (not the VIP);
+		# arp_announce=2: never use the VIP as the source of ARP requests
+		ns "$name" sysctl -qw net.ipv4.conf.all.arp_ignore=1
+		ns "$name" sysctl -qw net.ipv4.conf.all.arp_announce=2
+		ns "$name" sysctl -qw net.ipv4.conf.default.arp_ignore=1
+		ns "$name" sysctl -qw net.ipv4.conf.default.arp_announce=2
+		_veth "$name" eth0 "$NS_DIR" "r$i"
+		ip -n "$NS_DIR" link set "r$i" master br1
+		ip -n "$name" addr add "$(rip "$i")/24" dev eth0
+		case $mode in
+		dr)
+			ip -n "$name" addr add $LAN_VIP/32 dev lo
+			;;
+		tun)
+			ip -n "$name" link set tunl0 up || fail "no tunl0 in $name (ipip module?)"
+			ip -n "$name" addr add $LAN_VIP/32 dev tunl0
+			ns "$name" sysctl -qw net.ipv4.conf.all.rp_filter=0
+			ns "$name" sysctl -qw net.ipv4.conf.default.rp_filter=0
+			ns "$name" sysctl -qw net.ipv4.conf.tunl0.rp_filter=0
+			ns "$name" sysctl -qw net.ipv4.conf.eth0.rp_filter=0
+			;;
+		esac
+	done
+}
+
+# ---------------------------------------------------------------- servers
+
+# serve NS NAME ADDR PORT [https]: start httpd.py in NS; body of / is NAME.
+# Server state dir: $WORK/srv-NAME-PORT (touch down => /check.html answers 503).
+# Sets SERVE_PID.
+serve() {
+	local n=$1 name=$2 addr=$3 port=$4 tls=${5:-} dir out
+	dir=$WORK/srv-$name-$port
+	mkdir -p "$dir"
+	out=$dir/out
+	if [ "$tls" = https ]; then
+		_make_cert
+		KT_SRVDIR=$dir ip netns exec "$n" python3 "$KT_DIR/httpd.py" "$name" "$addr" "$port" \
+			"$WORK/cert.pem" "$WORK/key.pem" >"$out" 2>"$dir/err" &
+	else
+		KT_SRVDIR=$dir ip netns exec "$n" python3 "$KT_DIR/httpd.py" "$name" "$addr" "$port" \
+			>"$out" 2>"$dir/err" &
+	fi
+	SERVE_PID=$!
+	track "$SERVE_PID"
+	echo "$SERVE_PID" >"$dir/pid"
+	wait_until 20 "$name listening on $addr:$port" grep -q ready "$out" ||
+		fail "server $name on $addr:$port did not start: $(tail -3 "$dir/err")"
+}
+
+# stop_server NAME PORT: kill that server (by its PID)
+stop_server() {
+	local dir=$WORK/srv-$1-$2
+	kill_pid "$(cat "$dir/pid")"
+}
+
+# server_down NAME PORT / server_up NAME PORT: make /check.html answer 503 / 200
+server_down() { touch "$WORK/srv-$1-$2/down"; }
+server_up() { rm -f "$WORK/srv-$1-$2/down"; }
+
+_make_cert() {
+	[ -f "$WORK/cert.pem" ] && return 0
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+		-days 2 -subj "/CN=kt-vip" >/dev/null 2>&1 || fail "openssl cannot make a self-signed cert"
+}
+
+# ---------------------------------------------------------------- client side
+
+# get URL [curl args]: one request from the client netns, prints the body (trimmed)
+get() {
+	local url=$1
+	shift
+	ns "$NS_C" curl -sk --max-time 4 "$@" "$url" | tr -d '\r\n'
+}
+
+# hits COUNT URL: COUNT sequential requests, prints one body per line
+hits() {
+	local count=$1 url=$2 i
+	for i in $(seq 1 "$count"); do
+		get "$url" || echo "ERR"
+		echo
+	done
+}
+
+# count_of WORD TEXT: how many lines of TEXT equal WORD
+count_of() { printf '%s\n' "$2" | grep -cx -- "$1" || true; }
+
+# ---------------------------------------------------------------- IPVS table
+
+ipvs() { ns "$NS_DIR" ipvsadm -Ln "$@"; }
+
+# wait_ipvs TIMEOUT REGEX: until `ipvsadm -Ln` has a line matching REGEX (grep -E)
+wait_ipvs() {
+	wait_until "$1" "ipvsadm -Ln ~ /$2/" _ipvs_grep "$2" ||
+		fail "ipvsadm -Ln never showed /$2/ within $1 s; table: $(ipvs | tr '\n' '|')"
+}
+
+# wait_ipvs_gone TIMEOUT REGEX
+wait_ipvs_gone() {
+	wait_until "$1" "ipvsadm -Ln !~ /$2/" _ipvs_nogrep "$2" ||
+		fail "ipvsadm -Ln still shows /$2/ after $1 s; table: $(ipvs | tr '\n' '|')"
+}
+
+_ipvs_grep() { ipvs | grep -Eq -- "$1"; }
+_ipvs_nogrep() { ! ipvs | grep -Eq -- "$1"; }
+
+assert_ipvs() {
+	_ipvs_grep "$1" || fail "ipvsadm -Ln lacks /$1/; table: $(ipvs | tr '\n' '|')"
+}
+
+assert_no_ipvs() {
+	_ipvs_nogrep "$1" || fail "ipvsadm -Ln shows /$1/; table: $(ipvs | tr '\n' '|')"
+}
+
+# dest_line RIP:PORT: the `ipvsadm -Ln` destination line for that real ("-> ADDR Fwd W A I")
+dest_line() { ipvs | grep -E -- "-> \\[?$(_re "$1")\\]?(:| )" | head -1; }
+_re() { printf '%s' "$1" | sed 's/[.[\]]/\\&/g'; }
+
+snapshot() { ipvs >"$ART/ipvsadm-$1.txt" 2>&1; }
+
+# ---------------------------------------------------------------- the director
+
+# write_cf: the config from stdin; LOG is filled in for "logfile="
+write_cf() { cat >"$CFG"; }
+
+director_needed() {
+	[ "$KT_MODE" = topology ] && return 0
+	[ "${KT_DIRECTOR_OK:-0}" = 1 ] ||
+		skip "ldirectord-rs has no working 'run --ipvs netlink' (binary: $KT_BIN)"
+}
+
+# director_start [extra args]: ldirectord-rs run in the director netns, in the background
+director_start() {
+	ip netns exec "$NS_DIR" "$KT_BIN" -f "$CFG" run --ipvs netlink "$@" \
+		>>"$WORK/director.out" 2>&1 </dev/null &
+	DIRECTOR_PID=$!
+	track "$DIRECTOR_PID"
+	note "director started, pid $DIRECTOR_PID"
+}
+
+# director_stop [SIGNAL]: signal the director and wait (bounded) for it to exit; sets DIRECTOR_RC
+director_stop() {
+	local sig=${1:-TERM} i
+	DIRECTOR_RC=
+	[ -n "$DIRECTOR_PID" ] || return 0
+	kill "-$sig" "$DIRECTOR_PID" 2>/dev/null
+	for i in $(seq 1 100); do
+		if ! kill -0 "$DIRECTOR_PID" 2>/dev/null; then
+			wait "$DIRECTOR_PID" 2>/dev/null
+			DIRECTOR_RC=$?
+			DIRECTOR_PID=
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "director pid $DIRECTOR_PID did not exit within 10 s of SIG$sig"
+}
+
+director_alive() {
+	[ -n "$DIRECTOR_PID" ] && kill -0 "$DIRECTOR_PID" 2>/dev/null ||
+		fail "director exited early: $(tail -5 "$WORK/director.out" 2>/dev/null | tr '\n' '|')"
+}
+
+# wait_log TIMEOUT TEXT: until the director's logfile has a line containing TEXT (fixed string)
+wait_log() {
+	wait_until "$1" "log line '$2'" grep -qF -- "$2" "$LOG" ||
+		fail "log never said '$2' within $1 s; log tail: $(tail -5 "$LOG" 2>/dev/null | tr '\n' '|'); stderr: $(tail -3 "$WORK/director.out" 2>/dev/null | tr '\n' '|')"
+}
+
+# log_count TEXT: number of log lines containing TEXT
+log_count() { grep -cF -- "$1" "$LOG" 2>/dev/null || true; }
+
+assert_no_log() {
+	if grep -qF -- "$1" "$LOG" 2>/dev/null; then
+		fail "log unexpectedly says '$1': $(grep -F -- "$1" "$LOG" | head -2 | tr '\n' '|')"
+	fi
+}
+
+topology_mode() { [ "$KT_MODE" = topology ]; }
