@@ -52,8 +52,8 @@ pub struct Director {
     by_spec: HashMap<CheckSpec, u64>,
     /// For each virtual, for each real: its check id.
     ids_of: Vec<Vec<u64>>,
-    /// For each check id: the virtuals that use it.
-    users: HashMap<u64, Vec<usize>>,
+    /// For each check id: the (virtual, real) indices that use it.
+    uses: HashMap<u64, Vec<crate::plan::Use>>,
     next_id: u64,
     backend: Box<dyn Ipvs>,
     actual: ActualTable,
@@ -118,7 +118,7 @@ impl Director {
             checks: HashMap::new(),
             by_spec: HashMap::new(),
             ids_of: Vec::new(),
-            users: HashMap::new(),
+            uses: HashMap::new(),
             next_id: 1,
             backend,
             actual,
@@ -162,15 +162,13 @@ impl Director {
     fn install_plan(&mut self) {
         let plan = Plan::new(&self.config);
         let mut by_spec = HashMap::with_capacity(plan.checks.len());
-        let mut users: HashMap<u64, Vec<usize>> = HashMap::with_capacity(plan.checks.len());
+        let mut uses_of = HashMap::with_capacity(plan.checks.len());
         for (spec, uses) in plan.checks {
             let id = match self.by_spec.remove(&spec) {
                 Some(id) => id,
                 None => self.spawn_check(spec.clone()),
             };
-            let mut vis: Vec<usize> = uses.iter().map(|u| u.0).collect();
-            vis.dedup();
-            users.insert(id, vis);
+            uses_of.insert(id, uses);
             by_spec.insert(spec, id);
         }
         for (_, id) in self.by_spec.drain() {
@@ -180,7 +178,7 @@ impl Director {
         }
         self.ids_of = plan.spec_of.iter().map(|specs| specs.iter().map(|s| by_spec[s]).collect()).collect();
         self.by_spec = by_spec;
-        self.users = users;
+        self.uses = uses_of;
     }
 
     fn spawn_check(&mut self, spec: CheckSpec) -> u64 {
@@ -262,27 +260,21 @@ impl Director {
         run.last = Some(r.outcome);
         match tr {
             Transition::WentUp | Transition::WentDown => {
-                let vis = self.users.get(&r.id).cloned().unwrap_or_default();
+                let mut vis: Vec<usize> = self.uses.get(&r.id).map(|u| u.iter().map(|x| x.0).collect()).unwrap_or_default();
+                vis.dedup();
                 for vi in vis {
                     self.reconcile(vi, Some(&reason), "check");
                 }
             }
             Transition::SoftFailure { failures, failurecount } => {
-                let vis = self.users.get(&r.id).cloned().unwrap_or_default();
-                let target = self.checks[&r.id].spec.target;
-                for vi in vis {
+                for &(vi, ri) in self.uses.get(&r.id).map(Vec::as_slice).unwrap_or_default() {
                     let v = &self.config.virtuals[vi];
-                    for (ri, real) in v.reals.iter().enumerate() {
-                        if self.ids_of[vi][ri] == r.id {
-                            let _ = target;
-                            let line = format!(
-                                "Soft failure real server: {} ({}) failure {failures}/{failurecount} reason: {reason}",
-                                real.addr,
-                                eventlog::fmt_virtual(&v.key)
-                            );
-                            self.log.log(&line);
-                        }
-                    }
+                    let line = format!(
+                        "Soft failure real server: {} ({}) failure {failures}/{failurecount} reason: {reason}",
+                        v.reals[ri].addr,
+                        eventlog::fmt_virtual(&v.key)
+                    );
+                    self.log.log(&line);
                 }
             }
             Transition::SoftRise { .. } | Transition::None => {}

@@ -152,6 +152,7 @@ async fn run_survives_logrotate_and_stops_on_sigterm() {
     let pid = child.id();
     let a = rs[0].addr().to_string();
     wait_file_contains(&log, &format!("Added real server: {a} (127.32.0.100:80) (Weight set to 1)"), LONG);
+    wait_file_contains(&log, &format!("Added real server: {} (127.32.0.100:80) (Weight set to 1)", rs[1].addr()), LONG);
 
     // logrotate, create mode: rename; the daemon follows without a signal,
     // and SIGHUP also reopens.

@@ -28,7 +28,11 @@ use ldirectord_rs::ipvs::{
 };
 
 fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").arg("-c").arg(cmd).output().expect("run sh");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .expect("run sh");
     assert!(
         out.status.success(),
         "{cmd}: {}{}",
@@ -44,6 +48,17 @@ fn ipvsadm_save() -> Vec<String> {
     v
 }
 
+/// The whitespace-separated words of the `ipvsadm -L` line about `addr`.
+fn row(list: &str, addr: &str) -> Vec<String> {
+    let line = list
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(addr));
+    line.unwrap_or_else(|| panic!("no line for {addr} in:\n{list}"))
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
 fn key(s: &str) -> ServiceKey {
     let (p, a) = s.split_once(':').unwrap();
     let proto = match p {
@@ -51,11 +66,20 @@ fn key(s: &str) -> ServiceKey {
         "udp" => Protocol::Udp,
         _ => Protocol::Sctp,
     };
-    ServiceKey::Inet { proto, addr: a.parse().unwrap() }
+    ServiceKey::Inet {
+        proto,
+        addr: a.parse().unwrap(),
+    }
 }
 
 fn dest(a: &str, forward: Forward, weight: u32, upper: u32, lower: u32) -> Dest {
-    Dest { addr: a.parse().unwrap(), forward, weight, upper, lower }
+    Dest {
+        addr: a.parse().unwrap(),
+        forward,
+        weight,
+        upper,
+        lower,
+    }
 }
 
 /// Services and dests without counters, sorted, for comparison.
@@ -65,7 +89,10 @@ fn table(ipvs: &mut NetlinkIpvs) -> Vec<(Service, Vec<Dest>)> {
         .unwrap()
         .into_iter()
         .map(|ServiceEntry { service, dests }| {
-            let mut d: Vec<Dest> = dests.into_iter().map(|DestEntry { dest, .. }| dest).collect();
+            let mut d: Vec<Dest> = dests
+                .into_iter()
+                .map(|DestEntry { dest, .. }| dest)
+                .collect();
             d.sort_by_key(|d| d.addr);
             (service, d)
         })
@@ -82,12 +109,21 @@ fn netlink_backend_against_the_kernel() {
     }
     // SAFETY: plain syscall; affects only this thread.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        eprintln!("skipped: cannot create a network namespace: {}", std::io::Error::last_os_error());
+        eprintln!(
+            "skipped: cannot create a network namespace: {}",
+            std::io::Error::last_os_error()
+        );
         return;
     }
-    sh("ip link set lo up && ip link add kt0 type dummy && ip link set kt0 up \
-        && ip addr add 10.0.0.100/24 dev kt0 && ip addr add 2001:db8::100/64 dev kt0 nodad");
-    assert_eq!(sh("ipvsadm -Sn"), "", "a fresh namespace has an empty table");
+    sh(
+        "ip link set lo up && ip link add kt0 type dummy && ip link set kt0 up \
+        && ip addr add 10.0.0.100/24 dev kt0 && ip addr add 2001:db8::100/64 dev kt0 nodad",
+    );
+    assert_eq!(
+        sh("ipvsadm -Sn"),
+        "",
+        "a fresh namespace has an empty table"
+    );
 
     let mut ipvs = NetlinkIpvs::connect().expect("connect");
     assert_eq!(ipvs.dump().unwrap(), vec![]);
@@ -109,7 +145,10 @@ fn netlink_backend_against_the_kernel() {
         netmask: 64,
     };
     let fwm = Service {
-        key: ServiceKey::Fwmark { mark: 10, v6: false },
+        key: ServiceKey::Fwmark {
+            mark: 10,
+            v6: false,
+        },
         scheduler: "sh".into(),
         flags: flags::SCHED1 | flags::SCHED2,
         timeout: 0,
@@ -123,11 +162,14 @@ fn netlink_backend_against_the_kernel() {
         netmask: 0xFFFF_FFFF,
     };
     for s in [&tcp, &udp6, &fwm, &sctp] {
-        ipvs.add_service(s).unwrap_or_else(|e| panic!("add {}: {e}", s.key));
+        ipvs.add_service(s)
+            .unwrap_or_else(|e| panic!("add {}: {e}", s.key));
     }
     assert_eq!(
         ipvs.add_service(&tcp),
-        Err(IpvsError::Exists { what: "service tcp:10.0.0.100:80".into() })
+        Err(IpvsError::Exists {
+            what: "service tcp:10.0.0.100:80".into()
+        })
     );
 
     // --- destinations: every forwarding method, thresholds, v6, fwmark.
@@ -138,7 +180,8 @@ fn netlink_backend_against_the_kernel() {
         dest("10.0.0.100:8080", Forward::Local, 4, 0, 0),
     ];
     for d in &tcp_dests {
-        ipvs.add_dest(&tcp.key, d).unwrap_or_else(|e| panic!("add {}: {e}", d.addr));
+        ipvs.add_dest(&tcp.key, d)
+            .unwrap_or_else(|e| panic!("add {}: {e}", d.addr));
     }
     let udp6_dest = dest("[2001:db8::2]:5353", Forward::Masq, 5, 0, 0);
     ipvs.add_dest(&udp6.key, &udp6_dest).unwrap();
@@ -146,7 +189,9 @@ fn netlink_backend_against_the_kernel() {
     ipvs.add_dest(&fwm.key, &fwm_dest).unwrap();
     assert_eq!(
         ipvs.add_dest(&tcp.key, &tcp_dests[0]),
-        Err(IpvsError::Exists { what: "destination 10.0.0.2:8080 in tcp:10.0.0.100:80".into() })
+        Err(IpvsError::Exists {
+            what: "destination 10.0.0.2:8080 in tcp:10.0.0.100:80".into()
+        })
     );
 
     let mut want = vec![
@@ -156,7 +201,11 @@ fn netlink_backend_against_the_kernel() {
         (sctp.clone(), vec![]),
     ];
     want.sort_by_key(|(s, _)| s.key);
-    assert_eq!(table(&mut ipvs), want, "our dump = what we programmed (HASHED masked off)");
+    assert_eq!(
+        table(&mut ipvs),
+        want,
+        "our dump = what we programmed (HASHED masked off)"
+    );
 
     // --- the real client agrees.
     let save = ipvsadm_save();
@@ -165,8 +214,9 @@ fn netlink_backend_against_the_kernel() {
     let mut expected: Vec<String> = [
         "-A -t 10.0.0.100:80 -s wlc -p 300 -M 255.255.255.0",
         "-a -t 10.0.0.100:80 -r 10.0.0.2:8080 -m -w 1",
-        "-a -t 10.0.0.100:80 -r 10.0.0.3:80 -g -w 2 -x 100 -y 10",
-        "-a -t 10.0.0.100:80 -r 10.0.0.4:80 -i -w 3",
+        // -S leaves the thresholds out; checked with --thresholds below.
+        "-a -t 10.0.0.100:80 -r 10.0.0.3:80 -g -w 2",
+        "-a -t 10.0.0.100:80 -r 10.0.0.4:80 -i -w 3 --tun-type ipip",
         "-a -t 10.0.0.100:80 -r 10.0.0.100:8080 -g -w 4",
         "-A -u [2001:db8::1]:53 -s rr -p 60 -M 64",
         "-a -u [2001:db8::1]:53 -r [2001:db8::2]:5353 -m -w 5",
@@ -178,12 +228,28 @@ fn netlink_backend_against_the_kernel() {
     .map(|s| s.to_string())
     .collect();
     expected.sort();
-    // ipvsadm prints a LOCALNODE dest as -g ("Local" in -L); compare loosely
-    // on that one line only if needed.
+    // ipvsadm -S prints a LOCALNODE dest as -g ("Local" in -L).
     assert_eq!(save, expected);
+    let thresholds = sh("ipvsadm -Ln --thresholds");
+    eprintln!("ipvsadm -Ln --thresholds:\n{thresholds}");
+    let line = thresholds
+        .lines()
+        .find(|l| l.contains("10.0.0.3:80"))
+        .unwrap_or_default();
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>(),
+        ["->", "10.0.0.3:80", "100", "10", "0", "0"],
+        "{thresholds}"
+    );
     let list = sh("ipvsadm -Ln");
-    assert!(list.contains("-> 10.0.0.100:8080             Local   4"), "{list}");
-    assert!(list.contains("-> 10.0.0.4:80                 Tunnel  3"), "{list}");
+    assert_eq!(
+        row(&list, "10.0.0.100:8080"),
+        ["->", "10.0.0.100:8080", "Local", "4", "0", "0"]
+    );
+    assert_eq!(
+        row(&list, "10.0.0.4:80"),
+        ["->", "10.0.0.4:80", "Tunnel", "3", "0", "0"]
+    );
 
     // --- edits.
     let mut tcp2 = tcp.clone();
@@ -192,11 +258,20 @@ fn netlink_backend_against_the_kernel() {
     tcp2.timeout = 0;
     tcp2.netmask = 0xFFFF_FFFF;
     ipvs.edit_service(&tcp2).unwrap();
-    let quiesced = Dest { weight: 0, ..tcp_dests[0] };
+    let quiesced = Dest {
+        weight: 0,
+        ..tcp_dests[0]
+    };
     ipvs.edit_dest(&tcp.key, &quiesced).unwrap();
     let save = ipvsadm_save();
-    assert!(save.contains(&"-A -t 10.0.0.100:80 -s rr".to_string()), "{save:?}");
-    assert!(save.contains(&"-a -t 10.0.0.100:80 -r 10.0.0.2:8080 -m -w 0".to_string()), "{save:?}");
+    assert!(
+        save.contains(&"-A -t 10.0.0.100:80 -s rr".to_string()),
+        "{save:?}"
+    );
+    assert!(
+        save.contains(&"-a -t 10.0.0.100:80 -r 10.0.0.2:8080 -m -w 0".to_string()),
+        "{save:?}"
+    );
     let t = table(&mut ipvs);
     let (s, d) = t.iter().find(|(s, _)| s.key == tcp.key).unwrap();
     assert_eq!(s, &tcp2);
@@ -206,31 +281,45 @@ fn netlink_backend_against_the_kernel() {
     let nowhere = key("tcp:10.0.0.100:81");
     assert_eq!(
         ipvs.add_dest(&nowhere, &tcp_dests[0]),
-        Err(IpvsError::NoService { what: "tcp:10.0.0.100:81".into() })
+        Err(IpvsError::NoService {
+            what: "tcp:10.0.0.100:81".into()
+        })
     );
     assert_eq!(
         ipvs.del_service(&nowhere),
-        Err(IpvsError::NoService { what: "tcp:10.0.0.100:81".into() })
+        Err(IpvsError::NoService {
+            what: "tcp:10.0.0.100:81".into()
+        })
     );
     assert_eq!(
         ipvs.del_dest(&tcp.key, "10.0.0.9:80".parse().unwrap()),
-        Err(IpvsError::NotFound { what: "destination 10.0.0.9:80 in tcp:10.0.0.100:80".into() })
+        Err(IpvsError::NotFound {
+            what: "destination 10.0.0.9:80 in tcp:10.0.0.100:80".into()
+        })
     );
     let mut bad_sched = tcp.clone();
     bad_sched.key = nowhere;
     bad_sched.scheduler = "nosuch".into();
     assert_eq!(
         ipvs.add_service(&bad_sched),
-        Err(IpvsError::NotFound { what: "scheduler nosuch for service tcp:10.0.0.100:81".into() })
+        Err(IpvsError::NotFound {
+            what: "scheduler nosuch for service tcp:10.0.0.100:81".into()
+        })
     );
     let bad_thresh = dest("10.0.0.6:80", Forward::Route, 1, 5, 10);
     assert!(
-        matches!(ipvs.add_dest(&tcp.key, &bad_thresh), Err(IpvsError::Range { .. })),
+        matches!(
+            ipvs.add_dest(&tcp.key, &bad_thresh),
+            Err(IpvsError::Range { .. })
+        ),
         "lower > upper threshold is ERANGE"
     );
     let bad_weight = dest("10.0.0.6:80", Forward::Route, 0x8000_0000, 0, 0);
     assert!(
-        matches!(ipvs.add_dest(&tcp.key, &bad_weight), Err(IpvsError::Range { .. })),
+        matches!(
+            ipvs.add_dest(&tcp.key, &bad_weight),
+            Err(IpvsError::Range { .. })
+        ),
         "a negative weight is ERANGE"
     );
 
@@ -245,10 +334,12 @@ fn netlink_backend_against_the_kernel() {
     };
     ipvs.add_service(&web).unwrap();
     let real: SocketAddr = "10.0.0.100:8081".parse().unwrap();
-    ipvs.add_dest(&web.key, &dest("10.0.0.100:8081", Forward::Masq, 1, 0, 0)).unwrap();
+    ipvs.add_dest(&web.key, &dest("10.0.0.100:8081", Forward::Masq, 1, 0, 0))
+        .unwrap();
     let listener = TcpListener::bind(real).unwrap();
-    let mut c = TcpStream::connect_timeout(&"10.0.0.100:81".parse().unwrap(), Duration::from_secs(5))
-        .expect("connect through the VIP");
+    let mut c =
+        TcpStream::connect_timeout(&"10.0.0.100:81".parse().unwrap(), Duration::from_secs(5))
+            .expect("connect through the VIP");
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     c.write_all(b"ping").unwrap();
     let (mut s, _) = listener.accept().unwrap();
@@ -259,22 +350,40 @@ fn netlink_backend_against_the_kernel() {
     s.write_all(b"pong").unwrap();
     c.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"pong");
-    let entry = ipvs.dump().unwrap().into_iter().find(|e| e.service.key == web.key).unwrap();
+    let entry = ipvs
+        .dump()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.service.key == web.key)
+        .unwrap();
     let st = entry.dests[0].stats;
     eprintln!("counters after one connection: {st:?}");
     eprintln!("{}", sh("ipvsadm -Ln --stats; ipvsadm -Ln"));
     assert_eq!(st.active_conns, 1, "{st:?}");
     assert_eq!(st.conns, 1, "{st:?}");
-    assert!(st.inpkts >= 3 && st.outpkts >= 2 && st.inbytes > 0 && st.outbytes > 0, "{st:?}");
+    assert!(
+        st.inpkts >= 3 && st.outpkts >= 2 && st.inbytes > 0 && st.outbytes > 0,
+        "{st:?}"
+    );
     drop((c, s, listener));
 
     // --- sync daemons.
-    let d = SyncDaemon { state: SyncState::Backup, ifname: "kt0".into(), syncid: 7 };
+    let d = SyncDaemon {
+        state: SyncState::Backup,
+        ifname: "kt0".into(),
+        syncid: 7,
+    };
     ipvs.start_sync_daemon(&d).unwrap();
     assert_eq!(ipvs.sync_daemons().unwrap(), vec![d.clone()]);
     let daemon_list = sh("ipvsadm -L --daemon");
-    assert!(daemon_list.contains("backup sync daemon (mcast=kt0, syncid=7"), "{daemon_list}");
-    assert!(matches!(ipvs.start_sync_daemon(&d), Err(IpvsError::Exists { .. })));
+    assert!(
+        daemon_list.contains("backup sync daemon (mcast=kt0, syncid=7"),
+        "{daemon_list}"
+    );
+    assert!(matches!(
+        ipvs.start_sync_daemon(&d),
+        Err(IpvsError::Exists { .. })
+    ));
     ipvs.stop_sync_daemon(SyncState::Backup).unwrap();
     assert_eq!(ipvs.sync_daemons().unwrap(), vec![]);
 

@@ -1,0 +1,55 @@
+#!/bin/bash
+# LVS-NAT (masq), rr, two reals in their own netns (seed 002): the director adds the virtual and
+# both reals; ipvsadm -Ln shows them as Masq weight 1; the client alternates rs1/rs2 via the VIP.
+. "$(dirname "$0")/../lib.sh"
+need_ipvs
+director_needed
+topo_nat 2
+serve kt-rs1 rs1 "$(rip 1)" 80
+serve kt-rs2 rs2 "$(rip 2)" 80
+
+write_cf <<CF
+checktimeout=1
+checkinterval=1
+logfile="$LOG"
+quiescent=no
+virtual=$VIP:80
+	real=$(rip 1):80 masq
+	real=$(rip 2):80 masq
+	service=http
+	scheduler=rr
+	protocol=tcp
+	checktype=negotiate
+	request="check.html"
+	receive="ok"
+CF
+
+if topology_mode; then
+	ns $NS_DIR ipvsadm -A -t $VIP:80 -s rr || fail "ipvsadm -A"
+	ns $NS_DIR ipvsadm -a -t $VIP:80 -r "$(rip 1):80" -m -w 1 || fail "ipvsadm -a rs1"
+	ns $NS_DIR ipvsadm -a -t $VIP:80 -r "$(rip 2):80" -m -w 1 || fail "ipvsadm -a rs2"
+else
+	director_start
+	wait_log 30 "Added real server: $(rip 1):80 ($VIP:80) (Weight set to 1)"
+	wait_log 10 "Added real server: $(rip 2):80 ($VIP:80) (Weight set to 1)"
+	director_alive
+fi
+wait_ipvs 10 "^TCP  $VIP:80 rr"
+wait_ipvs 10 "-> $(rip 1):80 +Masq +1 "
+wait_ipvs 10 "-> $(rip 2):80 +Masq +1 "
+snapshot up
+
+out=$(hits 6 "http://$VIP/")
+note "answers: $(echo $out)"
+[ "$(count_of rs1 "$out")" = 3 ] && [ "$(count_of rs2 "$out")" = 3 ] ||
+	fail "rr over 6 requests: expected 3 rs1 + 3 rs2, got: $(echo $out)"
+prev=
+for a in $out; do
+	[ "$a" = "$prev" ] && fail "rr did not alternate: $(echo $out)"
+	prev=$a
+done
+if ! topology_mode; then
+	assert_no_log "Deleted real server"
+	director_alive
+fi
+pass

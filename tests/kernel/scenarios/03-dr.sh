@@ -1,0 +1,48 @@
+#!/bin/bash
+# LVS-DR (gate), one L2 segment (seeds 000/003): the VIP is on the reals' lo with
+# arp_ignore=1/arp_announce=2; the director forwards by MAC, replies go straight to the client.
+# Asserts: ipvsadm shows Route; the client alternates rs1/rs2; the client's ARP entry for the
+# VIP is the director's MAC (the reals stayed silent).
+. "$(dirname "$0")/../lib.sh"
+need_ipvs
+director_needed
+topo_lan 2 dr
+serve kt-rs1 rs1 0.0.0.0 80
+serve kt-rs2 rs2 0.0.0.0 80
+
+write_cf <<CF
+checktimeout=1
+checkinterval=1
+logfile="$LOG"
+virtual=$LAN_VIP:80
+	real=$(rip 1):80 gate
+	real=$(rip 2):80 gate
+	service=http
+	scheduler=rr
+	checktype=negotiate
+	request="check.html"
+	receive="ok"
+CF
+
+if topology_mode; then
+	ns $NS_DIR ipvsadm -A -t $LAN_VIP:80 -s rr || fail "ipvsadm -A"
+	ns $NS_DIR ipvsadm -a -t $LAN_VIP:80 -r "$(rip 1):80" -g -w 1 || fail "ipvsadm -a rs1"
+	ns $NS_DIR ipvsadm -a -t $LAN_VIP:80 -r "$(rip 2):80" -g -w 1 || fail "ipvsadm -a rs2"
+else
+	director_start
+	wait_log 30 "Added real server: $(rip 1):80 ($LAN_VIP:80) (Weight set to 1)"
+	wait_log 10 "Added real server: $(rip 2):80 ($LAN_VIP:80) (Weight set to 1)"
+fi
+wait_ipvs 10 "-> $(rip 1):80 +Route +1 "
+wait_ipvs 10 "-> $(rip 2):80 +Route +1 "
+snapshot up
+
+out=$(hits 6 "http://$LAN_VIP/")
+note "answers: $(echo $out)"
+[ "$(count_of rs1 "$out")" = 3 ] && [ "$(count_of rs2 "$out")" = 3 ] ||
+	fail "DR rr over 6 requests: expected 3+3, got: $(echo $out)"
+dmac=$(ip -n $NS_DIR -o link show br1 | grep -o 'link/ether [0-9a-f:]*' | awk '{print $2}')
+cmac=$(ip -n $NS_C neigh show $LAN_VIP | grep -o 'lladdr [0-9a-f:]*' | awk '{print $2}')
+[ -n "$dmac" ] && [ "$dmac" = "$cmac" ] || fail "client's ARP entry for the VIP is '$cmac', director is '$dmac'"
+topology_mode || director_alive
+pass

@@ -1,0 +1,56 @@
+#!/bin/bash
+# sh (source hashing) scheduler: every request from one client address lands on the same real;
+# four client addresses x 5 requests; across them both reals are used (the hash is
+# deterministic, so this is a fixed outcome, not chance).
+. "$(dirname "$0")/../lib.sh"
+need_ipvs
+director_needed
+topo_nat 2
+serve kt-rs1 rs1 "$(rip 1)" 80
+serve kt-rs2 rs2 "$(rip 2)" 80
+SRCS="10.99.0.2 10.99.0.3 10.99.0.4 10.99.0.5 10.99.0.6 10.99.0.7"
+for a in $SRCS; do
+	[ $a = $CIP ] || ip -n $NS_C addr add $a/24 dev eth0
+done
+
+write_cf <<CF
+checktimeout=1
+checkinterval=1
+logfile="$LOG"
+virtual=$VIP:80
+	real=$(rip 1):80 masq
+	real=$(rip 2):80 masq
+	service=http
+	scheduler=sh
+	checktype=negotiate
+	request="check.html"
+	receive="ok"
+CF
+
+if topology_mode; then
+	ns $NS_DIR ipvsadm -A -t $VIP:80 -s sh || fail "ipvsadm -A"
+	ns $NS_DIR ipvsadm -a -t $VIP:80 -r "$(rip 1):80" -m -w 1 || fail "ipvsadm -a rs1"
+	ns $NS_DIR ipvsadm -a -t $VIP:80 -r "$(rip 2):80" -m -w 1 || fail "ipvsadm -a rs2"
+else
+	director_start
+	wait_log 30 "Added real server: $(rip 1):80 ($VIP:80) (Weight set to 1)"
+	wait_log 10 "Added real server: $(rip 2):80 ($VIP:80) (Weight set to 1)"
+fi
+wait_ipvs 10 "^TCP  $VIP:80 sh"
+wait_ipvs 10 "-> $(rip 1):80 +Masq +1 "
+wait_ipvs 10 "-> $(rip 2):80 +Masq +1 "
+snapshot up
+
+seen=
+for a in $SRCS; do
+	out=$(hits 5 "http://$VIP/" --interface $a)
+	first=$(printf '%s\n' "$out" | head -1)
+	note "from $a: $(echo $out)"
+	[ "$(count_of "$first" "$out")" = 5 ] && [ "$first" != ERR ] ||
+		fail "sh: client $a was not sticky: $(echo $out)"
+	seen="$seen $first"
+done
+echo "$seen" | grep -qw rs1 && echo "$seen" | grep -qw rs2 ||
+	fail "sh: all client addresses hashed to one real ($seen)"
+topology_mode || director_alive
+pass
