@@ -9,6 +9,7 @@
 
 use crate::config::{self, Config};
 use crate::eventlog::{self, EventLog};
+use crate::status;
 use crate::health::{Health, State, Transition};
 use crate::ipvs::{Ipvs, Op, ServiceKey};
 use crate::plan::{CheckSpec, Plan};
@@ -38,6 +39,10 @@ struct CheckRun {
     spec: CheckSpec,
     health: Health,
     last: Option<Outcome>,
+    /// When the last result came (wall clock, for status).
+    last_at: Option<SystemTime>,
+    checks: u64,
+    failed: u64,
     cancel: CancellationToken,
 }
 
@@ -67,6 +72,19 @@ pub struct Director {
     config_stamp: Option<(SystemTime, u64)>,
     /// Table operations applied so far.
     pub ops: u64,
+    counters: Counters,
+    status_tx: mpsc::Sender<status::Request>,
+    status_rx: Option<mpsc::Receiver<status::Request>>,
+}
+
+/// Counters for status and metrics.
+#[derive(Debug, Default)]
+struct Counters {
+    started: String,
+    errors: u64,
+    reloads: u64,
+    failed_reloads: u64,
+    resyncs: u64,
 }
 
 /// Why the director stopped before serving.
@@ -111,6 +129,7 @@ impl Director {
         let actual = table::actual_from_dump(backend.dump()?);
         let (tx, rx) = mpsc::channel(4096);
         let semaphore = Arc::new(Semaphore::new(config.global.maxchecks.max(1)));
+        let (status_tx, status_rx) = mpsc::channel(16);
         let mut d = Director {
             path: path.to_path_buf(),
             config_stamp: config_stamp(path),
@@ -130,6 +149,9 @@ impl Director {
             maintenance: Arc::new(RwLock::new(HashSet::new())),
             need_resync: false,
             ops: 0,
+            counters: Counters { started: eventlog::timestamp(), ..Counters::default() },
+            status_tx,
+            status_rx: Some(status_rx),
         };
         d.refresh_maintenance();
         d.install_plan();
@@ -185,7 +207,15 @@ impl Director {
         let id = self.next_id;
         self.next_id += 1;
         let cancel = CancellationToken::new();
-        let run = CheckRun { spec: spec.clone(), health: Health::default(), last: None, cancel: cancel.clone() };
+        let run = CheckRun {
+            spec: spec.clone(),
+            health: Health::default(),
+            last: None,
+            last_at: None,
+            checks: 0,
+            failed: 0,
+            cancel: cancel.clone(),
+        };
         self.checks.insert(id, run);
         let first = spread(spec.interval);
         let task = CheckTask {
@@ -245,6 +275,7 @@ impl Director {
                     self.log.log(&line);
                 }
                 Err(e) => {
+                    self.counters.errors += 1;
                     self.log.log(&format!("Error: {e} (while {:?}); will re-read the table", ch.op));
                     self.need_resync = true;
                 }
@@ -257,6 +288,9 @@ impl Director {
         let Some(run) = self.checks.get_mut(&r.id) else { return };
         let tr = if r.maintenance { run.health.force_down() } else { run.health.observe(r.outcome.up, run.spec.thresholds()) };
         let reason = r.outcome.reason.clone();
+        run.checks += 1;
+        run.failed += u64::from(!r.outcome.up);
+        run.last_at = Some(SystemTime::now());
         run.last = Some(r.outcome);
         match tr {
             Transition::WentUp | Transition::WentDown => {
@@ -283,6 +317,7 @@ impl Director {
 
     /// Re-read the live table and repair any drift.
     pub fn resync(&mut self) {
+        self.counters.resyncs += 1;
         match self.backend.dump() {
             Ok(dump) => {
                 self.actual = table::actual_from_dump(dump);
@@ -305,6 +340,7 @@ impl Director {
         let new = match config::load(&self.path) {
             Ok(c) => c,
             Err(errs) => {
+                self.counters.failed_reloads += 1;
                 self.log.log(&format!(
                     "Reload failed, keeping the running configuration: {} problem(s) in {}",
                     errs.0.len(),
@@ -338,6 +374,7 @@ impl Director {
         for vi in 0..self.config.virtuals.len() {
             self.reconcile(vi, None, "reload");
         }
+        self.counters.reloads += 1;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let n = self.ops - ops_before;
         self.log.log(&format!(
@@ -409,6 +446,70 @@ impl Director {
         self.checks.get(&self.ids_of[vi][ri]).and_then(|c| c.last.as_ref())
     }
 
+    /// A sender for status requests (see [`status::serve`]).
+    pub fn status_sender(&self) -> mpsc::Sender<status::Request> {
+        self.status_tx.clone()
+    }
+
+    /// What the director believes, what the table holds, and counters.
+    pub fn status(&self) -> status::Status {
+        let virtuals = self
+            .config
+            .virtuals
+            .iter()
+            .enumerate()
+            .map(|(vi, v)| {
+                let actual = self.actual.get(&v.key);
+                let table_weight = |a: &SocketAddr| actual.and_then(|x| x.dests.get(a)).map(|d| d.weight);
+                let reals = v
+                    .reals
+                    .iter()
+                    .enumerate()
+                    .map(|(ri, r)| {
+                        let run = self.checks.get(&self.ids_of[vi][ri]);
+                        let last = run.and_then(|c| c.last.as_ref());
+                        status::RealStatus {
+                            real: r.addr.to_string(),
+                            forward: r.forward.ldirectord_name().to_string(),
+                            weight: r.weight,
+                            table_weight: table_weight(&r.addr),
+                            state: match self.state_of(vi, ri) {
+                                State::Up => "up",
+                                State::Down => "down",
+                                State::Unknown => "unknown",
+                            }
+                            .to_string(),
+                            check: run.map(|c| c.spec.describe()).unwrap_or_default(),
+                            checks: run.map_or(0, |c| c.checks),
+                            checks_failed: run.map_or(0, |c| c.failed),
+                            last_check: run.and_then(|c| c.last_at).map(eventlog::format_time),
+                            last_latency_ms: last.map(|o| (o.latency.as_secs_f64() * 1e4).round() / 10.0),
+                            last_reason: last.map(|o| o.reason.clone()),
+                        }
+                    })
+                    .collect();
+                status::VirtualStatus {
+                    virtual_: v.key.to_string(),
+                    scheduler: v.scheduler.clone(),
+                    fallback: v.fallback.map(|f| f.addr.to_string()),
+                    fallback_active: v.fallback.is_some_and(|f| table_weight(&f.addr).is_some()),
+                    in_table: actual.is_some(),
+                    reals,
+                }
+            })
+            .collect();
+        status::Status {
+            config: self.path.display().to_string(),
+            started: self.counters.started.clone(),
+            table_operations: self.ops,
+            table_errors: self.counters.errors,
+            reloads: self.counters.reloads,
+            failed_reloads: self.counters.failed_reloads,
+            resyncs: self.counters.resyncs,
+            virtuals,
+        }
+    }
+
     /// Whether the config file changed since it was last read.
     fn config_changed(&self) -> bool {
         config_stamp(&self.path) != self.config_stamp
@@ -418,6 +519,7 @@ impl Director {
     /// stop (honouring cleanstop) and hand the director back.
     pub async fn run(mut self, mut control: mpsc::Receiver<Control>) -> Director {
         let mut rx = self.take_receiver();
+        let mut status_rx = self.status_rx.take().expect("status receiver taken once");
         let mut resync = resync_timer(self.config.global.resyncinterval);
         let mut second = tokio::time::interval(Duration::from_secs(1));
         second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -434,7 +536,17 @@ impl Director {
                     }
                 }
                 _ = resync.tick() => self.resync(),
+                Some(req) = status_rx.recv() => {
+                    let st = self.status();
+                    let body = match req.kind {
+                        status::Kind::Status => serde_json::to_string_pretty(&st).unwrap_or_default(),
+                        status::Kind::Metrics => status::format_metrics(&st),
+                        status::Kind::Health => "ok\n".to_string(),
+                    };
+                    let _ = req.reply.send(body);
+                }
                 _ = second.tick() => {
+                    crate::notify::watchdog();
                     self.refresh_maintenance();
                     if self.config.global.autoreload && self.config_changed() {
                         self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));

@@ -134,9 +134,14 @@ fn rotated(sink: &Sink) -> bool {
     }
 }
 
-/// `2026-11-22T02:10:00.123456Z`.
+/// `2026-11-22T02:10:00.123456Z`, now.
 pub fn timestamp() -> String {
-    let now = time::OffsetDateTime::now_utc();
+    format_time(std::time::SystemTime::now())
+}
+
+/// `2026-11-22T02:10:00.123456Z`.
+pub fn format_time(t: std::time::SystemTime) -> String {
+    let now = time::OffsetDateTime::from(t);
     let fmt = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
     );

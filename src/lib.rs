@@ -27,3 +27,4 @@ pub mod oneshot;
 pub mod cli;
 pub mod demo;
 pub mod notify;
+pub mod status;

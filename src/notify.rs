@@ -8,6 +8,15 @@ pub fn ready() {
     send("READY=1");
 }
 
+/// Tell systemd's watchdog the director loop is alive (when `WatchdogSec=`
+/// is set; called once a second from the loop itself, so a frozen loop is
+/// restarted).
+pub fn watchdog() {
+    if std::env::var_os("WATCHDOG_USEC").is_some() {
+        send("WATCHDOG=1");
+    }
+}
+
 fn send(state: &str) {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
     let Ok(sock) = UnixDatagram::unbound() else { return };

@@ -350,20 +350,45 @@ fn netlink_backend_against_the_kernel() {
     s.write_all(b"pong").unwrap();
     c.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"pong");
-    let entry = ipvs
-        .dump()
-        .unwrap()
-        .into_iter()
-        .find(|e| e.service.key == web.key)
-        .unwrap();
-    let st = entry.dests[0].stats;
-    eprintln!("counters after one connection: {st:?}");
-    eprintln!("{}", sh("ipvsadm -Ln --stats; ipvsadm -Ln"));
+    // The kernel folds its per-CPU counters into what it reports every 2 s
+    // (the estimator): poll, bounded, until they show the connection and
+    // hold still, then compare with ipvsadm's exact numbers.
+    let mut agreed = None;
+    for _ in 0..15 {
+        std::thread::sleep(Duration::from_secs(1));
+        let stats = |ipvs: &mut NetlinkIpvs| {
+            ipvs.dump()
+                .unwrap()
+                .into_iter()
+                .find(|e| e.service.key == web.key)
+                .unwrap()
+                .dests[0]
+                .stats
+        };
+        let before = stats(&mut ipvs);
+        if before.conns == 0 {
+            continue;
+        }
+        let list = sh("ipvsadm -Ln --stats --exact");
+        let after = stats(&mut ipvs);
+        if before == after {
+            agreed = Some((after, row(&list, "10.0.0.100:8081"), list));
+            break;
+        }
+    }
+    let (st, ipvsadm_row, list) = agreed.expect("counters never showed the connection within 15 s");
+    eprintln!("counters after one connection: {st:?}\n{list}");
     assert_eq!(st.active_conns, 1, "{st:?}");
     assert_eq!(st.conns, 1, "{st:?}");
     assert!(
         st.inpkts >= 3 && st.outpkts >= 2 && st.inbytes > 0 && st.outbytes > 0,
         "{st:?}"
+    );
+    let ours = [st.conns, st.inpkts, st.outpkts, st.inbytes, st.outbytes].map(|n| n.to_string());
+    assert_eq!(
+        ipvsadm_row[2..],
+        ours,
+        "ipvsadm --stats --exact agrees with our dump"
     );
     drop((c, s, listener));
 

@@ -68,7 +68,8 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let bad = || "expected seconds (5, 0.5) or a duration (500ms, 2s)".to_string();
-    let d = if s.chars().next().is_some_and(|c| c.is_ascii_digit()) && s.chars().all(|c| c.is_ascii_digit() || c == '.')
+    let d = if s.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_digit() || c == '.')
     {
         let (int, frac) = s.split_once('.').unwrap_or((s, ""));
         if frac.contains('.') || frac.len() > 9 {
@@ -92,7 +93,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// A whole number, at least `min`.
 pub fn parse_count(s: &str, min: u32) -> Result<u32, String> {
-    let n: u32 = s.trim().parse().map_err(|_| "expected a whole number".to_string())?;
+    let n: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number".to_string())?;
     if n < min {
         return Err(format!("must be at least {min}"));
     }
@@ -140,9 +144,16 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
 /// brackets) or `localhost`. Host names are refused (no DNS at load time).
 pub fn parse_host(s: &str, v6: bool) -> Result<IpAddr, String> {
     let s = s.trim();
-    let bare = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(s);
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
     if bare.eq_ignore_ascii_case("localhost") {
-        return Ok(if v6 { IpAddr::V6(Ipv6Addr::LOCALHOST) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) });
+        return Ok(if v6 {
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        });
     }
     match bare.parse::<IpAddr>() {
         Ok(ip @ IpAddr::V4(_)) if !v6 => Ok(ip),
@@ -169,7 +180,9 @@ pub fn parse_host_port(s: &str, v6: bool) -> Result<(IpAddr, Option<u16>), Strin
         return Err("missing address".into());
     }
     if let Some(rest) = s.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').ok_or_else(|| format!("missing ']' in \"{s}\""))?;
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("missing ']' in \"{s}\""))?;
         let ip = parse_host(host, v6)?;
         return match after {
             "" => Ok((ip, None)),
@@ -200,7 +213,9 @@ pub enum VirtualAddr {
 pub fn parse_virtual(s: &str, v6: bool) -> Result<VirtualAddr, String> {
     let s = s.trim();
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
-        let mark: u32 = s.parse().map_err(|_| format!("firewall mark {s} is out of range"))?;
+        let mark: u32 = s
+            .parse()
+            .map_err(|_| format!("firewall mark {s} is out of range"))?;
         if mark == 0 {
             return Err("firewall mark must be at least 1".into());
         }
@@ -208,7 +223,10 @@ pub fn parse_virtual(s: &str, v6: bool) -> Result<VirtualAddr, String> {
     }
     match parse_host_port(s, v6)? {
         (ip, Some(port)) => Ok(VirtualAddr::Inet(SocketAddr::new(ip, port))),
-        (_, None) => Err(format!("missing port: expected ip:port{} or a firewall mark", if v6 { " ([v6]:port)" } else { "" })),
+        (_, None) => Err(format!(
+            "missing port: expected ip:port{} or a firewall mark",
+            if v6 { " ([v6]:port)" } else { "" }
+        )),
     }
 }
 
@@ -219,7 +237,9 @@ pub fn parse_forward(s: &str) -> Result<Forward, String> {
         "masq" => Ok(Forward::Masq),
         "ipip" => Ok(Forward::Tunnel),
         "" => Err("missing forward method (gate, masq or ipip)".into()),
-        other => Err(format!("forward method must be gate, masq or ipip, not \"{other}\"")),
+        other => Err(format!(
+            "forward method must be gate, masq or ipip, not \"{other}\""
+        )),
     }
 }
 
@@ -239,7 +259,10 @@ pub struct RealSpec {
 }
 
 /// The address part of a real: `ip[->ip2][:port]` (`[v6][:port]`).
-pub fn parse_real_target(s: &str, v6: bool) -> Result<(IpAddr, Option<IpAddr>, Option<u16>), String> {
+pub fn parse_real_target(
+    s: &str,
+    v6: bool,
+) -> Result<(IpAddr, Option<IpAddr>, Option<u16>), String> {
     match s.split_once("->") {
         None => {
             let (ip, port) = parse_host_port(s, v6)?;
@@ -251,12 +274,18 @@ pub fn parse_real_target(s: &str, v6: bool) -> Result<(IpAddr, Option<IpAddr>, O
             }
             let first = parse_host(a, false)?;
             let (last, port) = parse_host_port(b, false)?;
-            let (IpAddr::V4(f), IpAddr::V4(l)) = (first, last) else { unreachable!("checked IPv4 above") };
+            let (IpAddr::V4(f), IpAddr::V4(l)) = (first, last) else {
+                unreachable!("checked IPv4 above")
+            };
             if u32::from(f) > u32::from(l) {
-                return Err(format!("invalid range {f}->{l}: the first address must not be above the last"));
+                return Err(format!(
+                    "invalid range {f}->{l}: the first address must not be above the last"
+                ));
             }
             if u32::from(l) - u32::from(f) >= MAX_RANGE {
-                return Err(format!("range {f}->{l} is too large (at most {MAX_RANGE} addresses)"));
+                return Err(format!(
+                    "range {f}->{l} is too large (at most {MAX_RANGE} addresses)"
+                ));
             }
             Ok((first, Some(last), port))
         }
@@ -271,7 +300,10 @@ pub const MAX_WEIGHT: u32 = i32::MAX as u32;
 
 /// A weight, 0..=2147483647.
 pub fn parse_weight(s: &str) -> Result<u32, String> {
-    let n: u32 = s.trim().parse().map_err(|_| format!("invalid weight \"{}\"", s.trim()))?;
+    let n: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid weight \"{}\"", s.trim()))?;
     if n > MAX_WEIGHT {
         return Err(format!("weight {n} is too large (at most {MAX_WEIGHT})"));
     }
@@ -287,30 +319,51 @@ pub fn parse_real(spec: &str, v6: bool) -> Result<RealSpec, String> {
     let rest = rest.trim_start();
     let (fwd, mut rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     let forward = parse_forward(fwd)?;
-    let mut r = RealSpec { first, last, port, forward, weight: 1, request: None, receive: None, lower: 0, upper: 0 };
+    let mut r = RealSpec {
+        first,
+        last,
+        port,
+        forward,
+        weight: 1,
+        request: None,
+        receive: None,
+        lower: 0,
+        upper: 0,
+    };
     rest = rest.trim_start();
     // weight
-    let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-    if digits > 0 && rest[digits..].chars().next().map_or(true, char::is_whitespace) {
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    if digits > 0
+        && rest[digits..]
+            .chars()
+            .next()
+            .is_none_or(char::is_whitespace)
+    {
         r.weight = parse_weight(&rest[..digits])?;
         rest = rest[digits..].trim_start();
     }
     // "request", "receive" (greedy, like ldirectord's regex)
     if rest.starts_with('"') {
         static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-        let re = RE.get_or_init(|| regex::Regex::new(r#"^"(.*)"[, ]\s*"(.*)"(.*)$"#).expect("static regex"));
-        let c = re
-            .captures(rest)
-            .ok_or_else(|| format!("expected \"request\", \"receive\" (both quoted), got {rest}"))?;
+        let re = RE.get_or_init(|| {
+            regex::Regex::new(r#"^"(.*)"[, ]\s*"(.*)"(.*)$"#).expect("static regex")
+        });
+        let c = re.captures(rest).ok_or_else(|| {
+            format!("expected \"request\", \"receive\" (both quoted), got {rest}")
+        })?;
         r.request = Some(c[1].to_string());
         r.receive = Some(c[2].to_string());
         rest = c.get(3).map_or("", |m| m.as_str()).trim_start();
     }
     for tok in rest.split_whitespace() {
         if let Some(n) = tok.strip_prefix("l:") {
-            r.lower = parse_count(n, 0).map_err(|e| format!("invalid lower threshold {tok}: {e}"))?;
+            r.lower =
+                parse_count(n, 0).map_err(|e| format!("invalid lower threshold {tok}: {e}"))?;
         } else if let Some(n) = tok.strip_prefix("u:") {
-            r.upper = parse_count(n, 0).map_err(|e| format!("invalid upper threshold {tok}: {e}"))?;
+            r.upper =
+                parse_count(n, 0).map_err(|e| format!("invalid upper threshold {tok}: {e}"))?;
         } else {
             return Err(format!(
                 "unexpected \"{tok}\" (expected: address forward [weight] [\"request\", \"receive\"] [l:N] [u:N])"
@@ -332,12 +385,22 @@ pub struct FallbackSpec {
 pub fn parse_fallback(spec: &str, v6: bool) -> Result<FallbackSpec, String> {
     let mut toks = spec.split_whitespace();
     let target = toks.next().ok_or("missing address")?;
-    let forward = toks.next().map(parse_forward).transpose()?.unwrap_or(Forward::Route);
+    let forward = toks
+        .next()
+        .map(parse_forward)
+        .transpose()?
+        .unwrap_or(Forward::Route);
     if let Some(extra) = toks.next() {
-        return Err(format!("unexpected \"{extra}\" (expected ip[:port] [gate|masq|ipip])"));
+        return Err(format!(
+            "unexpected \"{extra}\" (expected ip[:port] [gate|masq|ipip])"
+        ));
     }
     let (addr, port) = parse_host_port(target, v6)?;
-    Ok(FallbackSpec { addr, port: port.filter(|p| *p != 0), forward })
+    Ok(FallbackSpec {
+        addr,
+        port: port.filter(|p| *p != 0),
+        forward,
+    })
 }
 
 /// `schedflags=`: names separated by `,`, `|` or spaces, as ipvsadm's `-b`.
@@ -362,7 +425,9 @@ pub fn parse_schedflags(s: &str, scheduler: &str) -> Result<u32, String> {
         };
         if let Some(sched) = needs {
             if sched != scheduler {
-                return Err(format!("{name} needs scheduler={sched} (this virtual uses {scheduler})"));
+                return Err(format!(
+                    "{name} needs scheduler={sched} (this virtual uses {scheduler})"
+                ));
             }
         }
         bits |= bit;
@@ -383,7 +448,9 @@ pub fn parse_netmask(s: &str, v6: bool) -> Result<u32, String> {
             _ => Err("a prefix length between 1 and 128 is required for IPv6".into()),
         }
     } else {
-        s.parse::<Ipv4Addr>().map(u32::from).map_err(|_| "dotted quad notation is required (255.255.255.0)".into())
+        s.parse::<Ipv4Addr>()
+            .map(u32::from)
+            .map_err(|_| "dotted quad notation is required (255.255.255.0)".into())
     }
 }
 
@@ -473,7 +540,10 @@ pub fn parse_service(s: &str) -> Result<CheckService, String> {
             "service {s} is not supported yet (supported: http, https, simpletcp, none; for a plain TCP check use service=none with checktype=connect)"
         ));
     }
-    Err(format!("unknown service \"{s}\" (ldirectord knows: {})", LDIRECTORD_SERVICES.join(", ")))
+    Err(format!(
+        "unknown service \"{s}\" (ldirectord knows: {})",
+        LDIRECTORD_SERVICES.join(", ")
+    ))
 }
 
 /// ldirectord's default service for a virtual's port (`ld_port_to_service`).
@@ -531,8 +601,8 @@ pub fn parse_protocol(s: &str) -> Result<ProtocolWord, String> {
 
 /// Syslog facilities `logfile=` may name.
 pub const SYSLOG_FACILITIES: &[&str] = &[
-    "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog", "user", "uucp", "local0",
-    "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+    "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog", "user",
+    "uucp", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
 ];
 
 /// `logfile=`: an absolute path, or a syslog facility.
@@ -551,7 +621,14 @@ pub fn parse_logfile(s: &str) -> Result<LogTarget, String> {
 pub fn check_regex(s: &str) -> Result<(), String> {
     regex::bytes::Regex::new(s).map(|_| ()).map_err(|e| {
         let msg = e.to_string();
-        format!("invalid regex: {}", msg.lines().last().unwrap_or(&msg).trim())
+        format!(
+            "invalid regex: {}",
+            msg.lines()
+                .last()
+                .unwrap_or(&msg)
+                .trim()
+                .trim_start_matches("error: ")
+        )
     })
 }
 
@@ -622,7 +699,9 @@ pub const VIRTUAL_ONLY: &[&str] = &[
 fn unsupported_message(key: &str) -> String {
     let hint = match key {
         "checkcount" => " (deprecated in ldirectord; use failurecount)",
-        "login" | "passwd" | "database" | "secret" => " (only used by services that are not supported yet)",
+        "login" | "passwd" | "database" | "secret" => {
+            " (only used by services that are not supported yet)"
+        }
         _ => "",
     };
     format!("{key} is recognised (an ldirectord directive) but not supported yet{hint}; remove it")
@@ -630,8 +709,12 @@ fn unsupported_message(key: &str) -> String {
 
 fn deprecated_message(key: &str) -> Option<String> {
     match key {
-        "timeout" => Some("timeout directive deprecated in favour of checktimeout and negotiatetimeout".into()),
-        "connecttimeout" => Some("connecttimeout directive deprecated in favour of negotiatetimeout".into()),
+        "timeout" => Some(
+            "timeout directive deprecated in favour of checktimeout and negotiatetimeout".into(),
+        ),
+        "connecttimeout" => {
+            Some("connecttimeout directive deprecated in favour of negotiatetimeout".into())
+        }
         _ => None,
     }
 }
@@ -698,7 +781,13 @@ pub(crate) enum Applied {
 
 impl RawGlobal {
     /// Take one global directive (`value` already unquoted).
-    pub(crate) fn apply(&mut self, key: &str, value: &str, line: usize, errs: &mut Problems) -> Applied {
+    pub(crate) fn apply(
+        &mut self,
+        key: &str,
+        value: &str,
+        line: usize,
+        errs: &mut Problems,
+    ) -> Applied {
         let r: Result<(), String> = if let Some(r) = self.shared.apply(key, value) {
             r.map_err(|e| bad(key, value, e))
         } else {
@@ -714,11 +803,15 @@ impl RawGlobal {
                     }
                     Err(e) => Err(bad(key, value, e)),
                 },
-                "autoreload" => parse_bool(value).map(|b| self.autoreload = Some(b)).map_err(|e| bad(key, value, e)),
-                "readdquiescent" => {
-                    parse_bool(value).map(|b| self.readdquiescent = Some(b)).map_err(|e| bad(key, value, e))
-                }
-                "logfile" => parse_logfile(value).map(|l| self.logfile = Some(l)).map_err(|e| bad(key, value, e)),
+                "autoreload" => parse_bool(value)
+                    .map(|b| self.autoreload = Some(b))
+                    .map_err(|e| bad(key, value, e)),
+                "readdquiescent" => parse_bool(value)
+                    .map(|b| self.readdquiescent = Some(b))
+                    .map_err(|e| bad(key, value, e)),
+                "logfile" => parse_logfile(value)
+                    .map(|l| self.logfile = Some(l))
+                    .map_err(|e| bad(key, value, e)),
                 "maintenancedir" => {
                     if value.trim().is_empty() {
                         Err("maintenancedir: no directory given".into())
@@ -727,15 +820,17 @@ impl RawGlobal {
                         Ok(())
                     }
                 }
-                "resyncinterval" => {
-                    parse_duration(value).map(|d| self.resyncinterval = Some(d)).map_err(|e| bad(key, value, e))
-                }
+                "resyncinterval" => parse_duration(value)
+                    .map(|d| self.resyncinterval = Some(d))
+                    .map_err(|e| bad(key, value, e)),
                 "maxchecks" => parse_count(value, 1)
                     .map(|n| self.maxchecks = Some(n as usize))
                     .map_err(|e| bad(key, value, e)),
                 // Process management flags: accepted, no effect (we never
                 // daemonise ourselves).
-                "fork" | "supervised" => parse_bool(value).map(|_| ()).map_err(|e| bad(key, value, e)),
+                "fork" | "supervised" => parse_bool(value)
+                    .map(|_| ())
+                    .map_err(|e| bad(key, value, e)),
                 k if UNSUPPORTED.contains(&k) => Err(unsupported_message(k)),
                 k => match deprecated_message(k) {
                     Some(m) => Err(m),
@@ -833,9 +928,19 @@ impl RawVirtual {
 
     /// Take one directive of the block (`value` already unquoted, except for
     /// `real`, whose own grammar has quotes).
-    pub(crate) fn apply(&mut self, key: &str, value: &str, line: usize, errs: &mut Problems) -> Applied {
+    pub(crate) fn apply(
+        &mut self,
+        key: &str,
+        value: &str,
+        line: usize,
+        errs: &mut Problems,
+    ) -> Applied {
         let fam_other = |base: &str| -> String {
-            let (have, want) = if self.v6 { (base.to_string(), format!("{base}6")) } else { (format!("{base}6"), base.to_string()) };
+            let (have, want) = if self.v6 {
+                (base.to_string(), format!("{base}6"))
+            } else {
+                (format!("{base}6"), base.to_string())
+            };
             format!("cannot specify \"{have}\" here. please use \"{want}\" instead")
         };
         let v6 = self.v6;
@@ -967,16 +1072,26 @@ pub(crate) fn resolve_global(g: &RawGlobal) -> Global {
     Global {
         defaults: VirtualDefaults {
             checkinterval: s.checkinterval.unwrap_or(d.checkinterval),
-            checktimeout: s.checktimeout.or(s.negotiatetimeout).unwrap_or(d.checktimeout),
-            negotiatetimeout: s.negotiatetimeout.or(s.checktimeout).unwrap_or(d.negotiatetimeout),
+            checktimeout: s
+                .checktimeout
+                .or(s.negotiatetimeout)
+                .unwrap_or(d.checktimeout),
+            negotiatetimeout: s
+                .negotiatetimeout
+                .or(s.checktimeout)
+                .unwrap_or(d.negotiatetimeout),
             failurecount: s.failurecount.unwrap_or(d.failurecount),
             risecount: s.risecount.unwrap_or(d.risecount),
             quiescent: s.quiescent.unwrap_or(d.quiescent),
             cleanstop: s.cleanstop.unwrap_or(d.cleanstop),
-            fallback: g.fallback.map(|f| Fallback { addr: SocketAddr::new(f.addr, f.port.unwrap_or(0)), forward: f.forward }),
-            fallback6: g
-                .fallback6
-                .map(|f| Fallback { addr: SocketAddr::new(f.addr, f.port.unwrap_or(0)), forward: f.forward }),
+            fallback: g.fallback.map(|f| Fallback {
+                addr: SocketAddr::new(f.addr, f.port.unwrap_or(0)),
+                forward: f.forward,
+            }),
+            fallback6: g.fallback6.map(|f| Fallback {
+                addr: SocketAddr::new(f.addr, f.port.unwrap_or(0)),
+                forward: f.forward,
+            }),
         },
         autoreload: g.autoreload.unwrap_or(false),
         logfile: g.logfile.clone(),
@@ -1014,7 +1129,10 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
     let addr = v.addr?;
     let d = &g.defaults;
     let checktype = v.checktype.map(|(t, _)| t).unwrap_or(CheckType::Negotiate);
-    let scheduler = v.scheduler.clone().unwrap_or_else(|| DEFAULT_SCHEDULER.to_string());
+    let scheduler = v
+        .scheduler
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SCHEDULER.to_string());
 
     let (key, port) = match addr {
         VirtualAddr::Inet(sa) => {
@@ -1031,7 +1149,10 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
         }
         VirtualAddr::Fwmark(mark) => {
             if let Some((ProtocolWord::Inet(_), line)) = v.protocol {
-                errs.push((line, "protocol must be fwm if the virtual service is a fwmark (a number)".into()));
+                errs.push((
+                    line,
+                    "protocol must be fwm if the virtual service is a fwmark (a number)".into(),
+                ));
             }
             (ServiceKey::Fwmark { mark, v6: v.v6 }, 0)
         }
@@ -1068,8 +1189,19 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
     };
 
     let ops = match v.ops {
-        Some((true, line)) if !matches!(key, ServiceKey::Inet { proto: Protocol::Udp, .. }) => {
-            errs.push((line, "ops=yes (one-packet scheduling) is only for UDP virtual services".into()));
+        Some((true, line))
+            if !matches!(
+                key,
+                ServiceKey::Inet {
+                    proto: Protocol::Udp,
+                    ..
+                }
+            ) =>
+        {
+            errs.push((
+                line,
+                "ops=yes (one-packet scheduling) is only for UDP virtual services".into(),
+            ));
             false
         }
         Some((b, _)) => b,
@@ -1078,24 +1210,30 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
 
     let mut reals: Vec<Real> = Vec::new();
     for (r, line) in &v.reals {
-        if r.upper != 0 || r.lower != 0 {
-            if r.lower > r.upper {
-                errs.push((*line, format!(
+        if r.lower > r.upper {
+            errs.push((*line, format!(
                     "lower threshold l:{} is above upper threshold u:{} (the kernel refuses this; give u:N >= l:N)",
                     r.lower, r.upper
                 )));
-                continue;
-            }
+            continue;
         }
         let rport = r.port.filter(|p| *p != 0).unwrap_or(port);
         let ips: Vec<IpAddr> = match (r.first, r.last) {
-            (IpAddr::V4(a), Some(IpAddr::V4(b))) => (u32::from(a)..=u32::from(b)).map(|i| IpAddr::V4(Ipv4Addr::from(i))).collect(),
+            (IpAddr::V4(a), Some(IpAddr::V4(b))) => (u32::from(a)..=u32::from(b))
+                .map(|i| IpAddr::V4(Ipv4Addr::from(i)))
+                .collect(),
             (a, _) => vec![a],
         };
         for ip in ips {
             let addr = SocketAddr::new(ip, rport);
             if let Some(prev) = reals.iter().find(|x| x.addr == addr) {
-                errs.push((*line, format!("duplicate real server {addr} in this virtual (first at line {})", prev.line.0)));
+                errs.push((
+                    *line,
+                    format!(
+                        "duplicate real server {addr} in this virtual (first at line {})",
+                        prev.line.0
+                    ),
+                ));
                 continue;
             }
             reals.push(Real {
@@ -1112,11 +1250,21 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
     }
 
     let fallback = match v.fallback {
-        Some(f) => Some(Fallback { addr: SocketAddr::new(f.addr, f.port.unwrap_or(port)), forward: f.forward }),
+        Some(f) => Some(Fallback {
+            addr: SocketAddr::new(f.addr, f.port.unwrap_or(port)),
+            forward: f.forward,
+        }),
         None => {
             let gf = if v.v6 { d.fallback6 } else { d.fallback };
             gf.map(|f| Fallback {
-                addr: SocketAddr::new(f.addr.ip(), if f.addr.port() == 0 { port } else { f.addr.port() }),
+                addr: SocketAddr::new(
+                    f.addr.ip(),
+                    if f.addr.port() == 0 {
+                        port
+                    } else {
+                        f.addr.port()
+                    },
+                ),
                 forward: f.forward,
             })
         }
@@ -1129,14 +1277,19 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
     };
 
     let s = &v.shared;
-    let (checktimeout, negotiatetimeout) = if s.checktimeout.is_some() || s.negotiatetimeout.is_some() {
-        (
-            s.checktimeout.or(s.negotiatetimeout).unwrap_or(d.checktimeout),
-            s.negotiatetimeout.or(s.checktimeout).unwrap_or(d.negotiatetimeout),
-        )
-    } else {
-        (d.checktimeout, d.negotiatetimeout)
-    };
+    let (checktimeout, negotiatetimeout) =
+        if s.checktimeout.is_some() || s.negotiatetimeout.is_some() {
+            (
+                s.checktimeout
+                    .or(s.negotiatetimeout)
+                    .unwrap_or(d.checktimeout),
+                s.negotiatetimeout
+                    .or(s.checktimeout)
+                    .unwrap_or(d.negotiatetimeout),
+            )
+        } else {
+            (d.checktimeout, d.negotiatetimeout)
+        };
 
     Some(Virtual {
         line: Line(v.line),
@@ -1152,7 +1305,10 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
             checktype,
             service,
             checkport: v.checkport,
-            request: normalise_request(service, v.request.as_deref().unwrap_or(default_request(service))),
+            request: normalise_request(
+                service,
+                v.request.as_deref().unwrap_or(default_request(service)),
+            ),
             receive: v.receive.clone(),
             httpmethod: v.httpmethod.unwrap_or(HttpMethod::Get),
             virtualhost: v.virtualhost.clone(),
@@ -1182,14 +1338,23 @@ pub(crate) fn resolve(
     for v in virtuals {
         if let Some(rv) = resolve_virtual(v, &global, &mut errs) {
             if let Some(prev) = out.iter().find(|x| x.key == rv.key) {
-                errs.push((v.line, format!("duplicate virtual server {} (first at line {})", rv.key, prev.line.0)));
+                errs.push((
+                    v.line,
+                    format!(
+                        "duplicate virtual server {} (first at line {})",
+                        rv.key, prev.line.0
+                    ),
+                ));
                 continue;
             }
             out.push(rv);
         }
     }
     if errs.is_empty() {
-        Ok(Config { global, virtuals: out })
+        Ok(Config {
+            global,
+            virtuals: out,
+        })
     } else {
         Err(to_errors(path, errs))
     }
@@ -1198,7 +1363,15 @@ pub(crate) fn resolve(
 /// Problems to [`ConfigErrors`], in line order (stable for one line).
 pub(crate) fn to_errors(path: &Path, mut errs: Problems) -> ConfigErrors {
     errs.sort_by_key(|(l, _)| *l);
-    ConfigErrors(errs.into_iter().map(|(line, message)| ConfigError { file: path.to_path_buf(), line, message }).collect())
+    ConfigErrors(
+        errs.into_iter()
+            .map(|(line, message)| ConfigError {
+                file: path.to_path_buf(),
+                line,
+                message,
+            })
+            .collect(),
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -1228,7 +1401,11 @@ fn split_directive(s: &str) -> Option<(&str, &str)> {
     }
     let (k, v) = s.split_once('=')?;
     let k = k.trim_end();
-    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if k.is_empty()
+        || !k
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         return None;
     }
     Some((k, v.trim()))
@@ -1254,7 +1431,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
             continue;
         };
         // `real=` has its own quoting; every other value may be quoted.
-        let value = if key == "real" || key == "real6" { raw_value } else { unquote(raw_value) };
+        let value = if key == "real" || key == "real6" {
+            raw_value
+        } else {
+            unquote(raw_value)
+        };
         if indented {
             match virtuals.last_mut().filter(|_| in_block) {
                 Some(v) => {
@@ -1280,7 +1461,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
             }
             k if VIRTUAL_ONLY.contains(&k) || k == "real" => errs.push((
                 line,
-                format!("{k}= outside a virtual block: indent it (tab or spaces) under a virtual= line"),
+                format!(
+                    "{k}= outside a virtual block: indent it (tab or spaces) under a virtual= line"
+                ),
             )),
             _ => {
                 if global.apply(key, value, line, &mut errs) == Applied::Unknown {
@@ -1311,14 +1494,30 @@ mod tests {
 
     #[test]
     fn hosts_and_ports() {
-        assert_eq!(parse_host("localhost", false), Ok("127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            parse_host("localhost", false),
+            Ok("127.0.0.1".parse().unwrap())
+        );
         assert_eq!(parse_host("localhost", true), Ok("::1".parse().unwrap()));
-        assert!(parse_host("web1.example.com", false).unwrap_err().contains("hostnames are not supported yet"));
+        assert!(parse_host("web1.example.com", false)
+            .unwrap_err()
+            .contains("hostnames are not supported yet"));
         assert!(parse_host("::1", false).unwrap_err().contains("IPv6"));
-        assert!(parse_host("300.1.1.1", false).unwrap_err().contains("invalid IP address"));
-        assert_eq!(parse_host_port("[2001:db8::1]:80", true), Ok(("2001:db8::1".parse().unwrap(), Some(80))));
-        assert_eq!(parse_host_port("2001:db8::1", true), Ok(("2001:db8::1".parse().unwrap(), None)));
-        assert_eq!(parse_host_port("10.0.0.1:http", false), Ok(("10.0.0.1".parse().unwrap(), Some(80))));
+        assert!(parse_host("300.1.1.1", false)
+            .unwrap_err()
+            .contains("invalid IP address"));
+        assert_eq!(
+            parse_host_port("[2001:db8::1]:80", true),
+            Ok(("2001:db8::1".parse().unwrap(), Some(80)))
+        );
+        assert_eq!(
+            parse_host_port("2001:db8::1", true),
+            Ok(("2001:db8::1".parse().unwrap(), None))
+        );
+        assert_eq!(
+            parse_host_port("10.0.0.1:http", false),
+            Ok(("10.0.0.1".parse().unwrap(), Some(80)))
+        );
         assert!(parse_port("70000").is_err());
         assert!(parse_port("nosuch").is_err());
     }
@@ -1327,24 +1526,49 @@ mod tests {
     fn reals() {
         let r = parse_real("10.0.0.2:80 gate", false).unwrap();
         assert_eq!((r.port, r.forward, r.weight), (Some(80), Forward::Route, 1));
-        let r = parse_real(r#"10.0.0.2->10.0.0.4 masq 3 "a.html", "x y" l:2 u:10"#, false).unwrap();
+        let r = parse_real(
+            r#"10.0.0.2->10.0.0.4 masq 3 "a.html", "x y" l:2 u:10"#,
+            false,
+        )
+        .unwrap();
         assert_eq!(r.last, Some("10.0.0.4".parse().unwrap()));
         assert_eq!(r.port, None);
-        assert_eq!((r.forward, r.weight, r.lower, r.upper), (Forward::Masq, 3, 2, 10));
-        assert_eq!((r.request.as_deref(), r.receive.as_deref()), (Some("a.html"), Some("x y")));
-        assert!(parse_real("10.0.0.2:80", false).unwrap_err().contains("missing forward method"));
-        assert!(parse_real("10.0.0.2:80 route", false).unwrap_err().contains("gate, masq or ipip"));
-        assert!(parse_real("10.0.0.2:80 gate 1 junk", false).unwrap_err().contains("unexpected \"junk\""));
-        assert!(parse_real("10.0.0.5->10.0.0.2 gate", false).unwrap_err().contains("invalid range"));
-        assert!(parse_real("[::1]->[::2] gate", true).unwrap_err().contains("only supported for IPv4"));
-        assert_eq!(parse_real("[2001:db8::2]:80 ipip", true).unwrap().forward, Forward::Tunnel);
+        assert_eq!(
+            (r.forward, r.weight, r.lower, r.upper),
+            (Forward::Masq, 3, 2, 10)
+        );
+        assert_eq!(
+            (r.request.as_deref(), r.receive.as_deref()),
+            (Some("a.html"), Some("x y"))
+        );
+        assert!(parse_real("10.0.0.2:80", false)
+            .unwrap_err()
+            .contains("missing forward method"));
+        assert!(parse_real("10.0.0.2:80 route", false)
+            .unwrap_err()
+            .contains("gate, masq or ipip"));
+        assert!(parse_real("10.0.0.2:80 gate 1 junk", false)
+            .unwrap_err()
+            .contains("unexpected \"junk\""));
+        assert!(parse_real("10.0.0.5->10.0.0.2 gate", false)
+            .unwrap_err()
+            .contains("invalid range"));
+        assert!(parse_real("[::1]->[::2] gate", true)
+            .unwrap_err()
+            .contains("only supported for IPv4"));
+        assert_eq!(
+            parse_real("[2001:db8::2]:80 ipip", true).unwrap().forward,
+            Forward::Tunnel
+        );
     }
 
     #[test]
     fn flags_and_masks() {
         assert_eq!(parse_schedflags("flag-1,flag-2|flag-3", "rr"), Ok(0x38));
         assert_eq!(parse_schedflags("sh-fallback,sh-port", "sh"), Ok(0x18));
-        assert!(parse_schedflags("sh-port", "rr").unwrap_err().contains("needs scheduler=sh"));
+        assert!(parse_schedflags("sh-port", "rr")
+            .unwrap_err()
+            .contains("needs scheduler=sh"));
         assert_eq!(parse_schedflags("mh-port", "mh"), Ok(0x10));
         assert!(parse_schedflags("bogus", "rr").is_err());
         assert_eq!(parse_netmask("255.255.255.0", false), Ok(0xFFFF_FF00));
@@ -1355,8 +1579,17 @@ mod tests {
 
     #[test]
     fn comments() {
-        assert_eq!(strip_trailing_comment("real=1.2.3.4:80 gate # web"), "real=1.2.3.4:80 gate");
-        assert_eq!(strip_trailing_comment(r#"receive="a #b""#), r#"receive="a #b""#);
-        assert_eq!(strip_trailing_comment("checkcommand=/x#y"), "checkcommand=/x#y");
+        assert_eq!(
+            strip_trailing_comment("real=1.2.3.4:80 gate # web"),
+            "real=1.2.3.4:80 gate"
+        );
+        assert_eq!(
+            strip_trailing_comment(r#"receive="a #b""#),
+            r#"receive="a #b""#
+        );
+        assert_eq!(
+            strip_trailing_comment("checkcommand=/x#y"),
+            "checkcommand=/x#y"
+        );
     }
 }

@@ -78,7 +78,9 @@ impl<'de> Deserialize<'de> for Scalar {
                 Ok(Scalar::Int(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(i64::try_from(v).map(Scalar::Int).unwrap_or_else(|_| Scalar::Str(v.to_string())))
+                Ok(i64::try_from(v)
+                    .map(Scalar::Int)
+                    .unwrap_or_else(|_| Scalar::Str(v.to_string())))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
                 Ok(Scalar::Float(v))
@@ -281,22 +283,40 @@ impl LineIndex {
             let mut col = raw.len() - trimmed.len();
             let mut rest = trimmed;
             while rest == "-" || rest.starts_with("- ") {
-                entries.push(Entry { line: i + 1, col, dash: true, text: String::new() });
+                entries.push(Entry {
+                    line: i + 1,
+                    col,
+                    dash: true,
+                    text: String::new(),
+                });
                 let after = rest[1..].trim_start();
                 col += rest.len() - after.len();
                 rest = after;
             }
             if !rest.is_empty() && !rest.starts_with('#') {
-                entries.push(Entry { line: i + 1, col, dash: false, text: rest.to_string() });
+                entries.push(Entry {
+                    line: i + 1,
+                    col,
+                    dash: false,
+                    text: rest.to_string(),
+                });
             }
         }
         LineIndex { entries }
     }
 
     fn key_matches(text: &str, key: &str) -> bool {
-        let rest = if let Some(r) = text.strip_prefix('"').and_then(|t| t.strip_prefix(key)).and_then(|t| t.strip_prefix('"')) {
+        let rest = if let Some(r) = text
+            .strip_prefix('"')
+            .and_then(|t| t.strip_prefix(key))
+            .and_then(|t| t.strip_prefix('"'))
+        {
             r
-        } else if let Some(r) = text.strip_prefix('\'').and_then(|t| t.strip_prefix(key)).and_then(|t| t.strip_prefix('\'')) {
+        } else if let Some(r) = text
+            .strip_prefix('\'')
+            .and_then(|t| t.strip_prefix(key))
+            .and_then(|t| t.strip_prefix('\''))
+        {
             r
         } else if let Some(r) = text.strip_prefix(key) {
             r
@@ -314,10 +334,16 @@ impl LineIndex {
         let (mut lo, mut hi) = (0, e.len());
         let mut found = 0;
         for seg in path {
-            let Some(child_col) = e[lo..hi].iter().map(|x| x.col).min() else { return found };
+            let Some(child_col) = e[lo..hi].iter().map(|x| x.col).min() else {
+                return found;
+            };
             let idx = match seg {
-                Seg::Key(k) => (lo..hi).find(|&i| e[i].col == child_col && !e[i].dash && Self::key_matches(&e[i].text, k)),
-                Seg::Index(n) => (lo..hi).filter(|&i| e[i].col == child_col && e[i].dash).nth(*n),
+                Seg::Key(k) => (lo..hi).find(|&i| {
+                    e[i].col == child_col && !e[i].dash && Self::key_matches(&e[i].text, k)
+                }),
+                Seg::Index(n) => (lo..hi)
+                    .filter(|&i| e[i].col == child_col && e[i].dash)
+                    .nth(*n),
             };
             let Some(idx) = idx else { return found };
             found = e[idx].line;
@@ -346,7 +372,11 @@ fn yaml_error(path: &Path, e: &yaml_serde::Error) -> ConfigErrors {
             message.truncate(i);
         }
     }
-    ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line, message }])
+    ConfigErrors(vec![ConfigError {
+        file: path.to_path_buf(),
+        line,
+        message,
+    }])
 }
 
 /// A fallback map in the `.cf` syntax (`address forward`).
@@ -364,14 +394,20 @@ fn fallback_spec(f: &StrOrMap<YamlFallback>) -> String {
 fn real_from_map(m: &YamlReal, v6: bool) -> Result<cf::RealSpec, String> {
     let (first, last, port) = cf::parse_real_target(&m.address.text(), v6)?;
     let count = |s: &Option<Scalar>, what: &str| -> Result<u32, String> {
-        s.as_ref().map_or(Ok(0), |s| cf::parse_count(&s.text(), 0).map_err(|e| format!("invalid {what} \"{}\": {e}", s.text())))
+        s.as_ref().map_or(Ok(0), |s| {
+            cf::parse_count(&s.text(), 0)
+                .map_err(|e| format!("invalid {what} \"{}\": {e}", s.text()))
+        })
     };
     Ok(cf::RealSpec {
         first,
         last,
         port,
         forward: cf::parse_forward(&m.forward.text())?,
-        weight: m.weight.as_ref().map_or(Ok(1), |w| cf::parse_weight(&w.text()))?,
+        weight: m
+            .weight
+            .as_ref()
+            .map_or(Ok(1), |w| cf::parse_weight(&w.text()))?,
         request: m.request.as_ref().map(Scalar::text),
         receive: m.receive.as_ref().map(Scalar::text),
         lower: count(&m.lower, "lower")?,
@@ -384,25 +420,38 @@ const ADDRESS_KEYS: [&str; 4] = ["virtual", "virtual6", "fwmark", "fwmark6"];
 fn read_virtual(i: usize, y: &YamlVirtual, ix: &LineIndex, errs: &mut Problems) -> RawVirtual {
     let at = |k: &str| ix.locate(&[Seg::Key("virtuals"), Seg::Index(i), Seg::Key(k)]);
     let item_line = ix.locate(&[Seg::Key("virtuals"), Seg::Index(i)]);
-    let addrs: Vec<(&str, &Scalar)> = y.scalars().into_iter().filter(|(k, _)| ADDRESS_KEYS.contains(k)).collect();
+    let addrs: Vec<(&str, &Scalar)> = y
+        .scalars()
+        .into_iter()
+        .filter(|(k, _)| ADDRESS_KEYS.contains(k))
+        .collect();
     let mut v = match addrs.as_slice() {
         [(k, s)] => {
             let line = at(k);
             let v6 = k.ends_with('6');
             let text = s.text();
             if k.starts_with("fwmark") && !text.trim().chars().all(|c| c.is_ascii_digit()) {
-                errs.push((line, format!("invalid {k} \"{text}\": a firewall mark is a number")));
+                errs.push((
+                    line,
+                    format!("invalid {k} \"{text}\": a firewall mark is a number"),
+                ));
                 RawVirtual::empty(line, v6)
             } else {
                 RawVirtual::start(&text, v6, line, errs)
             }
         }
         [] => {
-            errs.push((item_line, "a virtual needs one of virtual:, virtual6:, fwmark: or fwmark6:".into()));
+            errs.push((
+                item_line,
+                "a virtual needs one of virtual:, virtual6:, fwmark: or fwmark6:".into(),
+            ));
             RawVirtual::empty(item_line, false)
         }
         [(k, _), ..] => {
-            errs.push((at(k), "a virtual takes only one of virtual:, virtual6:, fwmark: or fwmark6:".into()));
+            errs.push((
+                at(k),
+                "a virtual takes only one of virtual:, virtual6:, fwmark: or fwmark6:".into(),
+            ));
             RawVirtual::empty(at(k), false)
         }
     };
@@ -421,14 +470,22 @@ fn read_virtual(i: usize, y: &YamlVirtual, ix: &LineIndex, errs: &mut Problems) 
         }
     }
     for (j, r) in y.reals.iter().enumerate() {
-        let line = ix.locate(&[Seg::Key("virtuals"), Seg::Index(i), Seg::Key("reals"), Seg::Index(j)]);
+        let line = ix.locate(&[
+            Seg::Key("virtuals"),
+            Seg::Index(i),
+            Seg::Key("reals"),
+            Seg::Index(j),
+        ]);
         match r {
             StrOrMap::Str(s) => {
                 v.apply(if v.v6 { "real6" } else { "real" }, s, line, errs);
             }
             StrOrMap::Map(m) => match real_from_map(m, v.v6) {
                 Ok(spec) => v.push_real(spec, line, errs),
-                Err(e) => errs.push((line, format!("invalid real server \"{}\": {e}", m.address.text()))),
+                Err(e) => errs.push((
+                    line,
+                    format!("invalid real server \"{}\": {e}", m.address.text()),
+                )),
             },
         }
     }
@@ -457,10 +514,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     }
     for (key, f) in [("fallback", &y.fallback), ("fallback6", &y.fallback6)] {
         if let Some(f) = f {
-            g.apply(key, &fallback_spec(f), ix.locate(&[Seg::Key(key)]), &mut errs);
+            g.apply(
+                key,
+                &fallback_spec(f),
+                ix.locate(&[Seg::Key(key)]),
+                &mut errs,
+            );
         }
     }
-    let virtuals: Vec<RawVirtual> = y.virtuals.iter().enumerate().map(|(i, v)| read_virtual(i, v, &ix, &mut errs)).collect();
+    let virtuals: Vec<RawVirtual> = y
+        .virtuals
+        .iter()
+        .enumerate()
+        .map(|(i, v)| read_virtual(i, v, &ix, &mut errs))
+        .collect();
     cf::resolve(path, &g, &virtuals, errs)
 }
 
@@ -492,12 +559,16 @@ fn addr_text(a: SocketAddr) -> String {
 
 fn schedflags_text(bits: u32) -> String {
     use crate::ipvs::flags;
-    [(flags::SCHED1, "flag-1"), (flags::SCHED2, "flag-2"), (flags::SCHED3, "flag-3")]
-        .iter()
-        .filter(|(b, _)| bits & b != 0)
-        .map(|(_, n)| *n)
-        .collect::<Vec<_>>()
-        .join(",")
+    [
+        (flags::SCHED1, "flag-1"),
+        (flags::SCHED2, "flag-2"),
+        (flags::SCHED3, "flag-3"),
+    ]
+    .iter()
+    .filter(|(b, _)| bits & b != 0)
+    .map(|(_, n)| *n)
+    .collect::<Vec<_>>()
+    .join(",")
 }
 
 /// The service a virtual gets without `service=`, or `None` when leaving it
@@ -505,17 +576,24 @@ fn schedflags_text(bits: u32) -> String {
 fn implicit_service(v: &Virtual) -> Option<CheckService> {
     match v.key {
         ServiceKey::Fwmark { .. } => Some(CheckService::None),
-        ServiceKey::Inet { addr, .. } => match cf::supported_service(cf::default_service_name(addr.port())) {
-            Some(s) => Some(s),
-            None if v.check.checktype == CheckType::Negotiate => None,
-            None => Some(CheckService::None),
-        },
+        ServiceKey::Inet { addr, .. } => {
+            match cf::supported_service(cf::default_service_name(addr.port())) {
+                Some(s) => Some(s),
+                None if v.check.checktype == CheckType::Negotiate => None,
+                None => Some(CheckService::None),
+            }
+        }
     }
 }
 
 fn real_entry(r: &Real) -> StrOrMap<YamlReal> {
     if r.request.is_none() && r.receive.is_none() {
-        let mut s = format!("{} {} {}", addr_text(r.addr), cf::forward_name(r.forward), r.weight);
+        let mut s = format!(
+            "{} {} {}",
+            addr_text(r.addr),
+            cf::forward_name(r.forward),
+            r.weight
+        );
         if r.lower != 0 {
             s.push_str(&format!(" l:{}", r.lower));
         }
@@ -545,7 +623,11 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
             } else {
                 y.r#virtual = Scalar::str(addr.to_string());
             }
-            let default = if port == 53 { crate::ipvs::Protocol::Udp } else { crate::ipvs::Protocol::Tcp };
+            let default = if port == 53 {
+                crate::ipvs::Protocol::Udp
+            } else {
+                crate::ipvs::Protocol::Tcp
+            };
             if proto != default {
                 y.protocol = Scalar::str(proto.name());
             }
@@ -563,7 +645,13 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
         y.scheduler = Scalar::str(v.scheduler.clone());
     }
     y.persistent = v.persistent.and_then(Scalar::int);
-    y.netmask = v.netmask.and_then(|m| if v.key.is_v6() { Scalar::int(m) } else { Scalar::str(Ipv4Addr::from(m).to_string()) });
+    y.netmask = v.netmask.and_then(|m| {
+        if v.key.is_v6() {
+            Scalar::int(m)
+        } else {
+            Scalar::str(Ipv4Addr::from(m).to_string())
+        }
+    });
     if v.schedflags != 0 {
         y.schedflags = Scalar::str(schedflags_text(v.schedflags));
     }
@@ -611,12 +699,28 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
     if v.cleanstop != g.cleanstop {
         y.cleanstop = boolean(v.cleanstop);
     }
-    let inherited = (if v.key.is_v6() { g.fallback6 } else { g.fallback }).map(|f| Fallback {
-        addr: SocketAddr::new(f.addr.ip(), if f.addr.port() == 0 { port } else { f.addr.port() }),
+    let inherited = (if v.key.is_v6() {
+        g.fallback6
+    } else {
+        g.fallback
+    })
+    .map(|f| Fallback {
+        addr: SocketAddr::new(
+            f.addr.ip(),
+            if f.addr.port() == 0 {
+                port
+            } else {
+                f.addr.port()
+            },
+        ),
         forward: f.forward,
     });
     if let Some(f) = v.fallback.filter(|f| Some(*f) != inherited) {
-        let text = Some(StrOrMap::Str(format!("{} {}", f.addr, cf::forward_name(f.forward))));
+        let text = Some(StrOrMap::Str(format!(
+            "{} {}",
+            f.addr,
+            cf::forward_name(f.forward)
+        )));
         if v.key.is_v6() {
             y.fallback6 = text;
         } else {
@@ -649,12 +753,26 @@ pub fn to_yaml(config: &Config) -> String {
             LogTarget::File(p) => Scalar::str(p.display().to_string()),
             LogTarget::Syslog(f) => Scalar::str(f.clone()),
         }),
-        maintenancedir: g.maintenancedir.as_ref().and_then(|p| Scalar::str(p.display().to_string())),
-        resyncinterval: (g.resyncinterval != Duration::from_secs(10)).then(|| dur(g.resyncinterval)).flatten(),
-        maxchecks: (g.maxchecks != 4096).then(|| Scalar::Int(g.maxchecks as i64)),
+        maintenancedir: g
+            .maintenancedir
+            .as_ref()
+            .and_then(|p| Scalar::str(p.display().to_string())),
+        resyncinterval: if g.resyncinterval != Duration::from_secs(10) {
+            dur(g.resyncinterval)
+        } else {
+            None
+        },
+        maxchecks: (g.maxchecks != 4096).then_some(Scalar::Int(g.maxchecks as i64)),
         fallback: d.fallback.as_ref().map(|f| StrOrMap::Str(fallback_text(f))),
-        fallback6: d.fallback6.as_ref().map(|f| StrOrMap::Str(fallback_text(f))),
-        virtuals: config.virtuals.iter().map(|v| virtual_entry(v, d)).collect(),
+        fallback6: d
+            .fallback6
+            .as_ref()
+            .map(|f| StrOrMap::Str(fallback_text(f))),
+        virtuals: config
+            .virtuals
+            .iter()
+            .map(|v| virtual_entry(v, d))
+            .collect(),
         ..YamlConfig::default()
     };
     let body = yaml_serde::to_string(&y).unwrap_or_else(|e| format!("# cannot render: {e}\n"));
@@ -671,18 +789,48 @@ mod tests {
         let ix = LineIndex::new(text);
         assert_eq!(ix.locate(&[Seg::Key("a")]), 1);
         assert_eq!(ix.locate(&[Seg::Key("virtuals"), Seg::Index(0)]), 3);
-        assert_eq!(ix.locate(&[Seg::Key("virtuals"), Seg::Index(0), Seg::Key("virtual")]), 3);
-        assert_eq!(ix.locate(&[Seg::Key("virtuals"), Seg::Index(0), Seg::Key("reals"), Seg::Index(1)]), 6);
-        assert_eq!(ix.locate(&[Seg::Key("virtuals"), Seg::Index(0), Seg::Key("scheduler")]), 7);
-        assert_eq!(ix.locate(&[Seg::Key("virtuals"), Seg::Index(1), Seg::Key("reals"), Seg::Index(0)]), 11);
+        assert_eq!(
+            ix.locate(&[Seg::Key("virtuals"), Seg::Index(0), Seg::Key("virtual")]),
+            3
+        );
+        assert_eq!(
+            ix.locate(&[
+                Seg::Key("virtuals"),
+                Seg::Index(0),
+                Seg::Key("reals"),
+                Seg::Index(1)
+            ]),
+            6
+        );
+        assert_eq!(
+            ix.locate(&[Seg::Key("virtuals"), Seg::Index(0), Seg::Key("scheduler")]),
+            7
+        );
+        assert_eq!(
+            ix.locate(&[
+                Seg::Key("virtuals"),
+                Seg::Index(1),
+                Seg::Key("reals"),
+                Seg::Index(0)
+            ]),
+            11
+        );
         // Not found: the deepest line found.
-        assert_eq!(ix.locate(&[Seg::Key("virtuals"), Seg::Index(1), Seg::Key("nope")]), 8);
+        assert_eq!(
+            ix.locate(&[Seg::Key("virtuals"), Seg::Index(1), Seg::Key("nope")]),
+            8
+        );
     }
 
     #[test]
     fn scalars_keep_their_text() {
-        let y: YamlVirtual = yaml_serde::from_str("fwmark: 10\nops: true\nchecktimeout: 0.5\nrequest: /x").unwrap();
-        let s: Vec<(&str, String)> = y.scalars().into_iter().map(|(k, v)| (k, v.text())).collect();
+        let y: YamlVirtual =
+            yaml_serde::from_str("fwmark: 10\nops: true\nchecktimeout: 0.5\nrequest: /x").unwrap();
+        let s: Vec<(&str, String)> = y
+            .scalars()
+            .into_iter()
+            .map(|(k, v)| (k, v.text()))
+            .collect();
         assert!(s.contains(&("fwmark", "10".into())));
         assert!(s.contains(&("ops", "true".into())));
         assert!(s.contains(&("checktimeout", "0.5".into())));

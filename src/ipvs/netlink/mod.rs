@@ -106,7 +106,7 @@ impl Transport for NeliTransport {
             match msg.nl_payload() {
                 NlPayload::Payload(p) => {
                     // NLMSG_DONE without MULTI parses as a payload: skip it.
-                    if u16::from(*msg.nl_type()) == libc::NLMSG_DONE as u16 {
+                    if *msg.nl_type() == libc::NLMSG_DONE as u16 {
                         continue;
                     }
                     if req.kind == Kind::Dump {

@@ -206,9 +206,7 @@ impl AttrWriter {
     }
 
     fn pad(&mut self) {
-        while self.buf.len() % 4 != 0 {
-            self.buf.push(0);
-        }
+        self.buf.resize((self.buf.len() + 3) & !3, 0);
     }
 
     fn put(&mut self, ty: u16, payload: &[u8]) {
@@ -836,7 +834,7 @@ mod tests {
 
     fn hex(s: &str) -> Vec<u8> {
         let digits: Vec<u8> = s.bytes().filter(|b| b.is_ascii_hexdigit()).collect();
-        assert!(digits.len() % 2 == 0, "odd number of hex digits");
+        assert!(digits.len() & 1 == 0, "odd number of hex digits");
         digits
             .chunks(2)
             .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap())

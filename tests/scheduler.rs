@@ -1,0 +1,81 @@
+//! The scheduler under a fake clock (tokio's paused time): every real on its
+//! own fixed cadence, first checks spread over the first interval, a check
+//! shared by the virtuals that list the same real.
+
+use ldirectord_rs::director::{Control, Director};
+use ldirectord_rs::eventlog::EventLog;
+use ldirectord_rs::ipvs::memory::MemoryIpvs;
+use ldirectord_rs::status::{Kind, Request, Status};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+fn config(n: usize, virtuals: usize) -> String {
+    let mut s = String::from("checkinterval=5\nchecktimeout=1\nresyncinterval=1000\n");
+    for v in 0..virtuals {
+        s.push_str(&format!("virtual=127.41.{v}.100:80\n\tchecktype=on\n"));
+        for i in 0..n {
+            s.push_str(&format!("\treal=127.40.{}.{}:80 masq\n", i / 200, i % 200 + 1));
+        }
+    }
+    s
+}
+
+async fn status(tx: &mpsc::Sender<Request>) -> Status {
+    let (reply, rx) = oneshot::channel();
+    tx.send(Request { kind: Kind::Status, reply }).await.unwrap();
+    serde_json::from_str(&rx.await.unwrap()).unwrap()
+}
+
+fn checks(s: &Status) -> Vec<u64> {
+    s.virtuals[0].reals.iter().map(|r| r.checks).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn fixed_cadence_spread_start_and_shared_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.cf");
+    std::fs::write(&path, config(100, 2)).unwrap();
+    let cfg = ldirectord_rs::config::load(&path).unwrap();
+    let (log, _lines) = EventLog::memory();
+    let table = MemoryIpvs::new();
+    let d = Director::with_config(&path, cfg, Box::new(table.clone()), log).unwrap();
+    let tx = d.status_sender();
+    let (control, rx) = mpsc::channel(1);
+    let handle = tokio::spawn(d.run(rx));
+
+    // Halfway through the first interval about half the reals have had their
+    // first check: the start is spread, not a thundering herd.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let first = checks(&status(&tx).await);
+    let started = first.iter().filter(|&&c| c > 0).count();
+    assert!((15..=85).contains(&started), "{started} of 100 checked after half an interval");
+    assert!(first.iter().all(|&c| c <= 1));
+
+    // After 60 s of fake time each real was checked every 5 s: 12 or 13
+    // times (depending on where its first check fell), no more, no less.
+    tokio::time::sleep(Duration::from_millis(57_500)).await;
+    let s = status(&tx).await;
+    for c in checks(&s) {
+        assert!((12..=13).contains(&c), "checked {c} times in 60 s at a 5 s interval");
+    }
+    // The second virtual lists the same reals with the same check: the same
+    // counts, because it is the same check (one probe per real per interval).
+    let other: Vec<u64> = s.virtuals[1].reals.iter().map(|r| r.checks).collect();
+    assert_eq!(checks(&s), other);
+    // checktype=on: everything up and in the table.
+    assert!(s.virtuals.iter().all(|v| v.reals.iter().all(|r| r.state == "up" && r.table_weight == Some(1))));
+
+    control.send(Control::Stop("test".into())).await.unwrap();
+    handle.await.unwrap();
+}
+
+#[test]
+fn a_real_in_two_virtuals_is_one_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.cf");
+    std::fs::write(&path, config(10, 3)).unwrap();
+    let cfg = ldirectord_rs::config::load(&path).unwrap();
+    let plan = ldirectord_rs::plan::Plan::new(&cfg);
+    assert_eq!(plan.checks.len(), 10);
+    assert!(plan.checks.values().all(|uses| uses.len() == 3));
+}
