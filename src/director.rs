@@ -57,6 +57,9 @@ pub struct Director {
     by_spec: HashMap<CheckSpec, u64>,
     /// For each virtual, for each real: its check id.
     ids_of: Vec<Vec<u64>>,
+    /// For each virtual: how many reals are up / unknown, and its effective
+    /// fallback (kept up to date so a state change costs O(1)).
+    vinfo: Vec<(table::Counts, Option<config::Fallback>)>,
     /// For each check id: the (virtual, real) indices that use it.
     uses: HashMap<u64, Vec<crate::plan::Use>>,
     next_id: u64,
@@ -138,6 +141,7 @@ impl Director {
             by_spec: HashMap::new(),
             ids_of: Vec::new(),
             uses: HashMap::new(),
+            vinfo: Vec::new(),
             next_id: 1,
             backend,
             actual,
@@ -240,6 +244,13 @@ impl Director {
         let changes = table::diff_virtual(v, &state, self.actual.get(&v.key), &ctx);
         let key = v.key;
         let ups: Vec<(SocketAddr, State)> = v.reals.iter().enumerate().map(|(ri, r)| (r.addr, state(ri))).collect();
+        let mut counts = table::Counts::default();
+        ups.iter().for_each(|(_, s)| counts.add(*s));
+        let fallback = table::effective_fallback(v);
+        if self.vinfo.len() <= vi {
+            self.vinfo.resize(vi + 1, Default::default());
+        }
+        self.vinfo[vi] = (counts, fallback);
         self.apply(changes, reason, phase);
         // Remember which quiesced reals we have seen in the table.
         let dests = self.actual.get(&key).map(|a| &a.dests);
@@ -253,6 +264,30 @@ impl Director {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Apply what one real's state change asks for (O(1)): the real's own
+    /// entry and the fallback.
+    fn reconcile_real(&mut self, vi: usize, ri: usize, old: State, new: State, reason: &str) {
+        let (counts, fallback) = &mut self.vinfo[vi];
+        counts.remove(old);
+        counts.add(new);
+        let (counts, fallback) = (*counts, *fallback);
+        let v = &self.config.virtuals[vi];
+        let ctx = Context { readdquiescent: self.config.global.readdquiescent, quiesced_seen: &self.quiesced_seen };
+        let changes = table::diff_real(v, ri, new, counts, fallback, self.actual.get(&v.key), &ctx);
+        let (key, addr) = (v.key, v.reals[ri].addr);
+        self.apply(changes, Some(reason), "check");
+        let weight = self.actual.get(&key).and_then(|a| a.dests.get(&addr)).map(|d| d.weight);
+        match (new, weight) {
+            (State::Up, _) => {
+                self.quiesced_seen.remove(&(key, addr));
+            }
+            (_, Some(0)) => {
+                self.quiesced_seen.insert((key, addr));
+            }
+            _ => {}
         }
     }
 
@@ -286,6 +321,7 @@ impl Director {
     /// Handle one check result.
     pub fn on_result(&mut self, r: CheckResult) {
         let Some(run) = self.checks.get_mut(&r.id) else { return };
+        let old = run.health.state();
         let tr = if r.maintenance { run.health.force_down() } else { run.health.observe(r.outcome.up, run.spec.thresholds()) };
         let reason = r.outcome.reason.clone();
         run.checks += 1;
@@ -294,10 +330,10 @@ impl Director {
         run.last = Some(r.outcome);
         match tr {
             Transition::WentUp | Transition::WentDown => {
-                let mut vis: Vec<usize> = self.uses.get(&r.id).map(|u| u.iter().map(|x| x.0).collect()).unwrap_or_default();
-                vis.dedup();
-                for vi in vis {
-                    self.reconcile(vi, Some(&reason), "check");
+                let new = if tr == Transition::WentUp { State::Up } else { State::Down };
+                let uses = self.uses.get(&r.id).cloned().unwrap_or_default();
+                for (vi, ri) in uses {
+                    self.reconcile_real(vi, ri, old, new, &reason);
                 }
             }
             Transition::SoftFailure { failures, failurecount } => {

@@ -661,7 +661,8 @@ fn reload_phase(o: &Opts, s: &mut Subject) -> Value {
                 let ms = f.get(4).and_then(|x| x.parse::<f64>().ok());
                 let other: Vec<&String> = s.lines[line0..]
                     .iter()
-                    .filter(|(_, l)| !l.starts_with("Reloaded configuration from") && !l.starts_with("Reloading"))
+                    // Table operations are the lines naming a server ("... server: ...").
+                    .filter(|(_, l)| !l.starts_with("Reloaded configuration from") && l.contains(" server: "))
                     .map(|(_, l)| l)
                     .collect();
                 v["table_ops"] = json!(ops);
