@@ -40,6 +40,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Backend::Netlink)]
         ipvs: Backend,
     },
+    /// Show what a running director believes: every real's state, weight in
+    /// the table, checks and last reason (from its `statusaddress`).
+    Status {
+        /// Print the raw JSON.
+        #[arg(long, conflicts_with = "metrics")]
+        json: bool,
+        /// Print the Prometheus metrics.
+        #[arg(long)]
+        metrics: bool,
+        /// Ask this address instead of the config's `statusaddress`.
+        #[arg(long)]
+        address: Option<std::net::SocketAddr>,
+    },
     /// A self-contained demonstration on loopback (no root, no IPVS needed).
     Demo,
     /// Print the YAML equivalent of a config file (typically an ldirectord.cf).
@@ -114,9 +127,50 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Run { ipvs } => run(&cli.config, ipvs),
+        Command::Status { json, metrics, address } => status(&cli.config, json, metrics, address),
         Command::Demo => runtime().block_on(crate::demo::run()),
     };
     ExitCode::from(code as u8)
+}
+
+fn status(path: &std::path::Path, json: bool, metrics: bool, address: Option<std::net::SocketAddr>) -> i32 {
+    let addr = match address {
+        Some(a) => a,
+        None => match config::load(path) {
+            Ok(c) => match c.global.statusaddress {
+                Some(a) => a,
+                None => {
+                    eprintln!("{}: no statusaddress is configured (or pass --address)", path.display());
+                    return 2;
+                }
+            },
+            Err(e) => {
+                print_errors(&e);
+                return 2;
+            }
+        },
+    };
+    let what = if metrics { "/metrics" } else { "/status" };
+    match runtime().block_on(crate::status::fetch(addr, what)) {
+        Err(e) => {
+            eprintln!("ldirectord-rs: {e}");
+            1
+        }
+        Ok(body) if json || metrics => {
+            print!("{body}");
+            0
+        }
+        Ok(body) => match serde_json::from_str::<crate::status::Status>(&body) {
+            Ok(s) => {
+                print!("{}", crate::status::format_status(&s));
+                0
+            }
+            Err(e) => {
+                eprintln!("ldirectord-rs: unexpected status from {addr}: {e}");
+                1
+            }
+        },
+    }
 }
 
 fn open_backend(kind: Backend) -> Result<Box<dyn Ipvs>, IpvsError> {
@@ -143,6 +197,17 @@ fn run(path: &std::path::Path, kind: Backend) -> i32 {
     rt.block_on(async {
         match Director::start(path, backend) {
             Ok(d) => {
+                if let Some(addr) = d.config().global.statusaddress {
+                    match tokio::net::TcpListener::bind(addr).await {
+                        Ok(l) => {
+                            tokio::spawn(crate::status::serve(l, d.status_sender()));
+                        }
+                        Err(e) => {
+                            eprintln!("ldirectord-rs: cannot listen on statusaddress {addr}: {e}");
+                            return 1;
+                        }
+                    }
+                }
                 let control = match crate::director::signals() {
                     Ok(c) => c,
                     Err(e) => {

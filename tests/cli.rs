@@ -259,3 +259,55 @@ fn seed_002_config_loads_unchanged_and_check_runs_it() {
     assert_eq!(out.status.code(), Some(1), "{s}");
     assert!(s.lines().any(|l| l.contains("192.168.137.130:80") && l.contains("down") && l.contains("connection refused")), "{s}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_metrics_of_a_running_director() {
+    let dir = tempfile::tempdir().unwrap();
+    let rs = servers(33, 2).await;
+    rs[1].set(Mode::Fail);
+    let port = std::net::TcpListener::bind("127.33.0.50:0").unwrap().local_addr().unwrap().port();
+    let text = format!(
+        "checkinterval=1\nchecktimeout=1\nstatusaddress=127.33.0.50:{port}\nvirtual=127.33.0.100:80\n\treal={} masq 3\n\treal={} masq\n\tservice=http\n",
+        rs[0].addr(),
+        rs[1].addr()
+    );
+    let cfg = write(dir.path(), "l.cf", &text);
+    let mut child = Command::new(BIN)
+        .args(["-f", cfg.to_str().unwrap(), "run", "--ipvs", "memory"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let c = cfg.to_str().unwrap().to_string();
+    // Bounded wait until both reals have been checked.
+    let mut table = String::new();
+    for _ in 0..100 {
+        let out = tokio::task::spawn_blocking({
+            let c = c.clone();
+            move || cmd(&["-f", &c, "status"])
+        })
+        .await
+        .unwrap();
+        table = String::from_utf8_lossy(&out.stdout).to_string();
+        if table.contains(" up ") && table.contains(" down ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let a = rs[0].addr().to_string();
+    let b = rs[1].addr().to_string();
+    assert!(table.lines().any(|l| l.contains(&a) && l.contains(" up ") && l.contains("HTTP 200")), "{table}");
+    assert!(table.lines().any(|l| l.contains(&b) && l.contains(" down ") && l.contains("HTTP 503")), "{table}");
+    let out = cmd(&["-f", &c, "status", "--metrics"]);
+    let m = String::from_utf8_lossy(&out.stdout);
+    assert!(m.contains(&format!("ldirectord_real_up{{virtual=\"tcp:127.33.0.100:80\",real=\"{a}\"}} 1")), "{m}");
+    assert!(m.contains(&format!("ldirectord_real_up{{virtual=\"tcp:127.33.0.100:80\",real=\"{b}\"}} 0")), "{m}");
+    assert!(m.contains(&format!("ldirectord_real_weight{{virtual=\"tcp:127.33.0.100:80\",real=\"{a}\"}} 3")), "{m}");
+    assert!(!m.contains(&format!("ldirectord_real_weight{{virtual=\"tcp:127.33.0.100:80\",real=\"{b}\"}}")), "{m}");
+    let out = cmd(&["-f", &c, "status", "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["virtuals"][0]["reals"][0]["table_weight"], 3);
+    kill(child.id(), libc::SIGTERM);
+    assert!(child.wait().unwrap().success());
+}

@@ -289,6 +289,7 @@ fn every_directive() {
     );
     assert_eq!(g.resyncinterval, Duration::from_secs(30));
     assert_eq!(g.maxchecks, 100);
+    assert_eq!(g.statusaddress, Some("127.0.0.1:9116".parse().unwrap()));
     assert_eq!(
         d.fallback,
         Some(Fallback {

@@ -670,6 +670,7 @@ pub const GLOBAL_ONLY: &[&str] = &[
     "maintenancedir",
     "resyncinterval",
     "maxchecks",
+    "statusaddress",
     "fork",
     "supervised",
 ];
@@ -768,6 +769,7 @@ pub struct RawGlobal {
     pub maintenancedir: Option<PathBuf>,
     pub resyncinterval: Option<Duration>,
     pub maxchecks: Option<usize>,
+    pub statusaddress: Option<SocketAddr>,
 }
 
 /// How [`RawGlobal::apply`] / [`RawVirtual::apply`] took a directive.
@@ -825,6 +827,13 @@ impl RawGlobal {
                     .map_err(|e| bad(key, value, e)),
                 "maxchecks" => parse_count(value, 1)
                     .map(|n| self.maxchecks = Some(n as usize))
+                    .map_err(|e| bad(key, value, e)),
+                "statusaddress" => parse_host_port(value, value.starts_with('['))
+                    .and_then(|(ip, port)| match port {
+                        Some(p) => Ok(SocketAddr::new(ip, p)),
+                        None => Err("expected ip:port, e.g. 127.0.0.1:9116".into()),
+                    })
+                    .map(|a| self.statusaddress = Some(a))
                     .map_err(|e| bad(key, value, e)),
                 // Process management flags: accepted, no effect (we never
                 // daemonise ourselves).
@@ -1099,6 +1108,7 @@ pub(crate) fn resolve_global(g: &RawGlobal) -> Global {
         maintenancedir: g.maintenancedir.clone(),
         resyncinterval: g.resyncinterval.unwrap_or(Duration::from_secs(10)),
         maxchecks: g.maxchecks.unwrap_or(4096),
+        statusaddress: g.statusaddress,
     }
 }
 

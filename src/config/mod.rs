@@ -61,6 +61,8 @@ pub struct Global {
     pub resyncinterval: Duration,
     /// At most this many checks in flight at once (ours; 4096).
     pub maxchecks: usize,
+    /// Where `/status`, `/metrics` and `/healthz` are served (ours; none).
+    pub statusaddress: Option<SocketAddr>,
 }
 
 /// Settings a virtual inherits from the globals unless it sets its own.
@@ -292,15 +294,6 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line: 0, message: format!("cannot read: {e}") }])
     })?;
     parse(path, &text)
-}
-
-/// The port-derived default service (ldirectord's table).
-pub fn service_for_port(port: u16) -> CheckService {
-    match port {
-        80 | 3128 => CheckService::Http,
-        443 => CheckService::Https,
-        _ => CheckService::None,
-    }
 }
 
 /// Parse a host address (no port) helper shared by both formats.

@@ -175,7 +175,7 @@ scalar_struct! {
     pub struct YamlConfig {
         checkinterval, checktimeout, negotiatetimeout, failurecount, risecount,
         quiescent, cleanstop, autoreload, readdquiescent, logfile, maintenancedir,
-        resyncinterval, maxchecks, fork, supervised,
+        resyncinterval, maxchecks, statusaddress, fork, supervised,
         // Recognised, not supported (each is an error saying so).
         callback, fallbackcommand, emailalert, emailalertfreq, emailalertstatus,
         emailalertfrom, smtp, execute, checkcount,
@@ -763,6 +763,7 @@ pub fn to_yaml(config: &Config) -> String {
             None
         },
         maxchecks: (g.maxchecks != 4096).then_some(Scalar::Int(g.maxchecks as i64)),
+        statusaddress: g.statusaddress.and_then(|a| Scalar::str(a.to_string())),
         fallback: d.fallback.as_ref().map(|f| StrOrMap::Str(fallback_text(f))),
         fallback6: d
             .fallback6

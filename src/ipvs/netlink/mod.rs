@@ -40,94 +40,133 @@ pub trait Transport: Send {
     fn request(&mut self, req: &Request) -> Result<Vec<Vec<u8>>, TransportError>;
 }
 
-/// The real transport: one neli router on a NETLINK_GENERIC socket.
+/// The real transport: one long-lived neli router on a NETLINK_GENERIC
+/// socket. After a socket-level failure (anything but a kernel error
+/// reply) the router is dropped and the next request opens a fresh one, so
+/// stray replies of an interrupted exchange never reach a later request;
+/// a dump that fails that way is retried once on the fresh socket (dumps
+/// change nothing, so that is safe; commands are not retried).
 pub struct NeliTransport {
-    router: NlRouter,
-    family: u16,
+    router: Option<(NlRouter, u16)>,
 }
 
-/// The errno of an I/O error inside a neli router error, if any.
-fn router_errno<T, P>(e: &RouterError<T, P>) -> Option<i32> {
+/// The errno of a kernel error reply (`Nlmsgerr`) or, with `io`, of a
+/// socket I/O error.
+fn router_errno<T, P>(e: &RouterError<T, P>, io: bool) -> Option<i32> {
     match e {
         RouterError::Nlmsgerr(m) => Some(-*m.error()),
-        RouterError::Socket(neli::err::SocketError::Io(io)) => io.raw_os_error(),
+        RouterError::Socket(neli::err::SocketError::Io(err)) if io => err.raw_os_error(),
         _ => None,
     }
 }
 
+/// A kernel error reply becomes its errno; anything else is a transport
+/// failure that invalidates the socket.
 fn router_error<T, P>(e: RouterError<T, P>) -> TransportError
 where
     RouterError<T, P>: std::fmt::Display,
 {
-    match router_errno(&e) {
+    match router_errno(&e, false) {
         Some(n) if n > 0 => TransportError::Errno(n),
         _ => TransportError::Other(e.to_string()),
     }
 }
 
-impl NeliTransport {
-    /// Opens the socket and resolves the "IPVS" family.
-    pub fn connect() -> Result<Self, IpvsError> {
-        let (router, _mcast) = NlRouter::connect(NlFamily::Generic, None, Groups::empty())
-            .map_err(|e| match router_errno(&e) {
-                Some(libc::EPERM) | Some(libc::EACCES) => IpvsError::Permission,
-                _ => IpvsError::Transport(format!("opening a generic netlink socket: {e}")),
-            })?;
-        let family = router.resolve_genl_family(wire::GENL_NAME).map_err(|e| {
-            match router_errno(&e) {
+fn open_router() -> Result<(NlRouter, u16), IpvsError> {
+    let (router, _mcast) = NlRouter::connect(NlFamily::Generic, None, Groups::empty()).map_err(
+        |e| match router_errno(&e, true) {
+            Some(libc::EPERM) | Some(libc::EACCES) => IpvsError::Permission,
+            _ => IpvsError::Transport(format!("opening a generic netlink socket: {e}")),
+        },
+    )?;
+    let family =
+        router
+            .resolve_genl_family(wire::GENL_NAME)
+            .map_err(|e| match router_errno(&e, true) {
                 Some(libc::ENOENT) => IpvsError::Unavailable,
                 Some(libc::EPERM) | Some(libc::EACCES) => IpvsError::Permission,
                 // neli's own "family was not found" (a reply without an id).
                 None if matches!(e, RouterError::Msg(_)) => IpvsError::Unavailable,
                 _ => IpvsError::Transport(format!("resolving the IPVS netlink family: {e}")),
-            }
-        })?;
-        Ok(NeliTransport { router, family })
+            })?;
+    Ok((router, family))
+}
+
+impl NeliTransport {
+    /// Opens the socket and resolves the "IPVS" family.
+    pub fn connect() -> Result<Self, IpvsError> {
+        Ok(NeliTransport {
+            router: Some(open_router()?),
+        })
     }
+
+    fn once(&mut self, req: &Request) -> Result<Vec<Vec<u8>>, TransportError> {
+        if self.router.is_none() {
+            self.router = Some(open_router().map_err(|e| TransportError::Other(e.to_string()))?);
+        }
+        let Some((router, family)) = self.router.as_ref() else {
+            return Err(TransportError::Other("no netlink socket".into()));
+        };
+        let result = exchange(router, *family, req);
+        if let Err(TransportError::Other(_)) = result {
+            self.router = None;
+        }
+        result
+    }
+}
+
+/// One request and all its replies.
+fn exchange(router: &NlRouter, family: u16, req: &Request) -> Result<Vec<Vec<u8>>, TransportError> {
+    let flags = match req.kind {
+        Kind::Ack => NlmF::ACK,
+        Kind::Dump => NlmF::DUMP,
+    };
+    let recv = router
+        .send::<u16, Buffer, u16, Buffer>(
+            family,
+            flags,
+            NlPayload::Payload(Buffer::from(req.payload.clone())),
+        )
+        .map_err(router_error)?;
+    let mut out = Vec::new();
+    for msg in recv {
+        let msg = msg.map_err(router_error)?;
+        match msg.nl_payload() {
+            NlPayload::Payload(p) => {
+                // NLMSG_DONE without MULTI parses as a payload: skip it.
+                if *msg.nl_type() == libc::NLMSG_DONE as u16 {
+                    continue;
+                }
+                if req.kind == Kind::Dump {
+                    out.push(p.as_ref().to_vec());
+                }
+            }
+            NlPayload::Err(e) => {
+                let n = -*e.error();
+                return Err(if n > 0 {
+                    TransportError::Errno(n)
+                } else {
+                    TransportError::Other(format!("netlink error {}", e.error()))
+                });
+            }
+            NlPayload::DumpExtAck(e) if *e.error() != 0 => {
+                return Err(TransportError::Errno(-*e.error()));
+            }
+            NlPayload::Ack(_) | NlPayload::DumpExtAck(_) | NlPayload::Empty => {}
+        }
+    }
+    Ok(out)
 }
 
 impl Transport for NeliTransport {
     fn request(&mut self, req: &Request) -> Result<Vec<Vec<u8>>, TransportError> {
-        let flags = match req.kind {
-            Kind::Ack => NlmF::ACK,
-            Kind::Dump => NlmF::DUMP,
-        };
-        let recv = self
-            .router
-            .send::<u16, Buffer, u16, Buffer>(
-                self.family,
-                flags,
-                NlPayload::Payload(Buffer::from(req.payload.clone())),
-            )
-            .map_err(router_error)?;
-        let mut out = Vec::new();
-        for msg in recv {
-            let msg = msg.map_err(router_error)?;
-            match msg.nl_payload() {
-                NlPayload::Payload(p) => {
-                    // NLMSG_DONE without MULTI parses as a payload: skip it.
-                    if *msg.nl_type() == libc::NLMSG_DONE as u16 {
-                        continue;
-                    }
-                    if req.kind == Kind::Dump {
-                        out.push(p.as_ref().to_vec());
-                    }
-                }
-                NlPayload::Err(e) => {
-                    let n = -*e.error();
-                    return Err(if n > 0 {
-                        TransportError::Errno(n)
-                    } else {
-                        TransportError::Other(format!("netlink error {}", e.error()))
-                    });
-                }
-                NlPayload::DumpExtAck(e) if *e.error() != 0 => {
-                    return Err(TransportError::Errno(-*e.error()));
-                }
-                NlPayload::Ack(_) | NlPayload::DumpExtAck(_) | NlPayload::Empty => {}
+        match self.once(req) {
+            Err(TransportError::Other(m)) if req.kind == Kind::Dump => {
+                tracing::debug!("IPVS dump failed on the socket ({m}); retrying on a fresh one");
+                self.once(req)
             }
+            r => r,
         }
-        Ok(out)
     }
 }
 
