@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "ldirectord-rs", version, about = "A health-checking director for Linux IPVS (a drop-in ldirectord replacement)")]
+#[command(
+    name = "ldirectord-rs",
+    version,
+    about = "A health-checking director for Linux IPVS (a drop-in ldirectord replacement)"
+)]
 pub struct Cli {
     /// Configuration file: YAML, or a legacy ldirectord.cf (recognised by
     /// extension or content).
@@ -71,7 +75,10 @@ pub enum Backend {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 fn print_errors(e: &config::ConfigErrors) {
@@ -86,7 +93,12 @@ pub fn main() -> ExitCode {
         Command::Configtest => match config::load(&cli.config) {
             Ok(c) => {
                 let reals: usize = c.virtuals.iter().map(|v| v.reals.len()).sum();
-                println!("{}: OK ({} virtual services, {} real servers)", cli.config.display(), c.virtuals.len(), reals);
+                println!(
+                    "{}: OK ({} virtual services, {} real servers)",
+                    cli.config.display(),
+                    c.virtuals.len(),
+                    reals
+                );
                 0
             }
             Err(e) => {
@@ -104,15 +116,26 @@ pub fn main() -> ExitCode {
                 2
             }
         },
-        Command::Check { json, virtual_, real } => match config::load(&cli.config) {
+        Command::Check {
+            json,
+            virtual_,
+            real,
+        } => match config::load(&cli.config) {
             Err(e) => {
                 print_errors(&e);
                 2
             }
             Ok(c) => {
-                let rows = runtime().block_on(crate::oneshot::check_all(&c, virtual_.as_deref(), real.as_deref()));
+                let rows = runtime().block_on(crate::oneshot::check_all(
+                    &c,
+                    virtual_.as_deref(),
+                    real.as_deref(),
+                ));
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&rows).unwrap_or_default()
+                    );
                 } else {
                     print!("{}", crate::oneshot::format_rows(&rows));
                 }
@@ -127,20 +150,32 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Run { ipvs } => run(&cli.config, ipvs),
-        Command::Status { json, metrics, address } => status(&cli.config, json, metrics, address),
+        Command::Status {
+            json,
+            metrics,
+            address,
+        } => status(&cli.config, json, metrics, address),
         Command::Demo => runtime().block_on(crate::demo::run()),
     };
     ExitCode::from(code as u8)
 }
 
-fn status(path: &std::path::Path, json: bool, metrics: bool, address: Option<std::net::SocketAddr>) -> i32 {
+fn status(
+    path: &std::path::Path,
+    json: bool,
+    metrics: bool,
+    address: Option<std::net::SocketAddr>,
+) -> i32 {
     let addr = match address {
         Some(a) => a,
         None => match config::load(path) {
             Ok(c) => match c.global.statusaddress {
                 Some(a) => a,
                 None => {
-                    eprintln!("{}: no statusaddress is configured (or pass --address)", path.display());
+                    eprintln!(
+                        "{}: no statusaddress is configured (or pass --address)",
+                        path.display()
+                    );
                     return 2;
                 }
             },

@@ -15,7 +15,11 @@ use std::time::Duration;
 pub const CONFIG: &str = include_str!("demo.yaml");
 
 /// Poll the table until `cond` holds, for at most `limit`.
-async fn wait_for(table: &MemoryIpvs, limit: Duration, cond: impl Fn(&[ServiceEntry]) -> bool) -> bool {
+async fn wait_for(
+    table: &MemoryIpvs,
+    limit: Duration,
+    cond: impl Fn(&[ServiceEntry]) -> bool,
+) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline {
         if cond(&table.snapshot()) {
@@ -27,8 +31,14 @@ async fn wait_for(table: &MemoryIpvs, limit: Duration, cond: impl Fn(&[ServiceEn
 }
 
 fn dest_weights(t: &[ServiceEntry]) -> Vec<(String, u32)> {
-    let mut v: Vec<(String, u32)> =
-        t.iter().flat_map(|s| s.dests.iter().map(|d| (d.dest.addr.to_string(), d.dest.weight))).collect();
+    let mut v: Vec<(String, u32)> = t
+        .iter()
+        .flat_map(|s| {
+            s.dests
+                .iter()
+                .map(|d| (d.dest.addr.to_string(), d.dest.weight))
+        })
+        .collect();
     v.sort();
     v
 }
@@ -74,7 +84,8 @@ async fn demo() -> Result<(), String> {
     let table = MemoryIpvs::new();
     let mut log = EventLog::stdout();
     log.echo = false;
-    let director = Director::with_config(path, config, Box::new(table.clone()), log).map_err(|e| e.to_string())?;
+    let director = Director::with_config(path, config, Box::new(table.clone()), log)
+        .map_err(|e| e.to_string())?;
     let (control, control_rx) = tokio::sync::mpsc::channel(1);
     let handle = tokio::spawn(director.run(control_rx));
 
@@ -83,26 +94,41 @@ async fn demo() -> Result<(), String> {
     let limit = Duration::from_secs(8);
 
     step("Start: every real is checked once, then added");
-    let ok = wait_for(&table, limit, |t| names.iter().all(|n| has(t, n)) && !has(t, &fallback)).await;
+    let ok = wait_for(&table, limit, |t| {
+        names.iter().all(|n| has(t, n)) && !has(t, &fallback)
+    })
+    .await;
     show(&table);
     if !ok {
         return Err("the three reals did not all come up".into());
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    step(&format!("{} now answers 503: it leaves the table", names[1]));
+    step(&format!(
+        "{} now answers 503: it leaves the table",
+        names[1]
+    ));
     servers[1].set(Mode::Fail);
-    let ok = wait_for(&table, limit, |t| !has(t, &names[1]) && has(t, &names[0]) && has(t, &names[2])).await;
+    let ok = wait_for(&table, limit, |t| {
+        !has(t, &names[1]) && has(t, &names[0]) && has(t, &names[2])
+    })
+    .await;
     show(&table);
     if !ok {
         return Err(format!("{} was not removed", names[1]));
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    step(&format!("{} hangs and {} refuses connections: no real left, the fallback comes in", names[0], names[2]));
+    step(&format!(
+        "{} hangs and {} refuses connections: no real left, the fallback comes in",
+        names[0], names[2]
+    ));
     servers[0].set(Mode::Hang);
     servers[2].set(Mode::Down);
-    let ok = wait_for(&table, limit, |t| names.iter().all(|n| !has(t, n)) && has(t, &fallback)).await;
+    let ok = wait_for(&table, limit, |t| {
+        names.iter().all(|n| !has(t, n)) && has(t, &fallback)
+    })
+    .await;
     show(&table);
     if !ok {
         return Err("the fallback did not replace the failed reals".into());
@@ -113,7 +139,10 @@ async fn demo() -> Result<(), String> {
     for s in &servers {
         s.set(Mode::Ok);
     }
-    let ok = wait_for(&table, limit, |t| names.iter().all(|n| has(t, n)) && !has(t, &fallback)).await;
+    let ok = wait_for(&table, limit, |t| {
+        names.iter().all(|n| has(t, n)) && !has(t, &fallback)
+    })
+    .await;
     show(&table);
     if !ok {
         return Err("the reals did not all come back".into());
@@ -121,7 +150,9 @@ async fn demo() -> Result<(), String> {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     step("Stop (cleanstop=yes): the virtual service is removed");
-    let _ = control.send(crate::director::Control::Stop("Demo over".into())).await;
+    let _ = control
+        .send(crate::director::Control::Stop("Demo over".into()))
+        .await;
     let _ = handle.await;
     show(&table);
     if !table.snapshot().is_empty() {

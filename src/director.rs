@@ -9,10 +9,10 @@
 
 use crate::config::{self, Config};
 use crate::eventlog::{self, EventLog};
-use crate::status;
 use crate::health::{Health, State, Transition};
 use crate::ipvs::{Ipvs, Op, ServiceKey};
 use crate::plan::{CheckSpec, Plan};
+use crate::status;
 use crate::table::{self, ActualTable, Change, Context, Event};
 use ldirectord_checks::Outcome;
 use rand::Rng;
@@ -153,7 +153,10 @@ impl Director {
             maintenance: Arc::new(RwLock::new(HashSet::new())),
             need_resync: false,
             ops: 0,
-            counters: Counters { started: eventlog::timestamp(), ..Counters::default() },
+            counters: Counters {
+                started: eventlog::timestamp(),
+                ..Counters::default()
+            },
             status_tx,
             status_rx: Some(status_rx),
         };
@@ -202,7 +205,11 @@ impl Director {
                 c.cancel.cancel();
             }
         }
-        self.ids_of = plan.spec_of.iter().map(|specs| specs.iter().map(|s| by_spec[s]).collect()).collect();
+        self.ids_of = plan
+            .spec_of
+            .iter()
+            .map(|specs| specs.iter().map(|s| by_spec[s]).collect())
+            .collect();
         self.by_spec = by_spec;
         self.uses = uses_of;
     }
@@ -239,11 +246,23 @@ impl Director {
         let v = &self.config.virtuals[vi];
         let ids = &self.ids_of[vi];
         let checks = &self.checks;
-        let state = |ri: usize| checks.get(&ids[ri]).map_or(State::Unknown, |c| c.health.state());
-        let ctx = Context { readdquiescent: self.config.global.readdquiescent, quiesced_seen: &self.quiesced_seen };
+        let state = |ri: usize| {
+            checks
+                .get(&ids[ri])
+                .map_or(State::Unknown, |c| c.health.state())
+        };
+        let ctx = Context {
+            readdquiescent: self.config.global.readdquiescent,
+            quiesced_seen: &self.quiesced_seen,
+        };
         let changes = table::diff_virtual(v, &state, self.actual.get(&v.key), &ctx);
         let key = v.key;
-        let ups: Vec<(SocketAddr, State)> = v.reals.iter().enumerate().map(|(ri, r)| (r.addr, state(ri))).collect();
+        let ups: Vec<(SocketAddr, State)> = v
+            .reals
+            .iter()
+            .enumerate()
+            .map(|(ri, r)| (r.addr, state(ri)))
+            .collect();
         let mut counts = table::Counts::default();
         ups.iter().for_each(|(_, s)| counts.add(*s));
         let fallback = table::effective_fallback(v);
@@ -275,11 +294,18 @@ impl Director {
         counts.add(new);
         let (counts, fallback) = (*counts, *fallback);
         let v = &self.config.virtuals[vi];
-        let ctx = Context { readdquiescent: self.config.global.readdquiescent, quiesced_seen: &self.quiesced_seen };
+        let ctx = Context {
+            readdquiescent: self.config.global.readdquiescent,
+            quiesced_seen: &self.quiesced_seen,
+        };
         let changes = table::diff_real(v, ri, new, counts, fallback, self.actual.get(&v.key), &ctx);
         let (key, addr) = (v.key, v.reals[ri].addr);
         self.apply(changes, Some(reason), "check");
-        let weight = self.actual.get(&key).and_then(|a| a.dests.get(&addr)).map(|d| d.weight);
+        let weight = self
+            .actual
+            .get(&key)
+            .and_then(|a| a.dests.get(&addr))
+            .map(|d| d.weight);
         match (new, weight) {
             (State::Up, _) => {
                 self.quiesced_seen.remove(&(key, addr));
@@ -301,9 +327,14 @@ impl Director {
                     let (key, addr) = op_target(&ch.op);
                     let mut line = eventlog::phrase(&ch.event, &key, addr);
                     if ch.event == Event::PurgedReal {
-                        line = line.replacen("Purged real server:", &format!("Purged real server ({phase}):"), 1);
+                        line = line.replacen(
+                            "Purged real server:",
+                            &format!("Purged real server ({phase}):"),
+                            1,
+                        );
                     }
-                    if let (Some(r), Event::DeletedReal | Event::QuiescedReal) = (reason, &ch.event) {
+                    if let (Some(r), Event::DeletedReal | Event::QuiescedReal) = (reason, &ch.event)
+                    {
                         line.push_str(" reason: ");
                         line.push_str(r);
                     }
@@ -311,7 +342,10 @@ impl Director {
                 }
                 Err(e) => {
                     self.counters.errors += 1;
-                    self.log.log(&format!("Error: {e} (while {:?}); will re-read the table", ch.op));
+                    self.log.log(&format!(
+                        "Error: {e} (while {:?}); will re-read the table",
+                        ch.op
+                    ));
                     self.need_resync = true;
                 }
             }
@@ -320,9 +354,15 @@ impl Director {
 
     /// Handle one check result.
     pub fn on_result(&mut self, r: CheckResult) {
-        let Some(run) = self.checks.get_mut(&r.id) else { return };
+        let Some(run) = self.checks.get_mut(&r.id) else {
+            return;
+        };
         let old = run.health.state();
-        let tr = if r.maintenance { run.health.force_down() } else { run.health.observe(r.outcome.up, run.spec.thresholds()) };
+        let tr = if r.maintenance {
+            run.health.force_down()
+        } else {
+            run.health.observe(r.outcome.up, run.spec.thresholds())
+        };
         let reason = r.outcome.reason.clone();
         run.checks += 1;
         run.failed += u64::from(!r.outcome.up);
@@ -330,13 +370,20 @@ impl Director {
         run.last = Some(r.outcome);
         match tr {
             Transition::WentUp | Transition::WentDown => {
-                let new = if tr == Transition::WentUp { State::Up } else { State::Down };
+                let new = if tr == Transition::WentUp {
+                    State::Up
+                } else {
+                    State::Down
+                };
                 let uses = self.uses.get(&r.id).cloned().unwrap_or_default();
                 for (vi, ri) in uses {
                     self.reconcile_real(vi, ri, old, new, &reason);
                 }
             }
-            Transition::SoftFailure { failures, failurecount } => {
+            Transition::SoftFailure {
+                failures,
+                failurecount,
+            } => {
                 for &(vi, ri) in self.uses.get(&r.id).map(Vec::as_slice).unwrap_or_default() {
                     let v = &self.config.virtuals[vi];
                     let line = format!(
@@ -363,7 +410,8 @@ impl Director {
                 }
             }
             Err(e) => {
-                self.log.log(&format!("Error: cannot read the IPVS table: {e}"));
+                self.log
+                    .log(&format!("Error: cannot read the IPVS table: {e}"));
                 self.need_resync = true;
             }
         }
@@ -391,20 +439,34 @@ impl Director {
         if new.global.logfile != self.config.global.logfile {
             match EventLog::open(new.global.logfile.as_ref()) {
                 Ok(l) => self.log = l,
-                Err(e) => self.log.log(&format!("Error: cannot open the new log file: {e}; keeping this one")),
+                Err(e) => self.log.log(&format!(
+                    "Error: cannot open the new log file: {e}; keeping this one"
+                )),
             }
         }
         let ops_before = self.ops;
         let new_keys: BTreeSet<ServiceKey> = new.virtuals.iter().map(|v| v.key).collect();
-        let dropped: Vec<ServiceKey> =
-            self.config.virtuals.iter().map(|v| v.key).filter(|k| !new_keys.contains(k)).collect();
+        let dropped: Vec<ServiceKey> = self
+            .config
+            .virtuals
+            .iter()
+            .map(|v| v.key)
+            .filter(|k| !new_keys.contains(k))
+            .collect();
         self.config = new;
         self.semaphore = Arc::new(Semaphore::new(self.config.global.maxchecks.max(1)));
         self.install_plan();
         self.refresh_maintenance();
         for key in dropped {
             if self.actual.contains_key(&key) {
-                self.apply(vec![Change { op: Op::DelService(key), event: Event::DeletedVirtual }], None, "reload");
+                self.apply(
+                    vec![Change {
+                        op: Op::DelService(key),
+                        event: Event::DeletedVirtual,
+                    }],
+                    None,
+                    "reload",
+                );
             }
         }
         for vi in 0..self.config.virtuals.len() {
@@ -442,12 +504,15 @@ impl Director {
                 Ok(()) => {
                     self.ops += 1;
                     for a in addrs {
-                        self.log.log(&format!("Purged real server (stop): {a} ({vs})"));
+                        self.log
+                            .log(&format!("Purged real server (stop): {a} ({vs})"));
                     }
                     self.log.log(&format!("Deleted virtual server: {vs}"));
                     self.actual.remove(&key);
                 }
-                Err(e) => self.log.log(&format!("Error: cannot delete virtual server {vs}: {e}")),
+                Err(e) => self
+                    .log
+                    .log(&format!("Error: cannot delete virtual server {vs}: {e}")),
             }
         }
         self.log.log("Exiting");
@@ -455,7 +520,9 @@ impl Director {
 
     /// Reread `maintenancedir`.
     fn refresh_maintenance(&mut self) {
-        let Some(dir) = self.config.global.maintenancedir.as_ref() else { return };
+        let Some(dir) = self.config.global.maintenancedir.as_ref() else {
+            return;
+        };
         let mut names = HashSet::new();
         if let Ok(rd) = std::fs::read_dir(dir) {
             for e in rd.flatten() {
@@ -479,7 +546,9 @@ impl Director {
 
     /// The last outcome of each (virtual, real), for status output.
     pub fn last_outcome(&self, vi: usize, ri: usize) -> Option<&Outcome> {
-        self.checks.get(&self.ids_of[vi][ri]).and_then(|c| c.last.as_ref())
+        self.checks
+            .get(&self.ids_of[vi][ri])
+            .and_then(|c| c.last.as_ref())
     }
 
     /// A sender for status requests (see [`status::serve`]).
@@ -496,7 +565,8 @@ impl Director {
             .enumerate()
             .map(|(vi, v)| {
                 let actual = self.actual.get(&v.key);
-                let table_weight = |a: &SocketAddr| actual.and_then(|x| x.dests.get(a)).map(|d| d.weight);
+                let table_weight =
+                    |a: &SocketAddr| actual.and_then(|x| x.dests.get(a)).map(|d| d.weight);
                 let reals = v
                     .reals
                     .iter()
@@ -519,7 +589,8 @@ impl Director {
                             checks: run.map_or(0, |c| c.checks),
                             checks_failed: run.map_or(0, |c| c.failed),
                             last_check: run.and_then(|c| c.last_at).map(eventlog::format_time),
-                            last_latency_ms: last.map(|o| (o.latency.as_secs_f64() * 1e4).round() / 10.0),
+                            last_latency_ms: last
+                                .map(|o| (o.latency.as_secs_f64() * 1e4).round() / 10.0),
                             last_reason: last.map(|o| o.reason.clone()),
                         }
                     })
@@ -673,8 +744,19 @@ impl CheckTask {
         let probe = match self.spec.probe() {
             Ok(p) => p,
             Err(e) => {
-                let outcome = Outcome { up: false, latency: Duration::ZERO, reason: format!("bad receive regex: {e}") };
-                let _ = self.tx.send(CheckResult { id: self.id, outcome, maintenance: false }).await;
+                let outcome = Outcome {
+                    up: false,
+                    latency: Duration::ZERO,
+                    reason: format!("bad receive regex: {e}"),
+                };
+                let _ = self
+                    .tx
+                    .send(CheckResult {
+                        id: self.id,
+                        outcome,
+                        maintenance: false,
+                    })
+                    .await;
                 return;
             }
         };
@@ -685,8 +767,16 @@ impl CheckTask {
                 _ = tokio::time::sleep_until(next) => {}
             }
             let result = if self.has_maintenance && self.in_maintenance() {
-                let outcome = Outcome { up: false, latency: Duration::ZERO, reason: "in maintenance".into() };
-                CheckResult { id: self.id, outcome, maintenance: true }
+                let outcome = Outcome {
+                    up: false,
+                    latency: Duration::ZERO,
+                    reason: "in maintenance".into(),
+                };
+                CheckResult {
+                    id: self.id,
+                    outcome,
+                    maintenance: true,
+                }
             } else {
                 let outcome = {
                     let _permit = tokio::select! {
@@ -698,7 +788,11 @@ impl CheckTask {
                         o = ldirectord_checks::run(&probe, self.spec.target, self.spec.timeout) => o,
                     }
                 };
-                CheckResult { id: self.id, outcome, maintenance: false }
+                CheckResult {
+                    id: self.id,
+                    outcome,
+                    maintenance: false,
+                }
             };
             if self.tx.send(result).await.is_err() {
                 return;
@@ -718,7 +812,9 @@ impl CheckTask {
         }
         let ip = self.spec.target.ip().to_string();
         let ipport = self.spec.target.to_string();
-        set.contains(&ipport) || set.contains(&ip) || set.contains(&format!("{ip}:{}", self.spec.target.port()))
+        set.contains(&ipport)
+            || set.contains(&ip)
+            || set.contains(&format!("{ip}:{}", self.spec.target.port()))
     }
 }
 

@@ -24,7 +24,12 @@ use std::sync::{Arc, Mutex};
 enum Sink {
     Stderr,
     Stdout,
-    File { path: PathBuf, file: Option<File>, ino: u64, dev: u64 },
+    File {
+        path: PathBuf,
+        file: Option<File>,
+        ino: u64,
+        dev: u64,
+    },
     Syslog,
     /// Collected in memory (tests, the demo's own printing).
     Memory(Arc<Mutex<Vec<String>>>),
@@ -39,16 +44,28 @@ pub struct EventLog {
 
 impl EventLog {
     pub fn stderr() -> EventLog {
-        EventLog { sink: Sink::Stderr, echo: false }
+        EventLog {
+            sink: Sink::Stderr,
+            echo: false,
+        }
     }
 
     pub fn stdout() -> EventLog {
-        EventLog { sink: Sink::Stdout, echo: false }
+        EventLog {
+            sink: Sink::Stdout,
+            echo: false,
+        }
     }
 
     pub fn memory() -> (EventLog, Arc<Mutex<Vec<String>>>) {
         let lines = Arc::new(Mutex::new(Vec::new()));
-        (EventLog { sink: Sink::Memory(lines.clone()), echo: false }, lines)
+        (
+            EventLog {
+                sink: Sink::Memory(lines.clone()),
+                echo: false,
+            },
+            lines,
+        )
     }
 
     /// Open the configured target (`None`: standard error).
@@ -56,7 +73,12 @@ impl EventLog {
         let sink = match target {
             None => Sink::Stderr,
             Some(LogTarget::File(path)) => {
-                let mut s = Sink::File { path: path.clone(), file: None, ino: 0, dev: 0 };
+                let mut s = Sink::File {
+                    path: path.clone(),
+                    file: None,
+                    ino: 0,
+                    dev: 0,
+                };
                 reopen_file(&mut s)?;
                 s
             }
@@ -96,10 +118,19 @@ impl EventLog {
                 if rotated(&self.sink) {
                     self.reopen();
                 }
-                if let Sink::File { file: Some(f), path, .. } = &mut self.sink {
+                if let Sink::File {
+                    file: Some(f),
+                    path,
+                    ..
+                } = &mut self.sink
+                {
                     // One write(2) of the whole line on an O_APPEND file.
                     if let Err(e) = f.write_all(line.as_bytes()) {
-                        eprintln!("ldirectord-rs: cannot write {}: {e}: {}", path.display(), line.trim_end());
+                        eprintln!(
+                            "ldirectord-rs: cannot write {}: {e}: {}",
+                            path.display(),
+                            line.trim_end()
+                        );
                     }
                 } else {
                     eprint!("{line}");
@@ -110,7 +141,13 @@ impl EventLog {
 }
 
 fn reopen_file(sink: &mut Sink) -> std::io::Result<()> {
-    if let Sink::File { path, file, ino, dev } = sink {
+    if let Sink::File {
+        path,
+        file,
+        ino,
+        dev,
+    } = sink
+    {
         let f = OpenOptions::new().create(true).append(true).open(&*path)?;
         let m = f.metadata()?;
         *ino = m.ino();
@@ -123,7 +160,12 @@ fn reopen_file(sink: &mut Sink) -> std::io::Result<()> {
 /// Has the path been renamed away or replaced since we opened it?
 fn rotated(sink: &Sink) -> bool {
     match sink {
-        Sink::File { path, ino, dev, file } => {
+        Sink::File {
+            path,
+            ino,
+            dev,
+            file,
+        } => {
             file.is_none()
                 || match std::fs::metadata(path) {
                     Ok(m) => m.ino() != *ino || m.dev() != *dev,
@@ -202,7 +244,9 @@ pub fn phrase(event: &crate::table::Event, key: &ServiceKey, addr: Option<Socket
         EditedVirtual => format!("Edited virtual server: {v}"),
         DeletedVirtual => format!("Deleted virtual server: {v}"),
         AddedReal { weight } => format!("Added real server: {r} ({v}) (Weight set to {weight})"),
-        RestoredReal { weight } => format!("Restored real server: {r} ({v}) (Weight set to {weight})"),
+        RestoredReal { weight } => {
+            format!("Restored real server: {r} ({v}) (Weight set to {weight})")
+        }
         EditedReal { weight } => format!("Edited real server: {r} ({v}) (Weight set to {weight})"),
         QuiescedReal => format!("Quiescent real server: {r} ({v}) (Weight set to 0)"),
         DeletedReal => format!("Deleted real server: {r} ({v})"),

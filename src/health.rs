@@ -53,7 +53,11 @@ pub struct Health {
 
 impl Default for Health {
     fn default() -> Self {
-        Health { state: State::Unknown, failures: 0, successes: 0 }
+        Health {
+            state: State::Unknown,
+            failures: 0,
+            successes: 0,
+        }
     }
 }
 
@@ -78,7 +82,10 @@ impl Health {
                 if self.failures >= failurecount {
                     self.become_(State::Down, Transition::WentDown)
                 } else {
-                    Transition::SoftFailure { failures: self.failures, failurecount }
+                    Transition::SoftFailure {
+                        failures: self.failures,
+                        failurecount,
+                    }
                 }
             }
             (State::Down, false) => {
@@ -90,7 +97,10 @@ impl Health {
                 if self.successes >= risecount {
                     self.become_(State::Up, Transition::WentUp)
                 } else {
-                    Transition::SoftRise { successes: self.successes, risecount }
+                    Transition::SoftRise {
+                        successes: self.successes,
+                        risecount,
+                    }
                 }
             }
         }
@@ -119,7 +129,10 @@ mod tests {
     use super::*;
 
     fn th(f: u32, r: u32) -> Thresholds {
-        Thresholds { failurecount: f, risecount: r }
+        Thresholds {
+            failurecount: f,
+            risecount: r,
+        }
     }
 
     /// Feed a sequence of results; return the transitions.
@@ -146,8 +159,14 @@ mod tests {
         assert_eq!(
             tr,
             vec![
-                Transition::SoftFailure { failures: 1, failurecount: 3 },
-                Transition::SoftFailure { failures: 2, failurecount: 3 }
+                Transition::SoftFailure {
+                    failures: 1,
+                    failurecount: 3
+                },
+                Transition::SoftFailure {
+                    failures: 2,
+                    failurecount: 3
+                }
             ]
         );
         assert_eq!(h.state(), State::Up);
@@ -161,7 +180,10 @@ mod tests {
         let t = th(2, 1);
         h.observe(true, t);
         let tr = run(&mut h, t, "-+-+-+");
-        assert!(tr.iter().all(|x| !matches!(x, Transition::WentDown)), "{tr:?}");
+        assert!(
+            tr.iter().all(|x| !matches!(x, Transition::WentDown)),
+            "{tr:?}"
+        );
         assert_eq!(h.state(), State::Up);
         assert_eq!(run(&mut h, t, "--").last(), Some(&Transition::WentDown));
     }
@@ -180,12 +202,15 @@ mod tests {
     fn risecount_one_is_ldirectord_behaviour() {
         let mut h = Health::default();
         let t = th(1, 1);
-        assert_eq!(run(&mut h, t, "-+-+"), vec![
-            Transition::WentDown,
-            Transition::WentUp,
-            Transition::WentDown,
-            Transition::WentUp
-        ]);
+        assert_eq!(
+            run(&mut h, t, "-+-+"),
+            vec![
+                Transition::WentDown,
+                Transition::WentUp,
+                Transition::WentDown,
+                Transition::WentUp
+            ]
+        );
     }
 
     #[test]

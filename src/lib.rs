@@ -15,16 +15,16 @@
 //! - [`eventlog`]: the log file operators tail (ldirectord's phrases).
 //! - [`demo`]: the self-contained demonstration behind `ldirectord-rs demo`.
 
+pub mod cli;
 pub mod config;
-pub mod ipvs;
+pub mod demo;
 pub mod director;
 pub mod eventlog;
 pub mod health;
+pub mod ipvs;
+pub mod notify;
+pub mod oneshot;
 pub mod plan;
+pub mod status;
 pub mod table;
 pub mod testbed;
-pub mod oneshot;
-pub mod cli;
-pub mod demo;
-pub mod notify;
-pub mod status;

@@ -25,13 +25,22 @@ pub struct Row {
 fn matches(filter: Option<&str>, value: &str) -> bool {
     match filter {
         None => true,
-        Some(f) => value == f || value.strip_prefix(f).is_some_and(|rest| rest.starts_with(':')),
+        Some(f) => {
+            value == f
+                || value
+                    .strip_prefix(f)
+                    .is_some_and(|rest| rest.starts_with(':'))
+        }
     }
 }
 
 /// Run the checks once. Each distinct check runs once even if several
 /// virtuals list the real.
-pub async fn check_all(config: &Config, virtual_filter: Option<&str>, real_filter: Option<&str>) -> Vec<Row> {
+pub async fn check_all(
+    config: &Config,
+    virtual_filter: Option<&str>,
+    real_filter: Option<&str>,
+) -> Vec<Row> {
     let plan = Plan::new(config);
     let mut wanted = Vec::new();
     for (vi, v) in config.virtuals.iter().enumerate() {
@@ -42,7 +51,11 @@ pub async fn check_all(config: &Config, virtual_filter: Option<&str>, real_filte
         }
         for (ri, r) in v.reals.iter().enumerate() {
             if matches(real_filter, &r.addr.to_string()) {
-                wanted.push((vname.clone(), r.addr.to_string(), plan.spec_of[vi][ri].clone()));
+                wanted.push((
+                    vname.clone(),
+                    r.addr.to_string(),
+                    plan.spec_of[vi][ri].clone(),
+                ));
             }
         }
     }

@@ -40,22 +40,47 @@ impl CheckSpec {
         let negotiate = c.checktype == CheckType::Negotiate;
         let command = (c.checktype == CheckType::External).then(|| {
             let (vip, vport) = match v.key {
-                crate::ipvs::ServiceKey::Inet { addr, .. } => (addr.ip().to_string(), addr.port().to_string()),
+                crate::ipvs::ServiceKey::Inet { addr, .. } => {
+                    (addr.ip().to_string(), addr.port().to_string())
+                }
                 crate::ipvs::ServiceKey::Fwmark { mark, .. } => (mark.to_string(), "0".to_string()),
             };
             let cmd = c.checkcommand.clone().unwrap_or_default();
-            (cmd, vec![vip, vport, r.addr.ip().to_string(), port.to_string()])
+            (
+                cmd,
+                vec![vip, vport, r.addr.ip().to_string(), port.to_string()],
+            )
         });
         CheckSpec {
             target,
             checktype: c.checktype,
-            service: if negotiate { c.service } else { CheckService::None },
-            request: if negotiate { r.request.clone().unwrap_or_else(|| c.request.clone()) } else { String::new() },
-            receive: if negotiate { r.receive.clone().or_else(|| c.receive.clone()) } else { None },
+            service: if negotiate {
+                c.service
+            } else {
+                CheckService::None
+            },
+            request: if negotiate {
+                r.request.clone().unwrap_or_else(|| c.request.clone())
+            } else {
+                String::new()
+            },
+            receive: if negotiate {
+                r.receive.clone().or_else(|| c.receive.clone())
+            } else {
+                None
+            },
             method: c.httpmethod,
-            host: if negotiate { c.virtualhost.clone() } else { None },
+            host: if negotiate {
+                c.virtualhost.clone()
+            } else {
+                None
+            },
             command,
-            timeout: if negotiate { v.negotiatetimeout } else { v.checktimeout },
+            timeout: if negotiate {
+                v.negotiatetimeout
+            } else {
+                v.checktimeout
+            },
             interval: v.checkinterval,
             failurecount: v.failurecount,
             risecount: v.risecount,
@@ -63,7 +88,10 @@ impl CheckSpec {
     }
 
     pub fn thresholds(&self) -> Thresholds {
-        Thresholds { failurecount: self.failurecount, risecount: self.risecount }
+        Thresholds {
+            failurecount: self.failurecount,
+            risecount: self.risecount,
+        }
     }
 
     /// Short name of the check for humans: `connect`, `http GET /`, ...
@@ -72,12 +100,23 @@ impl CheckSpec {
             CheckType::Connect => "connect".into(),
             CheckType::On => "on".into(),
             CheckType::Off => "off".into(),
-            CheckType::External => format!("external {}", self.command.as_ref().map(|c| c.0.as_str()).unwrap_or("")),
+            CheckType::External => format!(
+                "external {}",
+                self.command.as_ref().map(|c| c.0.as_str()).unwrap_or("")
+            ),
             CheckType::Negotiate => match self.service {
                 CheckService::Http | CheckService::Https => format!(
                     "{} {} {}",
-                    if self.service == CheckService::Https { "https" } else { "http" },
-                    if self.method == HttpMethod::Head { "HEAD" } else { "GET" },
+                    if self.service == CheckService::Https {
+                        "https"
+                    } else {
+                        "http"
+                    },
+                    if self.method == HttpMethod::Head {
+                        "HEAD"
+                    } else {
+                        "GET"
+                    },
                     self.request
                 ),
                 CheckService::SimpleTcp => "simpletcp".into(),
@@ -89,7 +128,11 @@ impl CheckSpec {
     /// The probe to run. Fails only on a receive regex that does not compile
     /// (the config validates it first).
     pub fn probe(&self) -> Result<Probe, regex::Error> {
-        let receive = self.receive.as_deref().map(regex::bytes::Regex::new).transpose()?;
+        let receive = self
+            .receive
+            .as_deref()
+            .map(regex::bytes::Regex::new)
+            .transpose()?;
         Ok(match self.checktype {
             CheckType::On => Probe::On,
             CheckType::Off => Probe::Off,

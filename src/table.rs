@@ -36,7 +36,13 @@ pub fn actual_from_dump(dump: Vec<crate::ipvs::ServiceEntry>) -> ActualTable {
     dump.into_iter()
         .map(|e| {
             let dests = e.dests.into_iter().map(|d| (d.dest.addr, d.dest)).collect();
-            (e.service.key, ActualService { service: e.service, dests })
+            (
+                e.service.key,
+                ActualService {
+                    service: e.service,
+                    dests,
+                },
+            )
         })
         .collect()
 }
@@ -48,14 +54,20 @@ pub enum Event {
     EditedVirtual,
     DeletedVirtual,
     /// A real added with its weight (at start, or back up when not quiescent).
-    AddedReal { weight: u32 },
+    AddedReal {
+        weight: u32,
+    },
     /// A real's weight raised back from 0 (quiescent mode).
-    RestoredReal { weight: u32 },
+    RestoredReal {
+        weight: u32,
+    },
     /// A real's weight set to 0.
     QuiescedReal,
     DeletedReal,
     /// A real's settings changed by a reload (weight, method, thresholds).
-    EditedReal { weight: u32 },
+    EditedReal {
+        weight: u32,
+    },
     /// A destination the config does not list, purged.
     PurgedReal,
     AddedFallback,
@@ -90,7 +102,13 @@ pub fn desired_service(v: &Virtual) -> Service {
 
 /// The kernel destination a real asks for when up.
 pub fn desired_dest(r: &Real) -> Dest {
-    Dest { addr: r.addr, forward: r.forward, weight: r.weight, upper: r.upper, lower: r.lower }
+    Dest {
+        addr: r.addr,
+        forward: r.forward,
+        weight: r.weight,
+        upper: r.upper,
+        lower: r.lower,
+    }
 }
 
 /// Inputs beyond the virtual itself.
@@ -116,12 +134,18 @@ pub fn diff_virtual(
     let empty = BTreeMap::new();
     let actual_dests = match actual {
         None => {
-            changes.push(Change { op: Op::AddService(svc), event: Event::AddedVirtual });
+            changes.push(Change {
+                op: Op::AddService(svc),
+                event: Event::AddedVirtual,
+            });
             &empty
         }
         Some(a) => {
             if !same_service(&a.service, &svc) {
-                changes.push(Change { op: Op::EditService(svc), event: Event::EditedVirtual });
+                changes.push(Change {
+                    op: Op::EditService(svc),
+                    event: Event::EditedVirtual,
+                });
             }
             &a.dests
         }
@@ -135,7 +159,14 @@ pub fn diff_virtual(
         }
         let st = state(i);
         counts.add(st);
-        changes.extend(real_change(key, r, st, v.quiescent, actual_dests.get(&r.addr), ctx));
+        changes.extend(real_change(
+            key,
+            r,
+            st,
+            v.quiescent,
+            actual_dests.get(&r.addr),
+            ctx,
+        ));
     }
     if let Some(fb) = effective_fallback(v) {
         listed.insert(fb.addr);
@@ -143,7 +174,10 @@ pub fn diff_virtual(
     }
     for addr in actual_dests.keys() {
         if !listed.contains(addr) {
-            changes.push(Change { op: Op::DelDest(key, *addr), event: Event::PurgedReal });
+            changes.push(Change {
+                op: Op::DelDest(key, *addr),
+                event: Event::PurgedReal,
+            });
         }
     }
     ordered(changes)
@@ -177,7 +211,8 @@ impl Counts {
 /// The fallback of a virtual as [`diff_virtual`] treats it: none when its
 /// address is also listed as a real.
 pub fn effective_fallback(v: &Virtual) -> Option<crate::config::Fallback> {
-    v.fallback.filter(|fb| !v.reals.iter().any(|r| r.addr == fb.addr))
+    v.fallback
+        .filter(|fb| !v.reals.iter().any(|r| r.addr == fb.addr))
 }
 
 /// The changes for one real whose state changed, and for the fallback, in
@@ -195,7 +230,10 @@ pub fn diff_real(
 ) -> Vec<Change> {
     let Some(a) = actual else { return Vec::new() };
     let r = &v.reals[ri];
-    let mut changes: Vec<Change> = real_change(v.key, r, st, v.quiescent, a.dests.get(&r.addr), ctx).into_iter().collect();
+    let mut changes: Vec<Change> =
+        real_change(v.key, r, st, v.quiescent, a.dests.get(&r.addr), ctx)
+            .into_iter()
+            .collect();
     if let Some(fb) = fallback {
         changes.extend(fallback_change(v.key, fb, counts, a.dests.get(&fb.addr)));
     }
@@ -203,47 +241,95 @@ pub fn diff_real(
 }
 
 /// The change (if any) for one real in state `st`, given what the table has.
-fn real_change(key: ServiceKey, r: &Real, st: State, quiescent: bool, have: Option<&Dest>, ctx: &Context<'_>) -> Option<Change> {
+fn real_change(
+    key: ServiceKey,
+    r: &Real,
+    st: State,
+    quiescent: bool,
+    have: Option<&Dest>,
+    ctx: &Context<'_>,
+) -> Option<Change> {
     let want = desired_dest(r);
     match st {
         State::Unknown => None,
         State::Up => match have {
-            None => Some(Change { op: Op::AddDest(key, want), event: Event::AddedReal { weight: want.weight } }),
+            None => Some(Change {
+                op: Op::AddDest(key, want),
+                event: Event::AddedReal {
+                    weight: want.weight,
+                },
+            }),
             Some(h) if *h != want => {
                 let event = if h.weight == 0 && want.weight > 0 {
-                    Event::RestoredReal { weight: want.weight }
+                    Event::RestoredReal {
+                        weight: want.weight,
+                    }
                 } else {
-                    Event::EditedReal { weight: want.weight }
+                    Event::EditedReal {
+                        weight: want.weight,
+                    }
                 };
-                Some(Change { op: Op::EditDest(key, want), event })
+                Some(Change {
+                    op: Op::EditDest(key, want),
+                    event,
+                })
             }
             Some(_) => None,
         },
         State::Down if quiescent => {
             let quiet = Dest { weight: 0, ..want };
             match have {
-                Some(h) if *h != quiet => Some(Change { op: Op::EditDest(key, quiet), event: Event::QuiescedReal }),
+                Some(h) if *h != quiet => Some(Change {
+                    op: Op::EditDest(key, quiet),
+                    event: Event::QuiescedReal,
+                }),
                 Some(_) => None,
                 None if ctx.readdquiescent || !ctx.quiesced_seen.contains(&(key, r.addr)) => {
-                    Some(Change { op: Op::AddDest(key, quiet), event: Event::QuiescedReal })
+                    Some(Change {
+                        op: Op::AddDest(key, quiet),
+                        event: Event::QuiescedReal,
+                    })
                 }
                 None => None,
             }
         }
-        State::Down => have.map(|_| Change { op: Op::DelDest(key, r.addr), event: Event::DeletedReal }),
+        State::Down => have.map(|_| Change {
+            op: Op::DelDest(key, r.addr),
+            event: Event::DeletedReal,
+        }),
     }
 }
 
 /// The change (if any) for the fallback: present only when every real is
 /// known down.
-fn fallback_change(key: ServiceKey, fb: crate::config::Fallback, counts: Counts, have: Option<&Dest>) -> Option<Change> {
-    let want = Dest { addr: fb.addr, forward: fb.forward, weight: 1, upper: 0, lower: 0 };
+fn fallback_change(
+    key: ServiceKey,
+    fb: crate::config::Fallback,
+    counts: Counts,
+    have: Option<&Dest>,
+) -> Option<Change> {
+    let want = Dest {
+        addr: fb.addr,
+        forward: fb.forward,
+        weight: 1,
+        upper: 0,
+        lower: 0,
+    };
     if counts.up > 0 {
-        have.map(|_| Change { op: Op::DelDest(key, fb.addr), event: Event::DeletedFallback })
+        have.map(|_| Change {
+            op: Op::DelDest(key, fb.addr),
+            event: Event::DeletedFallback,
+        })
     } else if counts.unknown == 0 {
         match have {
-            None => Some(Change { op: Op::AddDest(key, want), event: Event::AddedFallback }),
-            Some(h) if *h != want => Some(Change { op: Op::EditDest(key, want), event: Event::AddedFallback }),
+            None => Some(Change {
+                op: Op::AddDest(key, want),
+                event: Event::AddedFallback,
+            }),
+            Some(h) if *h != want => Some(Change {
+                op: Op::EditDest(key, want),
+                event: Event::AddedFallback,
+            }),
             Some(_) => None,
         }
     } else {
@@ -283,7 +369,10 @@ pub fn record(actual: &mut ActualTable, op: &Op) {
             actual
                 .entry(s.key)
                 .and_modify(|a| a.service = s.clone())
-                .or_insert_with(|| ActualService { service: s.clone(), dests: BTreeMap::new() });
+                .or_insert_with(|| ActualService {
+                    service: s.clone(),
+                    dests: BTreeMap::new(),
+                });
         }
         Op::DelService(k) => {
             actual.remove(k);
@@ -324,14 +413,20 @@ mod tests {
     fn virt(reals: Vec<Real>, quiescent: bool) -> Virtual {
         Virtual {
             line: Line(0),
-            key: ServiceKey::Inet { proto: Protocol::Tcp, addr: "10.0.0.100:80".parse().unwrap() },
+            key: ServiceKey::Inet {
+                proto: Protocol::Tcp,
+                addr: "10.0.0.100:80".parse().unwrap(),
+            },
             scheduler: "wrr".into(),
             persistent: None,
             netmask: None,
             schedflags: 0,
             ops: false,
             reals,
-            fallback: Some(Fallback { addr: "127.0.0.1:80".parse().unwrap(), forward: Forward::Route }),
+            fallback: Some(Fallback {
+                addr: "127.0.0.1:80".parse().unwrap(),
+                forward: Forward::Route,
+            }),
             check: Check {
                 checktype: CheckType::Negotiate,
                 service: CheckService::Http,
@@ -355,8 +450,17 @@ mod tests {
 
     /// Apply diffs until nothing changes; return the final table and every
     /// change made.
-    fn converge(v: &Virtual, states: &[State], actual: &mut ActualTable, seen: &HashSet<(ServiceKey, SocketAddr)>, readd: bool) -> Vec<Change> {
-        let ctx = Context { readdquiescent: readd, quiesced_seen: seen };
+    fn converge(
+        v: &Virtual,
+        states: &[State],
+        actual: &mut ActualTable,
+        seen: &HashSet<(ServiceKey, SocketAddr)>,
+        readd: bool,
+    ) -> Vec<Change> {
+        let ctx = Context {
+            readdquiescent: readd,
+            quiesced_seen: seen,
+        };
         let changes = diff_virtual(v, &|i| states[i], actual.get(&v.key), &ctx);
         for c in &changes {
             record(actual, &c.op);
@@ -367,7 +471,11 @@ mod tests {
     }
 
     fn weights(actual: &ActualTable, v: &Virtual) -> Vec<(String, u32)> {
-        actual[&v.key].dests.values().map(|d| (d.addr.to_string(), d.weight)).collect()
+        actual[&v.key]
+            .dests
+            .values()
+            .map(|d| (d.addr.to_string(), d.weight))
+            .collect()
     }
 
     use State::*;
@@ -407,7 +515,10 @@ mod tests {
         // One comes back: it is added before the fallback leaves.
         let ch = converge(&v, &[Up, Down], &mut t, &seen, false);
         let events: Vec<_> = ch.iter().map(|c| c.event.clone()).collect();
-        assert_eq!(events, vec![Event::AddedReal { weight: 1 }, Event::DeletedFallback]);
+        assert_eq!(
+            events,
+            vec![Event::AddedReal { weight: 1 }, Event::DeletedFallback]
+        );
         assert_eq!(weights(&t, &v), vec![(R1.into(), 1)]);
     }
 
@@ -442,7 +553,10 @@ mod tests {
         converge(&v, &[Down, Up], &mut t, &seen, false);
         seen.insert((v.key, R1.parse().unwrap()));
         // The operator deletes the quiesced real by hand.
-        t.get_mut(&v.key).unwrap().dests.remove(&R1.parse().unwrap());
+        t.get_mut(&v.key)
+            .unwrap()
+            .dests
+            .remove(&R1.parse().unwrap());
         let ch = converge(&v, &[Down, Up], &mut t, &seen, false);
         assert!(ch.is_empty(), "{ch:?}");
         let ch = converge(&v, &[Down, Up], &mut t, &seen, true);
@@ -456,13 +570,37 @@ mod tests {
         let svc = desired_service(&v);
         let mut dests = BTreeMap::new();
         // An adopted entry at weight 0 (someone quiesced it) stays at 0 until checked.
-        dests.insert(R1.parse().unwrap(), Dest { weight: 0, ..desired_dest(&v.reals[0]) });
+        dests.insert(
+            R1.parse().unwrap(),
+            Dest {
+                weight: 0,
+                ..desired_dest(&v.reals[0])
+            },
+        );
         let stray: SocketAddr = "10.9.9.9:80".parse().unwrap();
-        dests.insert(stray, Dest { addr: stray, forward: Forward::Masq, weight: 1, upper: 0, lower: 0 });
+        dests.insert(
+            stray,
+            Dest {
+                addr: stray,
+                forward: Forward::Masq,
+                weight: 1,
+                upper: 0,
+                lower: 0,
+            },
+        );
         let mut t = ActualTable::new();
-        t.insert(v.key, ActualService { service: svc, dests });
+        t.insert(
+            v.key,
+            ActualService {
+                service: svc,
+                dests,
+            },
+        );
         let ch = converge(&v, &[Unknown, Unknown], &mut t, &HashSet::new(), false);
-        assert_eq!(ch.iter().map(|c| c.event.clone()).collect::<Vec<_>>(), vec![Event::PurgedReal]);
+        assert_eq!(
+            ch.iter().map(|c| c.event.clone()).collect::<Vec<_>>(),
+            vec![Event::PurgedReal]
+        );
         assert_eq!(weights(&t, &v), vec![(R1.into(), 0)]);
     }
 
@@ -475,7 +613,9 @@ mod tests {
         v.persistent = Some(300);
         let ch = converge(&v, &[Up], &mut t, &HashSet::new(), false);
         assert_eq!(ch.len(), 1);
-        assert!(matches!(&ch[0].op, Op::EditService(s) if s.flags & flags::PERSISTENT != 0 && s.timeout == 300));
+        assert!(
+            matches!(&ch[0].op, Op::EditService(s) if s.flags & flags::PERSISTENT != 0 && s.timeout == 300)
+        );
     }
 
     #[test]
@@ -484,7 +624,13 @@ mod tests {
         let mut svc = desired_service(&v);
         svc.flags |= flags::HASHED;
         let mut t = ActualTable::new();
-        t.insert(v.key, ActualService { service: svc, dests: BTreeMap::new() });
+        t.insert(
+            v.key,
+            ActualService {
+                service: svc,
+                dests: BTreeMap::new(),
+            },
+        );
         let ch = converge(&v, &[Up], &mut t, &HashSet::new(), false);
         assert_eq!(ch.len(), 1, "{ch:?}");
     }
@@ -495,9 +641,15 @@ mod tests {
     fn diff_real_agrees_with_the_full_diff() {
         let all = [Unknown, Up, Down];
         for quiescent in [false, true] {
-            let v = virt(vec![real(R1, 1), real(R2, 2), real("10.0.1.3:80", 3)], quiescent);
+            let v = virt(
+                vec![real(R1, 1), real(R2, 2), real("10.0.1.3:80", 3)],
+                quiescent,
+            );
             let seen = HashSet::new();
-            let ctx = Context { readdquiescent: false, quiesced_seen: &seen };
+            let ctx = Context {
+                readdquiescent: false,
+                quiesced_seen: &seen,
+            };
             for a in all {
                 for b in all {
                     for c in all {
@@ -509,7 +661,15 @@ mod tests {
                             let mut counts = Counts::default();
                             after.iter().for_each(|s| counts.add(*s));
                             let mut fast = t.clone();
-                            for ch in diff_real(&v, 0, new_a, counts, effective_fallback(&v), fast.get(&v.key), &ctx) {
+                            for ch in diff_real(
+                                &v,
+                                0,
+                                new_a,
+                                counts,
+                                effective_fallback(&v),
+                                fast.get(&v.key),
+                                &ctx,
+                            ) {
                                 record(&mut fast, &ch.op);
                             }
                             let mut full = t.clone();
@@ -532,6 +692,12 @@ mod tests {
         converge(&v, &[Up, Up], &mut t, &HashSet::new(), false);
         v.reals[1].weight = 5;
         let ch = converge(&v, &[Up, Up], &mut t, &HashSet::new(), false);
-        assert_eq!(ch, vec![Change { op: Op::EditDest(v.key, desired_dest(&v.reals[1])), event: Event::EditedReal { weight: 5 } }]);
+        assert_eq!(
+            ch,
+            vec![Change {
+                op: Op::EditDest(v.key, desired_dest(&v.reals[1])),
+                event: Event::EditedReal { weight: 5 }
+            }]
+        );
     }
 }

@@ -42,7 +42,12 @@ impl TestServer {
         let hits = Arc::new(AtomicU64::new(0));
         let body = Bytes::from(body.to_string());
         let task = tokio::spawn(serve(listener, addr, rx, body, hits.clone()));
-        Ok(TestServer { addr, mode: tx, hits, task })
+        Ok(TestServer {
+            addr,
+            mode: tx,
+            hits,
+            task,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -69,7 +74,13 @@ impl Drop for TestServer {
     }
 }
 
-async fn serve(first: TcpListener, addr: SocketAddr, mut mode: watch::Receiver<Mode>, body: Bytes, hits: Arc<AtomicU64>) {
+async fn serve(
+    first: TcpListener,
+    addr: SocketAddr,
+    mut mode: watch::Receiver<Mode>,
+    body: Bytes,
+    hits: Arc<AtomicU64>,
+) {
     let mut listener = Some(first);
     loop {
         let current = *mode.borrow_and_update();

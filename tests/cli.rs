@@ -13,7 +13,11 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_ldirectord-rs");
 
 fn cmd(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).stdin(Stdio::null()).output().expect("run binary")
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run binary")
 }
 
 /// A server that sends an endless body (bounded by the test: it stops after
@@ -52,23 +56,43 @@ fn configtest_reports_every_problem_with_file_and_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     let f = p.display().to_string();
     for line in [1, 3, 4, 5] {
-        assert!(err.contains(&format!("{f}:{line}: ")), "no error for line {line}:\n{err}");
+        assert!(
+            err.contains(&format!("{f}:{line}: ")),
+            "no error for line {line}:\n{err}"
+        );
     }
-    let good = write(dir.path(), "good.cf", "virtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n\tservice=http\n");
+    let good = write(
+        dir.path(),
+        "good.cf",
+        "virtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n\tservice=http\n",
+    );
     let out = cmd(&["-f", good.to_str().unwrap(), "configtest"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_reports_each_kind_of_failure() {
     let dir = tempfile::tempdir().unwrap();
-    let good = TestServer::start("127.31.0.1:0".parse().unwrap(), "rs ok\n").await.unwrap();
-    let fail = TestServer::start("127.31.0.2:0".parse().unwrap(), "rs\n").await.unwrap();
+    let good = TestServer::start("127.31.0.1:0".parse().unwrap(), "rs ok\n")
+        .await
+        .unwrap();
+    let fail = TestServer::start("127.31.0.2:0".parse().unwrap(), "rs\n")
+        .await
+        .unwrap();
     fail.set(Mode::Fail);
-    let hang = TestServer::start("127.31.0.3:0".parse().unwrap(), "rs\n").await.unwrap();
+    let hang = TestServer::start("127.31.0.3:0".parse().unwrap(), "rs\n")
+        .await
+        .unwrap();
     hang.set(Mode::Hang);
     let (endless, endless_h) = endless_body_server();
-    let mismatch = TestServer::start("127.31.0.5:0".parse().unwrap(), "something else\n").await.unwrap();
+    let mismatch = TestServer::start("127.31.0.5:0".parse().unwrap(), "something else\n")
+        .await
+        .unwrap();
     let refused = {
         let l = std::net::TcpListener::bind("127.31.0.6:0").unwrap();
         l.local_addr().unwrap()
@@ -84,18 +108,34 @@ async fn check_reports_each_kind_of_failure() {
     );
     let p = write(dir.path(), "l.cf", &text);
     let started = std::time::Instant::now();
-    let out = tokio::task::spawn_blocking(move || cmd(&["-f", p.to_str().unwrap(), "check", "--json"])).await.unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || cmd(&["-f", p.to_str().unwrap(), "check", "--json"]))
+            .await
+            .unwrap();
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(1), "any down → exit 1");
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let row = |a: SocketAddr| rows.as_array().unwrap().iter().find(|r| r["real"] == a.to_string()).cloned().unwrap();
+    let row = |a: SocketAddr| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["real"] == a.to_string())
+            .cloned()
+            .unwrap()
+    };
     assert_eq!(row(good.addr())["up"], true);
     assert_eq!(row(fail.addr())["reason"], "HTTP 503");
     assert_eq!(row(hang.addr())["reason"], "timed out after 2s");
     assert_eq!(row(refused)["reason"], "connection refused");
-    assert!(row(mismatch.addr())["reason"].as_str().unwrap().starts_with("body did not match \"rs\""));
+    assert!(row(mismatch.addr())["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("body did not match \"rs\""));
     assert_eq!(row(endless)["up"], false);
-    assert!(row(endless)["reason"].as_str().unwrap().starts_with("body did not match"));
+    assert!(row(endless)["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("body did not match"));
     // Concurrent: all within about one timeout, not the sum of them.
     assert!(took < Duration::from_secs(8), "check took {took:?}");
     let sent = endless_h.join().unwrap();
@@ -103,7 +143,13 @@ async fn check_reports_each_kind_of_failure() {
 
     // The table form, filtered to one real.
     let p = dir.path().join("l.cf");
-    let out = cmd(&["-f", p.to_str().unwrap(), "check", "--real", &good.addr().to_string()]);
+    let out = cmd(&[
+        "-f",
+        p.to_str().unwrap(),
+        "check",
+        "--real",
+        &good.addr().to_string(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.starts_with("VIRTUAL"), "{s}");
@@ -151,26 +197,55 @@ async fn run_survives_logrotate_and_stops_on_sigterm() {
         .unwrap();
     let pid = child.id();
     let a = rs[0].addr().to_string();
-    wait_file_contains(&log, &format!("Added real server: {a} (127.32.0.100:80) (Weight set to 1)"), LONG);
-    wait_file_contains(&log, &format!("Added real server: {} (127.32.0.100:80) (Weight set to 1)", rs[1].addr()), LONG);
+    wait_file_contains(
+        &log,
+        &format!("Added real server: {a} (127.32.0.100:80) (Weight set to 1)"),
+        LONG,
+    );
+    wait_file_contains(
+        &log,
+        &format!(
+            "Added real server: {} (127.32.0.100:80) (Weight set to 1)",
+            rs[1].addr()
+        ),
+        LONG,
+    );
 
     // logrotate, create mode: rename; the daemon follows without a signal,
     // and SIGHUP also reopens.
     let rotated = dir.path().join("ld.log.1");
     std::fs::rename(&log, &rotated).unwrap();
     rs[0].set(Mode::Fail);
-    let new = wait_file_contains(&log, &format!("Deleted real server: {a} (127.32.0.100:80) reason: HTTP 503"), LONG);
-    assert!(!new.contains("Added real server"), "new file has only new lines");
+    let new = wait_file_contains(
+        &log,
+        &format!("Deleted real server: {a} (127.32.0.100:80) reason: HTTP 503"),
+        LONG,
+    );
+    assert!(
+        !new.contains("Added real server"),
+        "new file has only new lines"
+    );
     kill(pid, libc::SIGHUP);
     wait_file_contains(&log, "Reloaded configuration from", LONG);
 
     // copytruncate: the next line lands at the start of the emptied file.
-    std::fs::OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
     rs[0].set(Mode::Ok);
     let after = wait_file_contains(&log, &format!("Added real server: {a}"), LONG);
     assert!(!after.contains('\0'), "no hole after copytruncate");
-    for l in after.lines().chain(std::fs::read_to_string(&rotated).unwrap().lines()) {
-        assert!(l.len() > 28 && l.as_bytes()[4] == b'-' && l.as_bytes()[10] == b'T', "whole timestamped line: {l:?}");
+    for l in after
+        .lines()
+        .chain(std::fs::read_to_string(&rotated).unwrap().lines())
+    {
+        assert!(
+            l.len() > 28 && l.as_bytes()[4] == b'-' && l.as_bytes()[10] == b'T',
+            "whole timestamped line: {l:?}"
+        );
     }
 
     kill(pid, libc::SIGTERM);
@@ -180,7 +255,12 @@ async fn run_survives_logrotate_and_stops_on_sigterm() {
     assert!(s.contains("Received SIGTERM, stopping"));
     assert!(s.contains(&format!("Purged real server (stop): {a} (127.32.0.100:80)")));
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
 }
 
 /// The ldirectord.cf at the end of seed 002, unchanged, checked for real: its
@@ -190,7 +270,12 @@ async fn run_survives_logrotate_and_stops_on_sigterm() {
 fn seed_002_config_loads_unchanged_and_check_runs_it() {
     let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed002.cf");
     let out = cmd(&["-f", cfg.to_str().unwrap(), "configtest"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 || Command::new("ip").arg("-V").output().is_err() {
@@ -223,7 +308,18 @@ fn seed_002_config_loads_unchanged_and_check_runs_it() {
         std::fs::create_dir(&d).unwrap();
         std::fs::write(d.join("index.html"), format!("rs{}\n", i + 1)).unwrap();
         let child = Command::new("ip")
-            .args(["netns", "exec", &ns, "python3", "-m", "http.server", "--bind", addr, "80", "--directory"])
+            .args([
+                "netns",
+                "exec",
+                &ns,
+                "python3",
+                "-m",
+                "http.server",
+                "--bind",
+                addr,
+                "80",
+                "--directory",
+            ])
             .arg(&d)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -233,7 +329,15 @@ fn seed_002_config_loads_unchanged_and_check_runs_it() {
     }
     let check = || {
         Command::new("ip")
-            .args(["netns", "exec", &ns, BIN, "-f", cfg.to_str().unwrap(), "check"])
+            .args([
+                "netns",
+                "exec",
+                &ns,
+                BIN,
+                "-f",
+                cfg.to_str().unwrap(),
+                "check",
+            ])
             .output()
             .unwrap()
     };
@@ -247,8 +351,16 @@ fn seed_002_config_loads_unchanged_and_check_runs_it() {
         out = check();
     }
     let s = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(out.status.code(), Some(0), "{s}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(s.contains("192.168.137.130:80") && s.contains("192.168.137.131:80"), "{s}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{s}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        s.contains("192.168.137.130:80") && s.contains("192.168.137.131:80"),
+        "{s}"
+    );
     assert!(s.contains("http GET /index.html"), "{s}");
     // Stop one real server: check says so and exits 1.
     let mut first = guard.1.remove(0);
@@ -257,7 +369,12 @@ fn seed_002_config_loads_unchanged_and_check_runs_it() {
     let out = check();
     let s = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{s}");
-    assert!(s.lines().any(|l| l.contains("192.168.137.130:80") && l.contains("down") && l.contains("connection refused")), "{s}");
+    assert!(
+        s.lines().any(|l| l.contains("192.168.137.130:80")
+            && l.contains("down")
+            && l.contains("connection refused")),
+        "{s}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,7 +382,11 @@ async fn status_and_metrics_of_a_running_director() {
     let dir = tempfile::tempdir().unwrap();
     let rs = servers(33, 2).await;
     rs[1].set(Mode::Fail);
-    let port = std::net::TcpListener::bind("127.33.0.50:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.33.0.50:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let text = format!(
         "checkinterval=1\nchecktimeout=1\nstatusaddress=127.33.0.50:{port}\nvirtual=127.33.0.100:80\n\treal={} masq 3\n\treal={} masq\n\tservice=http\n",
         rs[0].addr(),
@@ -297,14 +418,44 @@ async fn status_and_metrics_of_a_running_director() {
     }
     let a = rs[0].addr().to_string();
     let b = rs[1].addr().to_string();
-    assert!(table.lines().any(|l| l.contains(&a) && l.contains(" up ") && l.contains("HTTP 200")), "{table}");
-    assert!(table.lines().any(|l| l.contains(&b) && l.contains(" down ") && l.contains("HTTP 503")), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(&a) && l.contains(" up ") && l.contains("HTTP 200")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(&b) && l.contains(" down ") && l.contains("HTTP 503")),
+        "{table}"
+    );
     let out = cmd(&["-f", &c, "status", "--metrics"]);
     let m = String::from_utf8_lossy(&out.stdout);
-    assert!(m.contains(&format!("ldirectord_real_up{{virtual=\"tcp:127.33.0.100:80\",real=\"{a}\"}} 1")), "{m}");
-    assert!(m.contains(&format!("ldirectord_real_up{{virtual=\"tcp:127.33.0.100:80\",real=\"{b}\"}} 0")), "{m}");
-    assert!(m.contains(&format!("ldirectord_real_weight{{virtual=\"tcp:127.33.0.100:80\",real=\"{a}\"}} 3")), "{m}");
-    assert!(!m.contains(&format!("ldirectord_real_weight{{virtual=\"tcp:127.33.0.100:80\",real=\"{b}\"}}")), "{m}");
+    assert!(
+        m.contains(&format!(
+            "ldirectord_real_up{{virtual=\"tcp:127.33.0.100:80\",real=\"{a}\"}} 1"
+        )),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!(
+            "ldirectord_real_up{{virtual=\"tcp:127.33.0.100:80\",real=\"{b}\"}} 0"
+        )),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!(
+            "ldirectord_real_weight{{virtual=\"tcp:127.33.0.100:80\",real=\"{a}\"}} 3"
+        )),
+        "{m}"
+    );
+    assert!(
+        !m.contains(&format!(
+            "ldirectord_real_weight{{virtual=\"tcp:127.33.0.100:80\",real=\"{b}\"}}"
+        )),
+        "{m}"
+    );
     let out = cmd(&["-f", &c, "status", "--json"]);
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["virtuals"][0]["reals"][0]["table_weight"], 3);

@@ -377,7 +377,7 @@ fn every_directive() {
     assert!(v.quiescent && !v.cleanstop);
     assert_eq!(v.scheduler, "wrr");
 
-    // 3: port 53 is udp; ops; connect; flags.
+    // 3: port 53 is udp; ops; on; flags.
     let v = &c.virtuals[2];
     assert_eq!(
         v.key,
@@ -387,8 +387,8 @@ fn every_directive() {
         }
     );
     assert!(v.ops);
-    assert_eq!(v.check.checktype, CheckType::Connect);
-    // dns is the port's default service, unsupported, but connect does not use it.
+    assert_eq!(v.check.checktype, CheckType::On);
+    // dns is the port's default service, unsupported, but `on` does not use it.
     assert_eq!(v.check.service, CheckService::None);
     assert_eq!(v.schedflags, flags::SCHED1 | flags::SCHED2 | flags::SCHED3);
     assert_eq!(v.reals[0].addr, sa("127.0.0.2:53"));
@@ -1077,4 +1077,18 @@ fn load_reports_unreadable_files() {
     assert!(e
         .to_string()
         .starts_with("/nonexistent/ldirectord.cf: cannot read"));
+}
+
+#[test]
+fn connect_on_a_udp_virtual_is_not_supported_yet() {
+    let text = "virtual=127.0.0.100:53\n\treal=127.0.0.2 gate\n\tchecktype=connect\n";
+    let errs = cf::parse(Path::new("u.cf"), text).unwrap_err();
+    assert_eq!(errs.0.len(), 1, "{errs}");
+    assert_eq!(errs.0[0].line, 3);
+    assert!(
+        errs.0[0]
+            .message
+            .contains("ICMP ping) is not supported yet"),
+        "{errs}"
+    );
 }

@@ -7,7 +7,13 @@ use common::*;
 use std::time::Duration;
 
 /// A .cf config with one virtual on 127.<net>.0.100:80 and the given reals.
-fn cf(extra_global: &str, extra_virtual: &str, reals: &[(&TestServer, u32)], fallback: Option<&TestServer>, net: u8) -> String {
+fn cf(
+    extra_global: &str,
+    extra_virtual: &str,
+    reals: &[(&TestServer, u32)],
+    fallback: Option<&TestServer>,
+    net: u8,
+) -> String {
     let mut s = format!("checkinterval=1\nchecktimeout=1\nnegotiatetimeout=1\nresyncinterval=60\n{extra_global}\nvirtual=127.{net}.0.100:80\n");
     for (srv, w) in reals {
         s.push_str(&format!("\treal={} masq {w}\n", srv.addr()));
@@ -24,50 +30,99 @@ fn cf(extra_global: &str, extra_virtual: &str, reals: &[(&TestServer, u32)], fal
 async fn failover_to_fallback_and_back() {
     let dir = tempfile::tempdir().unwrap();
     let rs = servers(21, 2).await;
-    let sorry = TestServer::start("127.21.0.9:0".parse().unwrap(), "sorry\n").await.unwrap();
-    let path = write(dir.path(), "l.cf", &cf("quiescent=no", "", &[(&rs[0], 1), (&rs[1], 2)], Some(&sorry), 21));
+    let sorry = TestServer::start("127.21.0.9:0".parse().unwrap(), "sorry\n")
+        .await
+        .unwrap();
+    let path = write(
+        dir.path(),
+        "l.cf",
+        &cf(
+            "quiescent=no",
+            "",
+            &[(&rs[0], 1), (&rs[1], 2)],
+            Some(&sorry),
+            21,
+        ),
+    );
     let d = start(&path);
     let (a, b, f) = (rs[0].addr(), rs[1].addr(), sorry.addr());
-    d.wait("both reals up", LONG, |t| has(t, a) && has(t, b) && !has(t, f)).await;
+    d.wait("both reals up", LONG, |t| {
+        has(t, a) && has(t, b) && !has(t, f)
+    })
+    .await;
     assert_eq!(weight(&d.table.snapshot(), b), Some(2));
 
     rs[0].set(Mode::Fail);
-    d.wait("rs1 removed", LONG, |t| !has(t, a) && has(t, b)).await;
-    d.wait_log(&format!("Deleted real server: {a} (127.21.0.100:80) reason: HTTP 503"), LONG).await;
-    assert!(!has(&d.table.snapshot(), f), "no fallback while a real is up");
+    d.wait("rs1 removed", LONG, |t| !has(t, a) && has(t, b))
+        .await;
+    d.wait_log(
+        &format!("Deleted real server: {a} (127.21.0.100:80) reason: HTTP 503"),
+        LONG,
+    )
+    .await;
+    assert!(
+        !has(&d.table.snapshot(), f),
+        "no fallback while a real is up"
+    );
 
     rs[1].set(Mode::Down);
-    d.wait("fallback in", LONG, |t| has(t, f) && !has(t, a) && !has(t, b)).await;
-    d.wait_log(&format!("Added fallback server: {f} (127.21.0.100:80)"), LONG).await;
+    d.wait("fallback in", LONG, |t| {
+        has(t, f) && !has(t, a) && !has(t, b)
+    })
+    .await;
+    d.wait_log(
+        &format!("Added fallback server: {f} (127.21.0.100:80)"),
+        LONG,
+    )
+    .await;
     d.wait_log("reason: connection refused", LONG).await;
 
     rs[1].set(Mode::Ok);
-    d.wait("fallback out", LONG, |t| has(t, b) && !has(t, f)).await;
-    d.wait_log(&format!("Deleted fallback server: {f} (127.21.0.100:80)"), LONG).await;
+    d.wait("fallback out", LONG, |t| has(t, b) && !has(t, f))
+        .await;
+    d.wait_log(
+        &format!("Deleted fallback server: {f} (127.21.0.100:80)"),
+        LONG,
+    )
+    .await;
     rs[0].set(Mode::Ok);
     d.wait("all back", LONG, |t| has(t, a) && has(t, b)).await;
     let (_, table, lines) = d.stop().await;
-    assert!(table.snapshot().is_empty(), "cleanstop (default yes) removes the virtual");
-    assert!(lines.iter().any(|l| l.contains(&format!("Added real server: {a} (127.21.0.100:80) (Weight set to 1)"))));
+    assert!(
+        table.snapshot().is_empty(),
+        "cleanstop (default yes) removes the virtual"
+    );
+    assert!(lines.iter().any(|l| l.contains(&format!(
+        "Added real server: {a} (127.21.0.100:80) (Weight set to 1)"
+    ))));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_real_is_down_after_the_timeout_without_delaying_others() {
     let dir = tempfile::tempdir().unwrap();
     let rs = servers(22, 3).await;
-    let path = write(dir.path(), "l.cf", &cf("", "", &[(&rs[0], 1), (&rs[1], 1), (&rs[2], 1)], None, 22));
+    let path = write(
+        dir.path(),
+        "l.cf",
+        &cf("", "", &[(&rs[0], 1), (&rs[1], 1), (&rs[2], 1)], None, 22),
+    );
     let d = start(&path);
     d.wait("all up", LONG, |t| dests(t).len() == 3).await;
     rs[0].set(Mode::Hang);
     rs[1].set(Mode::Fail);
     let t0 = std::time::Instant::now();
-    d.wait("503 real removed", LONG, |t| !has(t, rs[1].addr())).await;
+    d.wait("503 real removed", LONG, |t| !has(t, rs[1].addr()))
+        .await;
     let fail_detect = t0.elapsed();
-    d.wait("hung real removed", LONG, |t| !has(t, rs[0].addr())).await;
+    d.wait("hung real removed", LONG, |t| !has(t, rs[0].addr()))
+        .await;
     d.wait_log("reason: timed out after 1s", LONG).await;
     // Generous bound: the 503 is seen within one interval plus slack, not
     // after the hung check's timeout has been waited out in series.
-    assert!(fail_detect < Duration::from_secs(5), "503 detected after {fail_detect:?}");
+    assert!(
+        fail_detect < Duration::from_secs(5),
+        "503 detected after {fail_detect:?}"
+    );
     assert!(has(&d.table.snapshot(), rs[2].addr()));
     d.stop().await;
 }
@@ -76,16 +131,28 @@ async fn a_hanging_real_is_down_after_the_timeout_without_delaying_others() {
 async fn quiescent_sets_weight_zero_and_restores() {
     let dir = tempfile::tempdir().unwrap();
     let rs = servers(23, 2).await;
-    let path = write(dir.path(), "l.cf", &cf("quiescent=yes", "", &[(&rs[0], 3), (&rs[1], 1)], None, 23));
+    let path = write(
+        dir.path(),
+        "l.cf",
+        &cf("quiescent=yes", "", &[(&rs[0], 3), (&rs[1], 1)], None, 23),
+    );
     let d = start(&path);
     let a = rs[0].addr();
     d.wait("up", LONG, |t| weight(t, a) == Some(3)).await;
     rs[0].set(Mode::Fail);
     d.wait("quiesced", LONG, |t| weight(t, a) == Some(0)).await;
-    d.wait_log(&format!("Quiescent real server: {a} (127.23.0.100:80) (Weight set to 0) reason: HTTP 503"), LONG).await;
+    d.wait_log(
+        &format!("Quiescent real server: {a} (127.23.0.100:80) (Weight set to 0) reason: HTTP 503"),
+        LONG,
+    )
+    .await;
     rs[0].set(Mode::Ok);
     d.wait("restored", LONG, |t| weight(t, a) == Some(3)).await;
-    d.wait_log(&format!("Restored real server: {a} (127.23.0.100:80) (Weight set to 3)"), LONG).await;
+    d.wait_log(
+        &format!("Restored real server: {a} (127.23.0.100:80) (Weight set to 3)"),
+        LONG,
+    )
+    .await;
     d.stop().await;
 }
 
@@ -93,17 +160,34 @@ async fn quiescent_sets_weight_zero_and_restores() {
 async fn failurecount_gives_soft_failures_first() {
     let dir = tempfile::tempdir().unwrap();
     let rs = servers(24, 2).await;
-    let path = write(dir.path(), "l.cf", &cf("failurecount=3", "", &[(&rs[0], 1), (&rs[1], 1)], None, 24));
+    let path = write(
+        dir.path(),
+        "l.cf",
+        &cf("failurecount=3", "", &[(&rs[0], 1), (&rs[1], 1)], None, 24),
+    );
     let d = start(&path);
     let a = rs[0].addr();
     d.wait("up", LONG, |t| dests(t).len() == 2).await;
     rs[0].set(Mode::Fail);
     d.wait("removed", LONG, |t| !has(t, a)).await;
     let lines = d.lines();
-    let soft1 = lines.iter().position(|l| l.contains(&format!("Soft failure real server: {a} (127.24.0.100:80) failure 1/3")));
-    let soft2 = lines.iter().position(|l| l.contains(&format!("Soft failure real server: {a} (127.24.0.100:80) failure 2/3")));
-    let del = lines.iter().position(|l| l.contains(&format!("Deleted real server: {a}")));
-    assert!(soft1.is_some() && soft2.is_some() && del.is_some(), "{lines:#?}");
+    let soft1 = lines.iter().position(|l| {
+        l.contains(&format!(
+            "Soft failure real server: {a} (127.24.0.100:80) failure 1/3"
+        ))
+    });
+    let soft2 = lines.iter().position(|l| {
+        l.contains(&format!(
+            "Soft failure real server: {a} (127.24.0.100:80) failure 2/3"
+        ))
+    });
+    let del = lines
+        .iter()
+        .position(|l| l.contains(&format!("Deleted real server: {a}")));
+    assert!(
+        soft1.is_some() && soft2.is_some() && del.is_some(),
+        "{lines:#?}"
+    );
     assert!(soft1 < soft2 && soft2 < del);
     d.stop().await;
 }
@@ -112,7 +196,11 @@ async fn failurecount_gives_soft_failures_first() {
 async fn risecount_needs_consecutive_successes() {
     let dir = tempfile::tempdir().unwrap();
     let rs = servers(25, 2).await;
-    let path = write(dir.path(), "l.cf", &cf("risecount=3", "", &[(&rs[0], 1), (&rs[1], 1)], None, 25));
+    let path = write(
+        dir.path(),
+        "l.cf",
+        &cf("risecount=3", "", &[(&rs[0], 1), (&rs[1], 1)], None, 25),
+    );
     let d = start(&path);
     let a = rs[0].addr();
     d.wait("up", LONG, |t| dests(t).len() == 2).await;
@@ -122,7 +210,11 @@ async fn risecount_needs_consecutive_successes() {
     rs[0].set(Mode::Ok);
     d.wait("back", Duration::from_secs(15), |t| has(t, a)).await;
     // It came back only after three good checks.
-    assert!(rs[0].hits() - hits_at_restore >= 3, "back after {} checks", rs[0].hits() - hits_at_restore);
+    assert!(
+        rs[0].hits() - hits_at_restore >= 3,
+        "back after {} checks",
+        rs[0].hits() - hits_at_restore
+    );
     d.stop().await;
 }
 
@@ -136,12 +228,23 @@ async fn reload_that_changes_one_real_touches_only_that_entry() {
     d.wait("up", LONG, |t| dests(t).len() == 3).await;
     let ops_before = d.table.op_count();
     write(dir.path(), "l.cf", &cf("", "", &reals(7), None, 26));
-    d.control.send(ldirectord_rs::director::Control::Reload).await.unwrap();
+    d.control
+        .send(ldirectord_rs::director::Control::Reload)
+        .await
+        .unwrap();
     d.wait_log("Reloaded configuration from", LONG).await;
-    assert_eq!(d.table.op_count() - ops_before, 1, "exactly one table operation\n{:#?}", d.lines());
+    assert_eq!(
+        d.table.op_count() - ops_before,
+        1,
+        "exactly one table operation\n{:#?}",
+        d.lines()
+    );
     assert_eq!(weight(&d.table.snapshot(), rs[1].addr()), Some(7));
     assert_eq!(d.count("Reloaded configuration from"), 1);
-    assert!(d.lines().iter().any(|l| l.contains(": 1 table operations in")));
+    assert!(d
+        .lines()
+        .iter()
+        .any(|l| l.contains(": 1 table operations in")));
     // Health was kept: nobody was re-added.
     assert_eq!(d.count("Added real server"), 3);
     d.stop().await;
@@ -156,16 +259,32 @@ async fn a_bad_reload_keeps_the_old_config_serving() {
     let d = start(&path);
     d.wait("up", LONG, |t| dests(t).len() == 2).await;
     let ops_before = d.table.op_count();
-    write(dir.path(), "l.cf", &format!("{good}\tbogus_directive=1\n\treal=127.27.0.50:80\n"));
-    d.control.send(ldirectord_rs::director::Control::Reload).await.unwrap();
-    d.wait_log("Reload failed, keeping the running configuration", LONG).await;
+    write(
+        dir.path(),
+        "l.cf",
+        &format!("{good}\tbogus_directive=1\n\treal=127.27.0.50:80\n"),
+    );
+    d.control
+        .send(ldirectord_rs::director::Control::Reload)
+        .await
+        .unwrap();
+    d.wait_log("Reload failed, keeping the running configuration", LONG)
+        .await;
     let lines = d.lines();
     let file_line = format!("{}:", path.display());
-    assert!(lines.iter().any(|l| l.contains("Reload failed: ") && l.contains(&file_line)), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Reload failed: ") && l.contains(&file_line)),
+        "{lines:#?}"
+    );
     assert_eq!(d.table.op_count(), ops_before);
     // Checks still run on the old config.
     rs[0].set(Mode::Fail);
-    d.wait("old config still serving", LONG, |t| !has(t, rs[0].addr()) && has(t, rs[1].addr())).await;
+    d.wait("old config still serving", LONG, |t| {
+        !has(t, rs[0].addr()) && has(t, rs[1].addr())
+    })
+    .await;
     d.stop().await;
 }
 
@@ -176,7 +295,11 @@ async fn maintenancedir_forces_a_real_down() {
     std::fs::create_dir(&maint).unwrap();
     let rs = servers(28, 2).await;
     let g = format!("maintenancedir={}", maint.display());
-    let path = write(dir.path(), "l.cf", &cf(&g, "", &[(&rs[0], 1), (&rs[1], 1)], None, 28));
+    let path = write(
+        dir.path(),
+        "l.cf",
+        &cf(&g, "", &[(&rs[0], 1), (&rs[1], 1)], None, 28),
+    );
     let d = start(&path);
     let a = rs[0].addr();
     d.wait("up", LONG, |t| dests(t).len() == 2).await;
@@ -193,15 +316,20 @@ async fn adoption_leaves_a_healthy_entry_alone_and_drift_is_repaired() {
     use ldirectord_rs::ipvs::{Ipvs, Protocol, ServiceKey};
     let dir = tempfile::tempdir().unwrap();
     let rs = servers(29, 2).await;
-    let text = cf("cleanstop=no", "", &[(&rs[0], 1), (&rs[1], 1)], None, 29).replace("resyncinterval=60", "resyncinterval=1");
+    let text = cf("cleanstop=no", "", &[(&rs[0], 1), (&rs[1], 1)], None, 29)
+        .replace("resyncinterval=60", "resyncinterval=1");
     let path = write(dir.path(), "l.cf", &text);
     // The table as a previous run left it: the service and both reals.
     let config = ldirectord_rs::config::load(&path).unwrap();
     let v = &config.virtuals[0];
     let mut table = ldirectord_rs::ipvs::memory::MemoryIpvs::new();
-    table.add_service(&ldirectord_rs::table::desired_service(v)).unwrap();
+    table
+        .add_service(&ldirectord_rs::table::desired_service(v))
+        .unwrap();
     for r in &v.reals {
-        table.add_dest(&v.key, &ldirectord_rs::table::desired_dest(r)).unwrap();
+        table
+            .add_dest(&v.key, &ldirectord_rs::table::desired_dest(r))
+            .unwrap();
     }
     let ops_before = table.op_count();
     let d = start_with(&path, table);
@@ -210,12 +338,23 @@ async fn adoption_leaves_a_healthy_entry_alone_and_drift_is_repaired() {
     while rs.iter().any(|s| s.hits() < 2) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(d.table.op_count(), ops_before, "adopted healthy entries were not touched\n{:#?}", d.lines());
+    assert_eq!(
+        d.table.op_count(),
+        ops_before,
+        "adopted healthy entries were not touched\n{:#?}",
+        d.lines()
+    );
     // An operator flushes the table (ipvsadm -C): it is whole again within a resync.
     d.table.clear();
     d.wait("repaired", LONG, |t| dests(t).len() == 2).await;
-    let key = ServiceKey::Inet { proto: Protocol::Tcp, addr: "127.29.0.100:80".parse().unwrap() };
+    let key = ServiceKey::Inet {
+        proto: Protocol::Tcp,
+        addr: "127.29.0.100:80".parse().unwrap(),
+    };
     let (_, table, _) = d.stop().await;
     // cleanstop=no: the table stays.
-    assert!(table.snapshot().iter().any(|s| s.service.key == key && s.dests.len() == 2));
+    assert!(table
+        .snapshot()
+        .iter()
+        .any(|s| s.service.key == key && s.dests.len() == 2));
 }

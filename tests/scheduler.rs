@@ -14,7 +14,11 @@ fn config(n: usize, virtuals: usize) -> String {
     for v in 0..virtuals {
         s.push_str(&format!("virtual=127.41.{v}.100:80\n\tchecktype=on\n"));
         for i in 0..n {
-            s.push_str(&format!("\treal=127.40.{}.{}:80 masq\n", i / 200, i % 200 + 1));
+            s.push_str(&format!(
+                "\treal=127.40.{}.{}:80 masq\n",
+                i / 200,
+                i % 200 + 1
+            ));
         }
     }
     s
@@ -22,7 +26,12 @@ fn config(n: usize, virtuals: usize) -> String {
 
 async fn status(tx: &mpsc::Sender<Request>) -> Status {
     let (reply, rx) = oneshot::channel();
-    tx.send(Request { kind: Kind::Status, reply }).await.unwrap();
+    tx.send(Request {
+        kind: Kind::Status,
+        reply,
+    })
+    .await
+    .unwrap();
     serde_json::from_str(&rx.await.unwrap()).unwrap()
 }
 
@@ -48,7 +57,10 @@ async fn fixed_cadence_spread_start_and_shared_checks() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let first = checks(&status(&tx).await);
     let started = first.iter().filter(|&&c| c > 0).count();
-    assert!((15..=85).contains(&started), "{started} of 100 checked after half an interval");
+    assert!(
+        (15..=85).contains(&started),
+        "{started} of 100 checked after half an interval"
+    );
     assert!(first.iter().all(|&c| c <= 1));
 
     // After 60 s of fake time each real was checked every 5 s: 12 or 13
@@ -56,14 +68,20 @@ async fn fixed_cadence_spread_start_and_shared_checks() {
     tokio::time::sleep(Duration::from_millis(57_500)).await;
     let s = status(&tx).await;
     for c in checks(&s) {
-        assert!((12..=13).contains(&c), "checked {c} times in 60 s at a 5 s interval");
+        assert!(
+            (12..=13).contains(&c),
+            "checked {c} times in 60 s at a 5 s interval"
+        );
     }
     // The second virtual lists the same reals with the same check: the same
     // counts, because it is the same check (one probe per real per interval).
     let other: Vec<u64> = s.virtuals[1].reals.iter().map(|r| r.checks).collect();
     assert_eq!(checks(&s), other);
     // checktype=on: everything up and in the table.
-    assert!(s.virtuals.iter().all(|v| v.reals.iter().all(|r| r.state == "up" && r.table_weight == Some(1))));
+    assert!(s.virtuals.iter().all(|v| v
+        .reals
+        .iter()
+        .all(|r| r.state == "up" && r.table_weight == Some(1))));
 
     control.send(Control::Stop("test".into())).await.unwrap();
     handle.await.unwrap();

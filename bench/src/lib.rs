@@ -162,7 +162,9 @@ impl Control {
         self.w.write_all(format!("{c}\n").as_bytes())?;
         let l = self.line()?;
         if let Some(e) = l.strip_prefix("error ") {
-            return Err(std::io::Error::other(format!("backends: {e} (command {c:?})")));
+            return Err(std::io::Error::other(format!(
+                "backends: {e} (command {c:?})"
+            )));
         }
         Ok(l)
     }
@@ -175,7 +177,13 @@ impl Control {
 
     /// Set the mode of addresses `first, first+stride, ...` (`count` of them).
     /// Returns the Unix time (ns) at which the switch took effect.
-    pub fn set(&mut self, first: usize, count: usize, stride: usize, mode: &str) -> std::io::Result<u64> {
+    pub fn set(
+        &mut self,
+        first: usize,
+        count: usize,
+        stride: usize,
+        mode: &str,
+    ) -> std::io::Result<u64> {
         let l = self.cmd(&format!("set {first} {count} {mode} {stride}"))?;
         Self::done_ns(&l)
     }
@@ -196,9 +204,14 @@ impl Control {
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
             let l = self.line()?;
-            let f: Vec<u64> = l.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
             if f.len() != 3 {
-                return Err(std::io::Error::other(format!("backends: bad stats line {l:?}")));
+                return Err(std::io::Error::other(format!(
+                    "backends: bad stats line {l:?}"
+                )));
             }
             out.push(AddrStats {
                 index: f[0] as usize,
@@ -208,7 +221,9 @@ impl Control {
         }
         let end = self.line()?;
         if end != "end" {
-            return Err(std::io::Error::other(format!("backends: expected end, got {end:?}")));
+            return Err(std::io::Error::other(format!(
+                "backends: expected end, got {end:?}"
+            )));
         }
         Ok(out)
     }

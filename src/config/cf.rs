@@ -1218,7 +1218,24 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
         None => false,
     };
 
+    if checktype == CheckType::Connect
+        && matches!(
+            key,
+            ServiceKey::Inet {
+                proto: Protocol::Udp,
+                ..
+            }
+        )
+    {
+        let line = v.checktype.map_or(v.line, |(_, l)| l);
+        errs.push((
+            line,
+            "checktype=connect on a UDP virtual (ldirectord's ICMP ping) is not supported yet: use checktype=external, negotiate with a service, or on".into(),
+        ));
+    }
+
     let mut reals: Vec<Real> = Vec::new();
+    let mut seen: std::collections::HashMap<SocketAddr, usize> = std::collections::HashMap::new();
     for (r, line) in &v.reals {
         if r.lower > r.upper {
             errs.push((*line, format!(
@@ -1236,13 +1253,11 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
         };
         for ip in ips {
             let addr = SocketAddr::new(ip, rport);
-            if let Some(prev) = reals.iter().find(|x| x.addr == addr) {
+            if let Some(prev) = seen.insert(addr, *line) {
+                seen.insert(addr, prev);
                 errs.push((
                     *line,
-                    format!(
-                        "duplicate real server {addr} in this virtual (first at line {})",
-                        prev.line.0
-                    ),
+                    format!("duplicate real server {addr} in this virtual (first at line {prev})"),
                 ));
                 continue;
             }

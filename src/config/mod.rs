@@ -291,7 +291,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
 /// Read and parse a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError { file: path.to_path_buf(), line: 0, message: format!("cannot read: {e}") }])
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        }])
     })?;
     parse(path, &text)
 }

@@ -35,7 +35,10 @@ impl MemoryIpvs {
         let t = self.inner.lock().unwrap();
         t.services
             .values()
-            .map(|(s, d)| ServiceEntry { service: s.clone(), dests: d.clone() })
+            .map(|(s, d)| ServiceEntry {
+                service: s.clone(),
+                dests: d.clone(),
+            })
             .collect()
     }
 
@@ -53,7 +56,9 @@ impl MemoryIpvs {
 }
 
 fn no_service(key: &ServiceKey) -> IpvsError {
-    IpvsError::NoService { what: key.to_string() }
+    IpvsError::NoService {
+        what: key.to_string(),
+    }
 }
 
 impl Ipvs for MemoryIpvs {
@@ -64,7 +69,9 @@ impl Ipvs for MemoryIpvs {
     fn add_service(&mut self, svc: &Service) -> Result<(), IpvsError> {
         self.with(|t| {
             if t.services.contains_key(&svc.key) {
-                return Err(IpvsError::Exists { what: format!("service {}", svc.key) });
+                return Err(IpvsError::Exists {
+                    what: format!("service {}", svc.key),
+                });
             }
             t.services.insert(svc.key, (svc.clone(), Vec::new()));
             Ok(())
@@ -73,23 +80,36 @@ impl Ipvs for MemoryIpvs {
 
     fn edit_service(&mut self, svc: &Service) -> Result<(), IpvsError> {
         self.with(|t| {
-            let entry = t.services.get_mut(&svc.key).ok_or_else(|| no_service(&svc.key))?;
+            let entry = t
+                .services
+                .get_mut(&svc.key)
+                .ok_or_else(|| no_service(&svc.key))?;
             entry.0 = svc.clone();
             Ok(())
         })
     }
 
     fn del_service(&mut self, key: &ServiceKey) -> Result<(), IpvsError> {
-        self.with(|t| t.services.remove(key).map(|_| ()).ok_or_else(|| no_service(key)))
+        self.with(|t| {
+            t.services
+                .remove(key)
+                .map(|_| ())
+                .ok_or_else(|| no_service(key))
+        })
     }
 
     fn add_dest(&mut self, svc: &ServiceKey, dest: &Dest) -> Result<(), IpvsError> {
         self.with(|t| {
             let entry = t.services.get_mut(svc).ok_or_else(|| no_service(svc))?;
             if entry.1.iter().any(|d| d.dest.addr == dest.addr) {
-                return Err(IpvsError::Exists { what: format!("destination {} in {}", dest.addr, svc) });
+                return Err(IpvsError::Exists {
+                    what: format!("destination {} in {}", dest.addr, svc),
+                });
             }
-            entry.1.push(DestEntry { dest: *dest, stats: DestStats::default() });
+            entry.1.push(DestEntry {
+                dest: *dest,
+                stats: DestStats::default(),
+            });
             Ok(())
         })
     }
@@ -101,7 +121,9 @@ impl Ipvs for MemoryIpvs {
                 .1
                 .iter_mut()
                 .find(|d| d.dest.addr == dest.addr)
-                .ok_or_else(|| IpvsError::NotFound { what: format!("destination {} in {}", dest.addr, svc) })?;
+                .ok_or_else(|| IpvsError::NotFound {
+                    what: format!("destination {} in {}", dest.addr, svc),
+                })?;
             d.dest = *dest;
             Ok(())
         })
@@ -113,7 +135,9 @@ impl Ipvs for MemoryIpvs {
             let before = entry.1.len();
             entry.1.retain(|d| d.dest.addr != addr);
             if entry.1.len() == before {
-                return Err(IpvsError::NotFound { what: format!("destination {addr} in {svc}") });
+                return Err(IpvsError::NotFound {
+                    what: format!("destination {addr} in {svc}"),
+                });
             }
             Ok(())
         })
@@ -122,7 +146,9 @@ impl Ipvs for MemoryIpvs {
     fn start_sync_daemon(&mut self, d: &SyncDaemon) -> Result<(), IpvsError> {
         self.with(|t| {
             if t.daemons.iter().any(|x| x.state == d.state) {
-                return Err(IpvsError::Exists { what: format!("sync daemon {:?}", d.state) });
+                return Err(IpvsError::Exists {
+                    what: format!("sync daemon {:?}", d.state),
+                });
             }
             t.daemons.push(d.clone());
             Ok(())
@@ -134,7 +160,9 @@ impl Ipvs for MemoryIpvs {
             let before = t.daemons.len();
             t.daemons.retain(|x| x.state != state);
             if t.daemons.len() == before {
-                return Err(IpvsError::NotFound { what: format!("sync daemon {state:?}") });
+                return Err(IpvsError::NotFound {
+                    what: format!("sync daemon {state:?}"),
+                });
             }
             Ok(())
         })

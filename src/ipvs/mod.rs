@@ -224,7 +224,11 @@ pub enum IpvsError {
     #[error("value out of range: {what}")]
     Range { what: String },
     #[error("IPVS {op} failed: {message} (errno {errno})")]
-    Kernel { op: String, errno: i32, message: String },
+    Kernel {
+        op: String,
+        errno: i32,
+        message: String,
+    },
     #[error("netlink: {0}")]
     Transport(String),
 }
@@ -302,7 +306,12 @@ pub fn format_table(entries: &[ServiceEntry]) -> String {
     for e in entries {
         let svc = &e.service;
         let head = match svc.key {
-            ServiceKey::Inet { proto, addr } => format!("{:<4} {} {}", proto.name().to_uppercase(), addr, svc.scheduler),
+            ServiceKey::Inet { proto, addr } => format!(
+                "{:<4} {} {}",
+                proto.name().to_uppercase(),
+                addr,
+                svc.scheduler
+            ),
             ServiceKey::Fwmark { mark, .. } => format!("FWM  {} {}", mark, svc.scheduler),
         };
         let _ = write!(s, "{head}");

@@ -63,7 +63,10 @@ impl Running {
         let deadline = tokio::time::Instant::now() + limit;
         while self.count(needle) == 0 {
             if tokio::time::Instant::now() >= deadline {
-                panic!("timed out waiting for log line {needle:?}\nlog:\n{}", self.lines().join("\n"));
+                panic!(
+                    "timed out waiting for log line {needle:?}\nlog:\n{}",
+                    self.lines().join("\n")
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -74,10 +77,17 @@ impl Running {
 pub fn start_with(path: &Path, table: MemoryIpvs) -> Running {
     let config = ldirectord_rs::config::load(path).unwrap_or_else(|e| panic!("config: {e}"));
     let (log, lines) = EventLog::memory();
-    let d = Director::with_config(path, config, Box::new(table.clone()), log).expect("director starts");
+    let d =
+        Director::with_config(path, config, Box::new(table.clone()), log).expect("director starts");
     let (control, rx) = mpsc::channel(8);
     let handle = tokio::spawn(d.run(rx));
-    Running { table, log: lines, control, handle, path: path.to_path_buf() }
+    Running {
+        table,
+        log: lines,
+        control,
+        handle,
+        path: path.to_path_buf(),
+    }
 }
 
 pub fn start(path: &Path) -> Running {
@@ -103,8 +113,14 @@ pub async fn servers(net: u8, n: u8) -> Vec<TestServer> {
 
 /// Addresses and weights in the table, sorted.
 pub fn dests(t: &[ServiceEntry]) -> Vec<(String, u32)> {
-    let mut v: Vec<(String, u32)> =
-        t.iter().flat_map(|s| s.dests.iter().map(|d| (d.dest.addr.to_string(), d.dest.weight))).collect();
+    let mut v: Vec<(String, u32)> = t
+        .iter()
+        .flat_map(|s| {
+            s.dests
+                .iter()
+                .map(|d| (d.dest.addr.to_string(), d.dest.weight))
+        })
+        .collect();
     v.sort();
     v
 }

@@ -47,7 +47,9 @@ impl State {
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("backends: {msg}\nusage: backends --count N [--control 127.0.0.1:7999] [--threads 1]");
+    eprintln!(
+        "backends: {msg}\nusage: backends --count N [--control 127.0.0.1:7999] [--threads 1]"
+    );
     std::process::exit(2)
 }
 
@@ -57,7 +59,10 @@ fn main() {
     let mut threads: usize = 1;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        let mut val = || args.next().unwrap_or_else(|| usage(&format!("{a} needs a value")));
+        let mut val = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{a} needs a value")))
+        };
         match a.as_str() {
             "--count" => count = val().parse().unwrap_or_else(|_| usage("bad --count")),
             "--control" => control = val(),
@@ -74,7 +79,9 @@ fn main() {
         std::process::exit(1);
     }
     let rt = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
@@ -118,7 +125,9 @@ async fn run(count: usize, control: String) {
     };
     println!("ready {count}");
     loop {
-        let Ok((s, _)) = ctl.accept().await else { continue };
+        let Ok((s, _)) = ctl.accept().await else {
+            continue;
+        };
         let st = state.clone();
         tokio::spawn(async move { control_conn(s, st).await });
     }
@@ -225,7 +234,10 @@ async fn control_conn(s: TcpStream, st: Arc<State>) {
                     Some((first, count, stride, mode)) => {
                         let last = first + count.saturating_sub(1) * stride;
                         if count == 0 || last >= st.addrs.len() {
-                            format!("error range {first}+{count}x{stride} outside 0..{}\n", st.addrs.len())
+                            format!(
+                                "error range {first}+{count}x{stride} outside 0..{}\n",
+                                st.addrs.len()
+                            )
                         } else {
                             for k in 0..count {
                                 st.addrs[first + k * stride].mode.store(mode, Relaxed);

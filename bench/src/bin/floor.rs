@@ -31,7 +31,8 @@ fn usage(msg: &str) -> ! {
 }
 
 fn request(addr: SocketAddr) -> Vec<u8> {
-    format!("GET / HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: floor\r\nConnection: close\r\n\r\n").into_bytes()
+    format!("GET / HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: floor\r\nConnection: close\r\n\r\n")
+        .into_bytes()
 }
 
 fn good(resp: &[u8]) -> bool {
@@ -39,7 +40,9 @@ fn good(resp: &[u8]) -> bool {
 }
 
 fn check_blocking(addr: SocketAddr, timeout: Duration) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, timeout) else { return false };
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(timeout));
     if s.write_all(&request(addr)).is_err() {
         return false;
@@ -75,7 +78,10 @@ fn main() {
     let mut timeout = 3.0f64;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        let mut val = || args.next().unwrap_or_else(|| usage(&format!("{a} needs a value")));
+        let mut val = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{a} needs a value")))
+        };
         match a.as_str() {
             "--mode" => mode = val(),
             "--count" => count = val().parse().unwrap_or_else(|_| usage("bad --count")),
@@ -124,7 +130,8 @@ fn main() {
                 if mode == "burst" {
                     let next = Arc::new(AtomicU64::new(0));
                     for _ in 0..conc {
-                        let (ok, bad, next, addrs) = (ok2.clone(), bad2.clone(), next.clone(), addrs.clone());
+                        let (ok, bad, next, addrs) =
+                            (ok2.clone(), bad2.clone(), next.clone(), addrs.clone());
                         set.spawn(async move {
                             loop {
                                 let k = next.fetch_add(1, Relaxed);
@@ -147,7 +154,8 @@ fn main() {
                         let (ok, bad) = (ok2.clone(), bad2.clone());
                         let offset = per.mul_f64(i as f64 / n as f64);
                         set.spawn(async move {
-                            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, per);
+                            let mut tick =
+                                tokio::time::interval_at(tokio::time::Instant::now() + offset, per);
                             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                             loop {
                                 let at = tick.tick().await;

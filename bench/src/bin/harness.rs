@@ -21,7 +21,8 @@
 //! Run `harness --help` for the options.
 
 use ldirectord_bench::{
-    backend_addr, backend_index, percentile, proc_cpu, proc_status_kib, unix_ns, Control, ProcCpu, BACKEND_PORT,
+    backend_addr, backend_index, percentile, proc_cpu, proc_status_kib, unix_ns, Control, ProcCpu,
+    BACKEND_PORT,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -78,7 +79,11 @@ fn parse_list(s: &str) -> Vec<usize> {
         return vec![];
     }
     s.split(',')
-        .map(|x| x.trim().parse().unwrap_or_else(|_| die(&format!("bad size {x:?} in {s:?}"))))
+        .map(|x| {
+            x.trim()
+                .parse()
+                .unwrap_or_else(|_| die(&format!("bad size {x:?} in {s:?}")))
+        })
         .collect()
 }
 
@@ -100,7 +105,10 @@ fn parse_opts() -> Opts {
         fail_percent: 10.0,
         tolerance_ms: 100.0,
         ld_max_wait: 90.0,
-        phases: ["steady", "fail", "reload", "hang"].iter().map(|s| s.to_string()).collect(),
+        phases: ["steady", "fail", "reload", "hang"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         control: "127.0.0.1:7999".parse().unwrap(),
         backend_threads: 1,
     };
@@ -110,7 +118,9 @@ fn parse_opts() -> Opts {
             println!("{HELP}");
             std::process::exit(0);
         }
-        let v = args.next().unwrap_or_else(|| die(&format!("{a} needs a value\n{HELP}")));
+        let v = args
+            .next()
+            .unwrap_or_else(|| die(&format!("{a} needs a value\n{HELP}")));
         let num = |v: &str| -> f64 {
             v.parse::<f64>()
                 .ok()
@@ -185,7 +195,12 @@ fn stop_child(c: &mut Child, grace: Duration) -> Option<std::process::ExitStatus
 fn start_backends(o: &Opts, n: usize, dir: &Path) -> (Child, Control) {
     let bin = o.bin_dir.join("backends");
     let mut c = Command::new(&bin)
-        .args(["--count", &n.to_string(), "--control", &o.control.to_string()])
+        .args([
+            "--count",
+            &n.to_string(),
+            "--control",
+            &o.control.to_string(),
+        ])
         .args(["--threads", &o.backend_threads.max(1).to_string()])
         .stdout(Stdio::piped())
         .stderr(fs::File::create(dir.join("backends.err")).unwrap_or_else(|e| die(&format!("{e}"))))
@@ -204,7 +219,8 @@ fn start_backends(o: &Opts, n: usize, dir: &Path) -> (Child, Control) {
         let mut sink = Vec::new();
         let _ = r.read_to_end(&mut sink);
     });
-    let ctl = Control::connect(o.control).unwrap_or_else(|e| die(&format!("backends control: {e}")));
+    let ctl =
+        Control::connect(o.control).unwrap_or_else(|e| die(&format!("backends control: {e}")));
     (c, ctl)
 }
 
@@ -304,15 +320,21 @@ fn real_of(s: &str) -> Option<usize> {
 impl Subject {
     /// Read what is new in the source file; update events and the up vector.
     fn poll(&mut self) {
-        let Ok(mut f) = fs::File::open(&self.src) else { return };
+        let Ok(mut f) = fs::File::open(&self.src) else {
+            return;
+        };
         if f.seek(SeekFrom::Start(self.offset)).is_err() {
             return;
         }
         let mut buf = String::new();
-        let Ok(k) = f.read_to_string(&mut buf) else { return };
+        let Ok(k) = f.read_to_string(&mut buf) else {
+            return;
+        };
         self.offset += k as u64;
         self.partial.push_str(&buf);
-        let Some(cut) = self.partial.rfind('\n') else { return };
+        let Some(cut) = self.partial.rfind('\n') else {
+            return;
+        };
         let complete: String = self.partial[..=cut].to_string();
         self.partial = self.partial[cut + 1..].to_string();
         for line in complete.lines() {
@@ -323,12 +345,16 @@ impl Subject {
     fn line(&mut self, line: &str) {
         let (ns, text) = match self.kind {
             Kind::Rs => {
-                let Some((ts, msg)) = line.split_once(' ') else { return };
+                let Some((ts, msg)) = line.split_once(' ') else {
+                    return;
+                };
                 let Some(ns) = parse_iso(ts) else { return };
                 (ns, msg)
             }
             Kind::Ld => {
-                let Some((ts, args)) = line.split_once(' ') else { return };
+                let Some((ts, args)) = line.split_once(' ') else {
+                    return;
+                };
                 let Ok(ns) = ts.parse::<u64>() else { return };
                 (ns, args)
             }
@@ -336,9 +362,13 @@ impl Subject {
         self.lines.push((ns, text.to_string()));
         let ev = match self.kind {
             Kind::Rs => {
-                let up = if text.starts_with("Added real server: ") || text.starts_with("Restored real server: ") {
+                let up = if text.starts_with("Added real server: ")
+                    || text.starts_with("Restored real server: ")
+                {
                     true
-                } else if text.starts_with("Deleted real server: ") || text.starts_with("Quiescent real server: ") {
+                } else if text.starts_with("Deleted real server: ")
+                    || text.starts_with("Quiescent real server: ")
+                {
                     false
                 } else {
                     return;
@@ -349,11 +379,27 @@ impl Subject {
             Kind::Ld => {
                 let a: Vec<&str> = text.split_whitespace().collect();
                 let cmd = a.first().copied().unwrap_or("");
-                let rip = a.iter().position(|x| *x == "-r").and_then(|p| a.get(p + 1)).and_then(|r| real_of(r));
-                let w = a.iter().position(|x| *x == "-w").and_then(|p| a.get(p + 1)).and_then(|w| w.parse::<i64>().ok());
+                let rip = a
+                    .iter()
+                    .position(|x| *x == "-r")
+                    .and_then(|p| a.get(p + 1))
+                    .and_then(|r| real_of(r));
+                let w = a
+                    .iter()
+                    .position(|x| *x == "-w")
+                    .and_then(|p| a.get(p + 1))
+                    .and_then(|w| w.parse::<i64>().ok());
                 match (cmd, rip) {
-                    ("-a" | "-e", Some(index)) => Some(Ev { ns, index, up: w.unwrap_or(1) > 0 }),
-                    ("-d", Some(index)) => Some(Ev { ns, index, up: false }),
+                    ("-a" | "-e", Some(index)) => Some(Ev {
+                        ns,
+                        index,
+                        up: w.unwrap_or(1) > 0,
+                    }),
+                    ("-d", Some(index)) => Some(Ev {
+                        ns,
+                        index,
+                        up: false,
+                    }),
                     _ => None,
                 }
             }
@@ -406,7 +452,13 @@ fn vip(v: usize) -> Ipv4Addr {
 }
 
 /// ldirectord.cf text for N reals; `weight_of(i)` gives each real's weight.
-fn config_text(o: &Opts, kind: Kind, n: usize, log: &Path, weight_of: &dyn Fn(usize) -> u32) -> String {
+fn config_text(
+    o: &Opts,
+    kind: Kind,
+    n: usize,
+    log: &Path,
+    weight_of: &dyn Fn(usize) -> u32,
+) -> String {
     let mut s = String::new();
     s.push_str("# generated by ldirectord-bench harness\n");
     s.push_str(&format!("checktimeout={}\n", o.timeout));
@@ -422,9 +474,18 @@ fn config_text(o: &Opts, kind: Kind, n: usize, log: &Path, weight_of: &dyn Fn(us
         for i in v * 100..((v + 1) * 100).min(n) {
             let w = weight_of(i);
             if w == 1 {
-                s.push_str(&format!("\treal={}:{} masq\n", backend_addr(i), BACKEND_PORT));
+                s.push_str(&format!(
+                    "\treal={}:{} masq\n",
+                    backend_addr(i),
+                    BACKEND_PORT
+                ));
             } else {
-                s.push_str(&format!("\treal={}:{} masq {}\n", backend_addr(i), BACKEND_PORT, w));
+                s.push_str(&format!(
+                    "\treal={}:{} masq {}\n",
+                    backend_addr(i),
+                    BACKEND_PORT,
+                    w
+                ));
             }
         }
         s.push_str("\tservice=http\n\tscheduler=wrr\n\tprotocol=tcp\n\tchecktype=negotiate\n");
@@ -505,7 +566,11 @@ fn round3(x: f64) -> f64 {
 }
 
 /// Gaps (seconds) of the given addresses from a stats snapshot.
-fn gaps(stats: &[ldirectord_bench::AddrStats], include: &dyn Fn(usize) -> bool, limit_s: f64) -> Value {
+fn gaps(
+    stats: &[ldirectord_bench::AddrStats],
+    include: &dyn Fn(usize) -> bool,
+    limit_s: f64,
+) -> Value {
     let mut g = Vec::new();
     let mut checks = 0u64;
     for s in stats.iter().filter(|s| include(s.index)) {
@@ -525,8 +590,14 @@ fn gaps(stats: &[ldirectord_bench::AddrStats], include: &dyn Fn(usize) -> bool, 
 fn failure_phase(o: &Opts, s: &mut Subject, ctl: &mut Control, mode: &str, offset: usize) -> Value {
     let n = s.n;
     let stride = (100.0 / o.fail_percent).round().max(1.0) as usize;
-    let count = (n.saturating_sub(offset)).div_ceil(stride).min(((n as f64) * o.fail_percent / 100.0).ceil() as usize).max(1);
-    let failed: Vec<usize> = (0..count).map(|k| offset + k * stride).filter(|i| *i < n).collect();
+    let count = (n.saturating_sub(offset))
+        .div_ceil(stride)
+        .min(((n as f64) * o.fail_percent / 100.0).ceil() as usize)
+        .max(1);
+    let failed: Vec<usize> = (0..count)
+        .map(|k| offset + k * stride)
+        .filter(|i| *i < n)
+        .collect();
     let count = failed.len();
     let is_failed = {
         let mut v = vec![false; n];
@@ -543,7 +614,9 @@ fn failure_phase(o: &Opts, s: &mut Subject, ctl: &mut Control, mode: &str, offse
     let ev0 = s.events.len();
     let cpu0 = s.cpu();
     let t = Instant::now();
-    let t_inj = ctl.set(offset, count, stride, mode).unwrap_or_else(|e| die(&format!("{e}")));
+    let t_inj = ctl
+        .set(offset, count, stride, mode)
+        .unwrap_or_else(|e| die(&format!("{e}")));
     ctl.reset().ok();
     let all_down = s.wait(limit, |s| failed.iter().all(|&i| !s.up[i]));
     // Keep the window at least as long as the steady one, for the gap figures.
@@ -571,8 +644,12 @@ fn failure_phase(o: &Opts, s: &mut Subject, ctl: &mut Control, mode: &str, offse
     let healthy_gaps = gaps(&stats, &|i| i < n && !is_failed[i], healthy_limit);
     // Restore and measure recovery.
     let ev1 = s.events.len();
-    let t_ok = ctl.set(offset, count, stride, "ok").unwrap_or_else(|e| die(&format!("{e}")));
-    let all_up = s.wait(limit + Duration::from_secs_f64(o.timeout), |s| failed.iter().all(|&i| s.up[i]));
+    let t_ok = ctl
+        .set(offset, count, stride, "ok")
+        .unwrap_or_else(|e| die(&format!("{e}")));
+    let all_up = s.wait(limit + Duration::from_secs_f64(o.timeout), |s| {
+        failed.iter().all(|&i| s.up[i])
+    });
     let mut rec = BTreeMap::new();
     for e in &s.events[ev1..] {
         if e.up && e.ns >= t_ok && is_failed[e.index] {
@@ -614,7 +691,11 @@ fn steady_phase(o: &Opts, s: &mut Subject, ctl: &mut Control, floor_per_k: Optio
     let checks: u64 = stats.iter().take(s.n).map(|x| x.count).sum();
     let own = cpu1.own - cpu0.own;
     let children = cpu1.children - cpu0.children;
-    let per_k = if checks > 0 { (own + children) / checks as f64 * 1000.0 } else { 0.0 };
+    let per_k = if checks > 0 {
+        (own + children) / checks as f64 * 1000.0
+    } else {
+        0.0
+    };
     let limit = o.interval + o.tolerance_ms / 1000.0;
     let g = gaps(&stats, &|i| i < s.n, limit);
     s.poll();
@@ -639,8 +720,11 @@ fn reload_phase(o: &Opts, s: &mut Subject) -> Value {
     let n = s.n;
     let changed = 1.min(n - 1);
     let log = s.dir.join("director.log");
-    fs::write(&s.cfg, config_text(o, s.kind, n, &log, &|i| if i == changed { 2 } else { 1 }))
-        .unwrap_or_else(|e| die(&format!("{e}")));
+    fs::write(
+        &s.cfg,
+        config_text(o, s.kind, n, &log, &|i| if i == changed { 2 } else { 1 }),
+    )
+    .unwrap_or_else(|e| die(&format!("{e}")));
     s.poll();
     let line0 = s.lines.len();
     let t_hup = unix_ns();
@@ -650,10 +734,15 @@ fn reload_phase(o: &Opts, s: &mut Subject) -> Value {
     match s.kind {
         Kind::Rs => {
             let ok = s.wait(Duration::from_secs(60), |s| {
-                s.lines[line0..].iter().any(|(_, l)| l.starts_with("Reloaded configuration from"))
+                s.lines[line0..]
+                    .iter()
+                    .any(|(_, l)| l.starts_with("Reloaded configuration from"))
             });
             let mut v = json!({ "completed": ok, "changed_real": changed_addr });
-            if let Some((ns, l)) = s.lines[line0..].iter().find(|(_, l)| l.starts_with("Reloaded configuration from")) {
+            if let Some((ns, l)) = s.lines[line0..]
+                .iter()
+                .find(|(_, l)| l.starts_with("Reloaded configuration from"))
+            {
                 // "...: N table operations in X ms"
                 let after = l.rsplit_once(": ").map(|x| x.1).unwrap_or("");
                 let f: Vec<&str> = after.split_whitespace().collect();
@@ -662,7 +751,9 @@ fn reload_phase(o: &Opts, s: &mut Subject) -> Value {
                 let other: Vec<&String> = s.lines[line0..]
                     .iter()
                     // Table operations are the lines naming a server ("... server: ...").
-                    .filter(|(_, l)| !l.starts_with("Reloaded configuration from") && l.contains(" server: "))
+                    .filter(|(_, l)| {
+                        !l.starts_with("Reloaded configuration from") && l.contains(" server: ")
+                    })
                     .map(|(_, l)| l)
                     .collect();
                 v["table_ops"] = json!(ops);
@@ -672,7 +763,8 @@ fn reload_phase(o: &Opts, s: &mut Subject) -> Value {
                 v["ops_only_for_changed_real"] =
                     json!(ops == Some(1) && other.len() == 1 && other[0].contains(&changed_addr));
             } else {
-                v["missing"] = json!("no 'Reloaded configuration from FILE: N table operations in X ms' line");
+                v["missing"] =
+                    json!("no 'Reloaded configuration from FILE: N table operations in X ms' line");
             }
             v
         }
@@ -682,7 +774,9 @@ fn reload_phase(o: &Opts, s: &mut Subject) -> Value {
             let want = format!("-r {changed_addr}");
             let cap = Duration::from_secs_f64(o.ld_max_wait.max(30.0));
             let got = s.wait(cap, |s| {
-                s.lines[line0..].iter().any(|(_, l)| l.starts_with("-e") && l.contains(&want) && l.contains("-w 2"))
+                s.lines[line0..]
+                    .iter()
+                    .any(|(_, l)| l.starts_with("-e") && l.contains(&want) && l.contains("-w 2"))
             });
             let mut last_len = s.lines.len();
             let mut quiet_since = Instant::now();
@@ -695,12 +789,18 @@ fn reload_phase(o: &Opts, s: &mut Subject) -> Value {
                 }
             }
             let calls = &s.lines[line0..];
-            let modifying: Vec<&String> = calls.iter().filter(|(_, l)| !l.starts_with("-L")).map(|(_, l)| l).collect();
+            let modifying: Vec<&String> = calls
+                .iter()
+                .filter(|(_, l)| !l.starts_with("-L"))
+                .map(|(_, l)| l)
+                .collect();
             let changed_at = calls
                 .iter()
                 .find(|(_, l)| l.starts_with("-e") && l.contains(&want) && l.contains("-w 2"))
                 .map(|(ns, _)| round3(ns.saturating_sub(t_hup) as f64 / 1e6));
-            let last = calls.last().map(|(ns, _)| round3(ns.saturating_sub(t_hup) as f64 / 1e6));
+            let last = calls
+                .last()
+                .map(|(ns, _)| round3(ns.saturating_sub(t_hup) as f64 / 1e6));
             json!({
                 "completed": got,
                 "changed_real": changed_addr,
@@ -715,7 +815,14 @@ fn reload_phase(o: &Opts, s: &mut Subject) -> Value {
     }
 }
 
-fn run_subject(o: &Opts, kind: Kind, n: usize, dir: &Path, ctl: &mut Control, floor_per_k: Option<f64>) -> Value {
+fn run_subject(
+    o: &Opts,
+    kind: Kind,
+    n: usize,
+    dir: &Path,
+    ctl: &mut Control,
+    floor_per_k: Option<f64>,
+) -> Value {
     eprintln!("harness: N={n} {}: starting", kind.name());
     ctl.set(0, n, 1, "ok").ok();
     let mut s = start_subject(o, kind, n, dir);
@@ -782,18 +889,33 @@ fn run_floor(o: &Opts, n: usize) -> Value {
     let run = |args: &[String]| -> Value {
         let out = Command::new(&bin).args(args).output();
         match out {
-            Ok(out) if out.status.success() => serde_json::from_slice(&out.stdout).unwrap_or_else(|e| json!({"error": e.to_string()})),
+            Ok(out) if out.status.success() => serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| json!({"error": e.to_string()})),
             Ok(out) => json!({"error": String::from_utf8_lossy(&out.stderr).to_string()}),
             Err(e) => json!({"error": format!("cannot run {}: {e}", bin.display())}),
         }
     };
     let s = |x: &str| x.to_string();
     let paced = run(&[
-        s("--mode"), s("paced"), s("--count"), n.to_string(),
-        s("--interval"), o.interval.to_string(), s("--duration"), o.steady.to_string(),
-        s("--timeout"), o.timeout.to_string(),
+        s("--mode"),
+        s("paced"),
+        s("--count"),
+        n.to_string(),
+        s("--interval"),
+        o.interval.to_string(),
+        s("--duration"),
+        o.steady.to_string(),
+        s("--timeout"),
+        o.timeout.to_string(),
     ]);
-    let seq = run(&[s("--mode"), s("seq"), s("--count"), n.to_string(), s("--checks"), (n * 2).clamp(1000, 20000).to_string()]);
+    let seq = run(&[
+        s("--mode"),
+        s("seq"),
+        s("--count"),
+        n.to_string(),
+        s("--checks"),
+        (n * 2).clamp(1000, 20000).to_string(),
+    ]);
     json!({ "paced": paced, "seq": seq })
 }
 
@@ -805,16 +927,27 @@ fn machine() -> Value {
         .and_then(|l| l.split_once(':'))
         .map(|x| x.1.trim().to_string())
         .unwrap_or_default();
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let mem = fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()
         .lines()
         .next()
         .unwrap_or("")
         .to_string();
-    let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let date = Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output().ok();
-    let ld_version = Command::new("dpkg-query").args(["-W", "-f", "${Version}", "ldirectord"]).output().ok();
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .ok();
+    let ld_version = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", "ldirectord"])
+        .output()
+        .ok();
     json!({
         "nproc": nproc,
         "cpu_model": model,
@@ -851,7 +984,12 @@ fn markdown(all: &Value) -> String {
     let mc = &all["machine"];
     m.push_str(&format!(
         "Machine: {} x {}, kernel {}, {}; date {}; ldirectord package {}\n\n",
-        f(&mc["nproc"]), f(&mc["cpu_model"]), f(&mc["kernel"]), f(&mc["memory"]), f(&mc["date"]), f(&mc["ldirectord_package"])
+        f(&mc["nproc"]),
+        f(&mc["cpu_model"]),
+        f(&mc["kernel"]),
+        f(&mc["memory"]),
+        f(&mc["date"]),
+        f(&mc["ldirectord_package"])
     ));
     m.push_str(&format!("Settings: {}\n\n", all["settings"]));
     m.push_str("| N | subject | startup s | checks/s (want) | cores | CPU s / 1k checks | x floor | peak RSS MiB | max gap p50/p99/max s | late reals |\n");
@@ -867,10 +1005,21 @@ fn markdown(all: &Value) -> String {
             let st = &r["steady"];
             m.push_str(&format!(
                 "| {} | {} | {} | {} ({}) | {} | {} | {} | {} | {}/{}/{} | {} |\n",
-                f(&r["n"]), f(&r["subject"]), f(&r["startup_s"]), f(&st["checks_per_s"]), f(&st["expected_checks_per_s"]),
-                f(&st["cores"]), f(&st["cpu_s_per_1000_checks"]), f(&st["x_floor"]),
-                f(&json!(round3(r["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0))),
-                f(&st["gaps_s"]["p50"]), f(&st["gaps_s"]["p99"]), f(&st["gaps_s"]["max"]), f(&st["gaps_s"]["late_reals"])
+                f(&r["n"]),
+                f(&r["subject"]),
+                f(&r["startup_s"]),
+                f(&st["checks_per_s"]),
+                f(&st["expected_checks_per_s"]),
+                f(&st["cores"]),
+                f(&st["cpu_s_per_1000_checks"]),
+                f(&st["x_floor"]),
+                f(&json!(round3(
+                    r["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0
+                ))),
+                f(&st["gaps_s"]["p50"]),
+                f(&st["gaps_s"]["p99"]),
+                f(&st["gaps_s"]["max"]),
+                f(&st["gaps_s"]["late_reals"])
             ));
         }
     }
@@ -886,9 +1035,19 @@ fn markdown(all: &Value) -> String {
                 }
                 m.push_str(&format!(
                     "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |\n",
-                    f(&r["n"]), f(&r["subject"]), if ph == "fail" { "503" } else { "hang" }, f(&p["failed_reals"]), f(&p["detected"]),
-                    f(&p["detection_s"]["p50"]), f(&p["detection_s"]["p99"]), f(&p["detection_s"]["max"]), f(&p["detection_target_p99_s"]),
-                    f(&p["healthy_gaps_s"]["late_reals"]), f(&p["healthy_gaps_s"]["max"]), f(&p["cores"]), f(&p["recovery_s"]["p99"])
+                    f(&r["n"]),
+                    f(&r["subject"]),
+                    if ph == "fail" { "503" } else { "hang" },
+                    f(&p["failed_reals"]),
+                    f(&p["detected"]),
+                    f(&p["detection_s"]["p50"]),
+                    f(&p["detection_s"]["p99"]),
+                    f(&p["detection_s"]["max"]),
+                    f(&p["detection_target_p99_s"]),
+                    f(&p["healthy_gaps_s"]["late_reals"]),
+                    f(&p["healthy_gaps_s"]["max"]),
+                    f(&p["cores"]),
+                    f(&p["recovery_s"]["p99"])
                 ));
             }
         }
@@ -901,10 +1060,20 @@ fn markdown(all: &Value) -> String {
             if p.is_null() {
                 continue;
             }
-            let ms = if p["signal_to_done_ms"].is_null() { &p["signal_to_last_ipvsadm_call_ms"] } else { &p["signal_to_done_ms"] };
+            let ms = if p["signal_to_done_ms"].is_null() {
+                &p["signal_to_last_ipvsadm_call_ms"]
+            } else {
+                &p["signal_to_done_ms"]
+            };
             m.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {} |\n",
-                f(&r["n"]), f(&r["subject"]), f(&p["completed"]), f(ms), f(&p["table_ops"]), f(&p["ops_only_for_changed_real"]), f(&p["ipvsadm_invocations"])
+                f(&r["n"]),
+                f(&r["subject"]),
+                f(&p["completed"]),
+                f(ms),
+                f(&p["table_ops"]),
+                f(&p["ops_only_for_changed_real"]),
+                f(&p["ipvsadm_invocations"])
             ));
         }
     }
@@ -926,11 +1095,25 @@ fn main() {
         let floor = run_floor(&o, n);
         let floor_per_k = floor["paced"]["cpu_s_per_1000_checks"].as_f64();
         let bk_cpu0 = proc_cpu(bk_pid).unwrap_or_default();
-        let mut subjects = vec![run_subject(&o, Kind::Rs, n, &dir.join("ldirectord-rs"), &mut ctl, floor_per_k)];
+        let mut subjects = vec![run_subject(
+            &o,
+            Kind::Rs,
+            n,
+            &dir.join("ldirectord-rs"),
+            &mut ctl,
+            floor_per_k,
+        )];
         let bk_cpu1 = proc_cpu(bk_pid).unwrap_or_default();
         if o.ld_sizes.contains(&n) {
             if ld_ok {
-                subjects.push(run_subject(&o, Kind::Ld, n, &dir.join("ldirectord"), &mut ctl, floor_per_k));
+                subjects.push(run_subject(
+                    &o,
+                    Kind::Ld,
+                    n,
+                    &dir.join("ldirectord"),
+                    &mut ctl,
+                    floor_per_k,
+                ));
             } else {
                 subjects.push(json!({"subject": "ldirectord", "n": n, "error": "/usr/sbin/ldirectord not installed (apt-get install ldirectord)"}));
             }
@@ -983,7 +1166,10 @@ fn main() {
     let md = markdown(&all);
     fs::write(o.out.join("results.md"), &md).unwrap_or_else(|e| die(&format!("{e}")));
     println!("{md}");
-    eprintln!("harness: wrote {}/results.json and results.md", o.out.display());
+    eprintln!(
+        "harness: wrote {}/results.json and results.md",
+        o.out.display()
+    );
 }
 
 #[cfg(test)]
@@ -993,9 +1179,15 @@ mod tests {
     #[test]
     fn iso_timestamps() {
         assert_eq!(parse_iso("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_iso("1970-01-02T00:00:01.5Z"), Some(86_401_500_000_000));
+        assert_eq!(
+            parse_iso("1970-01-02T00:00:01.5Z"),
+            Some(86_401_500_000_000)
+        );
         // 2026-11-22T02:10:00Z = 1795313400
-        assert_eq!(parse_iso("2026-11-22T02:10:00.123456Z"), Some(1_795_313_400_123_456_000));
+        assert_eq!(
+            parse_iso("2026-11-22T02:10:00.123456Z"),
+            Some(1_795_313_400_123_456_000)
+        );
         assert_eq!(parse_iso("garbage"), None);
     }
 

@@ -74,19 +74,30 @@ fn load(path: &PathBuf) -> (Vec<Svc>, Vec<Real>) {
 fn save(path: &PathBuf, s: &[Svc], r: &[Real]) {
     let mut out = String::new();
     for x in s {
-        out.push_str(&format!("S\t{}\t{}\t{}\n", x.key, x.sched, x.persistent.clone().unwrap_or_default()));
+        out.push_str(&format!(
+            "S\t{}\t{}\t{}\n",
+            x.key,
+            x.sched,
+            x.persistent.clone().unwrap_or_default()
+        ));
     }
     for x in r {
-        out.push_str(&format!("R\t{}\t{}\t{}\t{}\t{}\t{}\n", x.svc, x.rip, x.fwd, x.weight, x.u, x.l));
+        out.push_str(&format!(
+            "R\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            x.svc, x.rip, x.fwd, x.weight, x.u, x.l
+        ));
     }
     let tmp = path.with_extension("tmp");
-    fs::write(&tmp, out).unwrap_or_else(|e| fail(&format!("ipvsadm-standin: write {}: {e}", tmp.display())));
+    fs::write(&tmp, out)
+        .unwrap_or_else(|e| fail(&format!("ipvsadm-standin: write {}: {e}", tmp.display())));
     fs::rename(&tmp, path).unwrap_or_else(|e| fail(&format!("ipvsadm-standin: rename: {e}")));
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let dir = PathBuf::from(std::env::var("IPVSADM_STANDIN_DIR").unwrap_or_else(|_| "/tmp/ipvsadm-standin".into()));
+    let dir = PathBuf::from(
+        std::env::var("IPVSADM_STANDIN_DIR").unwrap_or_else(|_| "/tmp/ipvsadm-standin".into()),
+    );
     let _ = fs::create_dir_all(&dir);
     // One caller at a time (ldirectord with fork=yes runs several).
     let lock = OpenOptions::new()
@@ -95,8 +106,15 @@ fn main() {
         .open(dir.join("lock"))
         .unwrap_or_else(|e| fail(&format!("ipvsadm-standin: lock file: {e}")));
     unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
-    let ns = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    if let Ok(mut log) = OpenOptions::new().create(true).append(true).open(dir.join("calls.log")) {
+    let ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    if let Ok(mut log) = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("calls.log"))
+    {
         let _ = writeln!(log, "{ns} {}", args.join(" "));
     }
     let table = dir.join("table");
@@ -113,7 +131,9 @@ fn main() {
     let mut i = 0;
     let val = |i: &mut usize| -> String {
         *i += 1;
-        args.get(*i).cloned().unwrap_or_else(|| fail(&format!("ipvsadm-standin: {} needs a value", args[*i - 1])))
+        args.get(*i)
+            .cloned()
+            .unwrap_or_else(|| fail(&format!("ipvsadm-standin: {} needs a value", args[*i - 1])))
     };
     while i < args.len() {
         match args[i].as_str() {
@@ -133,7 +153,11 @@ fn main() {
             "-g" => fwd = "Route".into(),
             "-m" => fwd = "Masq".into(),
             "-i" => fwd = "Tunnel".into(),
-            "-w" => weight = val(&mut i).parse().unwrap_or_else(|_| fail("ipvsadm-standin: bad weight")),
+            "-w" => {
+                weight = val(&mut i)
+                    .parse()
+                    .unwrap_or_else(|_| fail("ipvsadm-standin: bad weight"))
+            }
             "-x" => u = val(&mut i).parse().unwrap_or(0),
             "-y" => l = val(&mut i).parse().unwrap_or(0),
             other => fail(&format!("ipvsadm-standin: unsupported argument {other}")),
@@ -141,14 +165,19 @@ fn main() {
         i += 1;
     }
     let (mut s, mut r) = load(&table);
-    let need_svc = || svc.clone().unwrap_or_else(|| fail("ipvsadm-standin: no service given"));
+    let need_svc = || {
+        svc.clone()
+            .unwrap_or_else(|| fail("ipvsadm-standin: no service given"))
+    };
     match cmd.as_str() {
         "-L" | "-l" => {
             let mut out = String::from("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n");
             if thresholds {
                 out.push_str("  -> RemoteAddress:Port            Uthreshold Lthreshold ActiveConn InActConn\n");
             } else {
-                out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
+                out.push_str(
+                    "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n",
+                );
             }
             for x in &s {
                 match &x.persistent {
@@ -157,9 +186,15 @@ fn main() {
                 }
                 for y in r.iter().filter(|y| y.svc == x.key) {
                     if thresholds {
-                        out.push_str(&format!("  -> {:<28} {:<10} {:<10} {:<10} {}\n", y.rip, y.u, y.l, 0, 0));
+                        out.push_str(&format!(
+                            "  -> {:<28} {:<10} {:<10} {:<10} {}\n",
+                            y.rip, y.u, y.l, 0, 0
+                        ));
                     } else {
-                        out.push_str(&format!("  -> {:<28} {:<7} {:<6} {:<10} {}\n", y.rip, y.fwd, y.weight, 0, 0));
+                        out.push_str(&format!(
+                            "  -> {:<28} {:<7} {:<6} {:<10} {}\n",
+                            y.rip, y.fwd, y.weight, 0, 0
+                        ));
                     }
                 }
             }
@@ -175,11 +210,17 @@ fn main() {
             if s.iter().any(|x| x.key == k) {
                 fail("Service already exists");
             }
-            s.push(Svc { key: k, sched, persistent });
+            s.push(Svc {
+                key: k,
+                sched,
+                persistent,
+            });
         }
         "-E" => {
             let k = need_svc();
-            let Some(x) = s.iter_mut().find(|x| x.key == k) else { fail("No such service") };
+            let Some(x) = s.iter_mut().find(|x| x.key == k) else {
+                fail("No such service")
+            };
             x.sched = sched;
             x.persistent = persistent;
         }
@@ -200,8 +241,24 @@ fn main() {
             let pos = r.iter().position(|y| y.svc == k && y.rip == rip);
             match (cmd.as_str(), pos) {
                 ("-a", Some(_)) => fail("Destination already exists"),
-                ("-a", None) => r.push(Real { svc: k, rip, fwd, weight, u, l }),
-                ("-e", Some(p)) => r[p] = Real { svc: k, rip, fwd, weight, u, l },
+                ("-a", None) => r.push(Real {
+                    svc: k,
+                    rip,
+                    fwd,
+                    weight,
+                    u,
+                    l,
+                }),
+                ("-e", Some(p)) => {
+                    r[p] = Real {
+                        svc: k,
+                        rip,
+                        fwd,
+                        weight,
+                        u,
+                        l,
+                    }
+                }
                 ("-d", Some(p)) => {
                     r.remove(p);
                 }
