@@ -212,6 +212,7 @@ impl Director {
             .collect();
         self.by_spec = by_spec;
         self.uses = uses_of;
+        self.vinfo.truncate(self.config.virtuals.len());
     }
 
     fn spawn_check(&mut self, spec: CheckSpec) -> u64 {
