@@ -879,6 +879,7 @@ virtuals:
   - fwmark: 7
     checktimeout: 500ms
     reals: ["10.0.0.4 masq"]
+    checkport: 80
 "#;
     let c = yaml_str(text).unwrap();
     assert_eq!(c.global.defaults.checkinterval, Duration::from_secs(5));
@@ -1091,4 +1092,17 @@ fn connect_on_a_udp_virtual_is_not_supported_yet() {
             .contains("ICMP ping) is not supported yet"),
         "{errs}"
     );
+}
+
+#[test]
+fn a_fwmark_real_without_a_port_needs_checkport() {
+    let text = "virtual=10\n\treal=127.0.0.2 gate\n\tchecktype=connect\n";
+    let errs = cf::parse(Path::new("f.cf"), text).unwrap_err();
+    assert_eq!(errs.0.len(), 1, "{errs}");
+    assert_eq!(errs.0[0].line, 2);
+    assert!(errs.0[0].message.contains("no port to check"), "{errs}");
+    let ok = "virtual=10\n\treal=127.0.0.2 gate\n\tchecktype=connect\n\tcheckport=80\n";
+    assert!(cf::parse(Path::new("f.cf"), ok).is_ok());
+    let on = "virtual=10\n\treal=127.0.0.2 gate\n\tchecktype=on\n";
+    assert!(cf::parse(Path::new("f.cf"), on).is_ok());
 }

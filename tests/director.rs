@@ -368,16 +368,26 @@ async fn autoreload_picks_up_a_changed_file_and_removes_a_dropped_virtual() {
     let d = start(&path);
     d.wait("up", LONG, |t| dests(t).len() == 2).await;
     // A second virtual appears, then the first goes away.
-    let two = format!("{one}virtual=127.30.1.100:80\n\treal={} masq\n\tservice=http\n", rs[2].addr());
+    let two = format!(
+        "{one}virtual=127.30.1.100:80\n\treal={} masq\n\tservice=http\n",
+        rs[2].addr()
+    );
     // Make sure the modification time moves even on coarse clocks.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     write(dir.path(), "l.cf", &two);
-    d.wait("second virtual", LONG, |t| t.len() == 2 && has(t, rs[2].addr())).await;
+    d.wait("second virtual", LONG, |t| {
+        t.len() == 2 && has(t, rs[2].addr())
+    })
+    .await;
     d.wait_log("changed, reloading", LONG).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let only_second = format!("checkinterval=1\nchecktimeout=1\nautoreload=yes\nvirtual=127.30.1.100:80\n\treal={} masq\n\tservice=http\n", rs[2].addr());
     write(dir.path(), "l.cf", &only_second);
-    d.wait("first virtual removed", LONG, |t| t.len() == 1 && has(t, rs[2].addr())).await;
-    d.wait_log("Deleted virtual server: 127.30.0.100:80", LONG).await;
+    d.wait("first virtual removed", LONG, |t| {
+        t.len() == 1 && has(t, rs[2].addr())
+    })
+    .await;
+    d.wait_log("Deleted virtual server: 127.30.0.100:80", LONG)
+        .await;
     d.stop().await;
 }

@@ -1295,6 +1295,19 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
         }
     };
 
+    // A probe that opens a connection needs a port.
+    if matches!(checktype, CheckType::Connect | CheckType::Negotiate) && v.checkport.is_none() {
+        for r in reals.iter().filter(|r| r.addr.port() == 0) {
+            errs.push((
+                r.line.0,
+                format!(
+                    "real server {} has no port to check: give it a port (ip:port) or set checkport= in its virtual",
+                    r.addr.ip()
+                ),
+            ));
+        }
+    }
+
     let checkcommand = match (&v.checkcommand, checktype) {
         (Some(c), _) => Some(c.clone()),
         (None, CheckType::External) => Some("/bin/true".to_string()),
