@@ -161,6 +161,7 @@ impl Director {
             status_rx: Some(status_rx),
         };
         d.refresh_maintenance();
+        d.ensure_sync_daemons();
         d.install_plan();
         for vi in 0..d.config.virtuals.len() {
             d.reconcile(vi, None, "start");
@@ -458,6 +459,7 @@ impl Director {
         self.semaphore = Arc::new(Semaphore::new(self.config.global.maxchecks.max(1)));
         self.install_plan();
         self.refresh_maintenance();
+        self.ensure_sync_daemons();
         for key in dropped {
             if self.actual.contains_key(&key) {
                 self.apply(
@@ -516,7 +518,51 @@ impl Director {
                     .log(&format!("Error: cannot delete virtual server {vs}: {e}")),
             }
         }
+        if self.config.global.defaults.cleanstop {
+            for d in self.config.global.syncdaemon.clone() {
+                match self.backend.stop_sync_daemon(d.state) {
+                    Ok(()) => self.log.log(&format!(
+                        "Stopped connection sync daemon: {}",
+                        sync_desc(&d)
+                    )),
+                    Err(e) => self.log.log(&format!(
+                        "Error: cannot stop connection sync daemon {}: {e}",
+                        sync_desc(&d)
+                    )),
+                }
+            }
+        }
         self.log.log("Exiting");
+    }
+
+    /// Start the configured connection-sync daemons that are not running.
+    /// One already running with other settings is left alone, with a warning.
+    fn ensure_sync_daemons(&mut self) {
+        if self.config.global.syncdaemon.is_empty() {
+            return;
+        }
+        let running = match self.backend.sync_daemons() {
+            Ok(r) => r,
+            Err(e) => {
+                self.log
+                    .log(&format!("Error: cannot list connection sync daemons: {e}"));
+                return;
+            }
+        };
+        for want in self.config.global.syncdaemon.clone() {
+            let desc = sync_desc(&want);
+            match running.iter().find(|r| r.state == want.state) {
+                Some(r) if *r == want => {}
+                Some(r) => self.log.log(&format!(
+                    "Warning: a connection sync daemon already runs as {}; leaving it (configured: {desc})",
+                    sync_desc(r)
+                )),
+                None => match self.backend.start_sync_daemon(&want) {
+                    Ok(()) => self.log.log(&format!("Started connection sync daemon: {desc}")),
+                    Err(e) => self.log.log(&format!("Error: cannot start connection sync daemon {desc}: {e}")),
+                },
+            }
+        }
     }
 
     /// Reread `maintenancedir`.
@@ -852,6 +898,16 @@ pub fn check_task_size() -> usize {
 fn spread(interval: Duration) -> Duration {
     let ms = interval.as_millis().max(1) as u64;
     Duration::from_millis(rand::rng().random_range(0..ms))
+}
+
+/// `master eth0 syncid 1`.
+fn sync_desc(d: &crate::ipvs::SyncDaemon) -> String {
+    let st = if d.state == crate::ipvs::SyncState::Master {
+        "master"
+    } else {
+        "backup"
+    };
+    format!("{st} {} syncid {}", d.ifname, d.syncid)
 }
 
 fn config_stamp(path: &Path) -> Option<(SystemTime, u64)> {

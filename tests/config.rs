@@ -290,6 +290,15 @@ fn every_directive() {
     assert_eq!(g.resyncinterval, Duration::from_secs(30));
     assert_eq!(g.maxchecks, 100);
     assert_eq!(g.statusaddress, Some("127.0.0.1:9116".parse().unwrap()));
+    assert_eq!(g.syncdaemon.len(), 2);
+    assert_eq!(
+        g.syncdaemon[1].state,
+        ldirectord_rs::ipvs::SyncState::Backup
+    );
+    assert_eq!(
+        (g.syncdaemon[1].ifname.as_str(), g.syncdaemon[1].syncid),
+        ("eth0", 1)
+    );
     assert_eq!(
         d.fallback,
         Some(Fallback {

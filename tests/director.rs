@@ -391,3 +391,31 @@ async fn autoreload_picks_up_a_changed_file_and_removes_a_dropped_virtual() {
         .await;
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_sync_daemons_are_started_and_stopped_with_cleanstop() {
+    use ldirectord_rs::ipvs::{Ipvs, SyncState};
+    let dir = tempfile::tempdir().unwrap();
+    let rs = servers(34, 1).await;
+    let text = cf(
+        "syncdaemon=master eth0 7, backup eth1 7",
+        "",
+        &[(&rs[0], 1)],
+        None,
+        34,
+    );
+    let path = write(dir.path(), "l.cf", &text);
+    let d = start(&path);
+    let mut table = d.table.clone();
+    let running = table.sync_daemons().unwrap();
+    assert_eq!(running.len(), 2);
+    assert!(running
+        .iter()
+        .any(|x| x.state == SyncState::Backup && x.ifname == "eth1" && x.syncid == 7));
+    assert_eq!(
+        d.count("Started connection sync daemon: master eth0 syncid 7"),
+        1
+    );
+    let (_, mut table, lines) = d.stop().await;
+    assert!(table.sync_daemons().unwrap().is_empty(), "{lines:#?}");
+}

@@ -103,6 +103,52 @@ pub fn parse_count(s: &str, min: u32) -> Result<u32, String> {
     Ok(n)
 }
 
+/// `master eth0 [syncid]`, comma-separated for a master and a backup.
+pub fn parse_syncdaemons(s: &str) -> Result<Vec<crate::ipvs::SyncDaemon>, String> {
+    use crate::ipvs::{SyncDaemon, SyncState};
+    let mut out: Vec<SyncDaemon> = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        let (state, ifname, syncid) = match words.as_slice() {
+            [st, ifn] => (*st, *ifn, "0"),
+            [st, ifn, id] => (*st, *ifn, *id),
+            _ => {
+                return Err(format!(
+                    "expected \"master|backup IFNAME [SYNCID]\", got \"{part}\""
+                ))
+            }
+        };
+        let state = match state {
+            "master" => SyncState::Master,
+            "backup" => SyncState::Backup,
+            other => return Err(format!("state must be master or backup, not \"{other}\"")),
+        };
+        if ifname.len() > 15 {
+            return Err(format!(
+                "interface name \"{ifname}\" is longer than 15 bytes"
+            ));
+        }
+        let syncid: u32 = match syncid.parse() {
+            Ok(n) if n <= 255 => n,
+            _ => return Err(format!("syncid must be 0..255, not \"{syncid}\"")),
+        };
+        if out.iter().any(|d| d.state == state) {
+            return Err(format!(
+                "two {state:?} daemons given (one master and one backup at most)"
+            ));
+        }
+        out.push(SyncDaemon {
+            state,
+            ifname: ifname.to_string(),
+            syncid,
+        });
+    }
+    if out.is_empty() {
+        return Err("no daemon given".into());
+    }
+    Ok(out)
+}
+
 /// Well-known service names accepted where a port number is expected.
 const PORT_NAMES: &[(&str, u16)] = &[
     ("ftp", 21),
@@ -671,6 +717,7 @@ pub const GLOBAL_ONLY: &[&str] = &[
     "resyncinterval",
     "maxchecks",
     "statusaddress",
+    "syncdaemon",
     "fork",
     "supervised",
 ];
@@ -770,6 +817,7 @@ pub struct RawGlobal {
     pub resyncinterval: Option<Duration>,
     pub maxchecks: Option<usize>,
     pub statusaddress: Option<SocketAddr>,
+    pub syncdaemon: Option<Vec<crate::ipvs::SyncDaemon>>,
 }
 
 /// How [`RawGlobal::apply`] / [`RawVirtual::apply`] took a directive.
@@ -834,6 +882,9 @@ impl RawGlobal {
                         None => Err("expected ip:port, e.g. 127.0.0.1:9116".into()),
                     })
                     .map(|a| self.statusaddress = Some(a))
+                    .map_err(|e| bad(key, value, e)),
+                "syncdaemon" => parse_syncdaemons(value)
+                    .map(|d| self.syncdaemon = Some(d))
                     .map_err(|e| bad(key, value, e)),
                 // Process management flags: accepted, no effect (we never
                 // daemonise ourselves).
@@ -1109,6 +1160,7 @@ pub(crate) fn resolve_global(g: &RawGlobal) -> Global {
         resyncinterval: g.resyncinterval.unwrap_or(Duration::from_secs(10)),
         maxchecks: g.maxchecks.unwrap_or(4096),
         statusaddress: g.statusaddress,
+        syncdaemon: g.syncdaemon.clone().unwrap_or_default(),
     }
 }
 

@@ -63,6 +63,9 @@ pub struct Global {
     pub maxchecks: usize,
     /// Where `/status`, `/metrics` and `/healthz` are served (ours; none).
     pub statusaddress: Option<SocketAddr>,
+    /// Connection-synchronisation daemons to run, for directors run as a pair
+    /// (ours; `syncdaemon=master eth0 1`, comma-separated for both).
+    pub syncdaemon: Vec<crate::ipvs::SyncDaemon>,
 }
 
 /// Settings a virtual inherits from the globals unless it sets its own.

@@ -175,7 +175,7 @@ scalar_struct! {
     pub struct YamlConfig {
         checkinterval, checktimeout, negotiatetimeout, failurecount, risecount,
         quiescent, cleanstop, autoreload, readdquiescent, logfile, maintenancedir,
-        resyncinterval, maxchecks, statusaddress, fork, supervised,
+        resyncinterval, maxchecks, statusaddress, syncdaemon, fork, supervised,
         // Recognised, not supported (each is an error saying so).
         callback, fallbackcommand, emailalert, emailalertfreq, emailalertstatus,
         emailalertfrom, smtp, execute, checkcount,
@@ -764,6 +764,21 @@ pub fn to_yaml(config: &Config) -> String {
         },
         maxchecks: (g.maxchecks != 4096).then_some(Scalar::Int(g.maxchecks as i64)),
         statusaddress: g.statusaddress.and_then(|a| Scalar::str(a.to_string())),
+        syncdaemon: (!g.syncdaemon.is_empty()).then(|| {
+            let parts: Vec<String> = g
+                .syncdaemon
+                .iter()
+                .map(|d| {
+                    let st = if d.state == crate::ipvs::SyncState::Master {
+                        "master"
+                    } else {
+                        "backup"
+                    };
+                    format!("{st} {} {}", d.ifname, d.syncid)
+                })
+                .collect();
+            Scalar::Str(parts.join(", "))
+        }),
         fallback: d.fallback.as_ref().map(|f| StrOrMap::Str(fallback_text(f))),
         fallback6: d
             .fallback6
