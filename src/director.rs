@@ -60,6 +60,12 @@ pub struct Director {
     /// For each virtual: how many reals are up / unknown, and its effective
     /// fallback (kept up to date so a state change costs O(1)).
     vinfo: Vec<(table::Counts, Option<config::Fallback>)>,
+    /// For each virtual: whether `fallbackcommand start` was run last.
+    fallback_cmd_on: HashMap<ServiceKey, bool>,
+    /// Open `monitorfile`s, by path.
+    monitors: HashMap<PathBuf, EventLog>,
+    /// Whether any virtual has a monitorfile (skip the lookup otherwise).
+    has_monitors: bool,
     /// For each check id: the (virtual, real) indices that use it.
     uses: HashMap<u64, Vec<crate::plan::Use>>,
     next_id: u64,
@@ -141,6 +147,9 @@ impl Director {
             by_spec: HashMap::new(),
             ids_of: Vec::new(),
             uses: HashMap::new(),
+            fallback_cmd_on: HashMap::new(),
+            monitors: HashMap::new(),
+            has_monitors: false,
             vinfo: Vec::new(),
             next_id: 1,
             backend,
@@ -214,6 +223,8 @@ impl Director {
         self.by_spec = by_spec;
         self.uses = uses_of;
         self.vinfo.truncate(self.config.virtuals.len());
+        self.has_monitors = self.config.virtuals.iter().any(|v| v.monitorfile.is_some());
+        self.monitors.clear();
     }
 
     fn spawn_check(&mut self, spec: CheckSpec) -> u64 {
@@ -273,6 +284,7 @@ impl Director {
         }
         self.vinfo[vi] = (counts, fallback);
         self.apply(changes, reason, phase);
+        self.fallback_command(vi, counts);
         // Remember which quiesced reals we have seen in the table.
         let dests = self.actual.get(&key).map(|a| &a.dests);
         for (addr, st) in ups {
@@ -303,6 +315,7 @@ impl Director {
         let changes = table::diff_real(v, ri, new, counts, fallback, self.actual.get(&v.key), &ctx);
         let (key, addr) = (v.key, v.reals[ri].addr);
         self.apply(changes, Some(reason), "check");
+        self.fallback_command(vi, counts);
         let weight = self
             .actual
             .get(&key)
@@ -316,6 +329,63 @@ impl Director {
                 self.quiesced_seen.insert((key, addr));
             }
             _ => {}
+        }
+    }
+
+    /// Run `fallbackcommand start` when every real of virtual `vi` is known
+    /// down, `stop` when one is back (once per edge).
+    fn fallback_command(&mut self, vi: usize, counts: table::Counts) {
+        let v = &self.config.virtuals[vi];
+        let Some(cmd) = v.fallbackcommand.clone() else { return };
+        let was_on = self.fallback_cmd_on.get(&v.key).copied().unwrap_or(false);
+        let on = if counts.up > 0 {
+            false
+        } else if counts.unknown == 0 {
+            true
+        } else {
+            return;
+        };
+        if on == was_on {
+            return;
+        }
+        self.fallback_cmd_on.insert(v.key, on);
+        let (vip, proto) = match v.key {
+            ServiceKey::Inet { proto, addr } => (addr.to_string(), proto.name()),
+            ServiceKey::Fwmark { mark, .. } => (mark.to_string(), "fwm"),
+        };
+        let action = if on { "start" } else { "stop" };
+        self.log.log(&format!("Running fallbackcommand: {cmd} {action} {vip} {proto}"));
+        run_command(&cmd, &[action, &vip, proto]);
+    }
+
+    /// Append a check result to the monitorfile of each virtual using it.
+    fn monitor(&mut self, id: u64, outcome: &Outcome) {
+        let Some(uses) = self.uses.get(&id) else { return };
+        for &(vi, ri) in uses {
+            let v = &self.config.virtuals[vi];
+            let Some(path) = v.monitorfile.as_ref() else { continue };
+            let line = format!(
+                "{} ({}) {} {:.1}ms {}",
+                v.reals[ri].addr,
+                eventlog::fmt_virtual(&v.key),
+                if outcome.up { "up" } else { "down" },
+                outcome.latency.as_secs_f64() * 1000.0,
+                outcome.reason
+            );
+            if !self.monitors.contains_key(path) {
+                match EventLog::open(Some(&config::LogTarget::File(path.clone()))) {
+                    Ok(l) => {
+                        self.monitors.insert(path.clone(), l);
+                    }
+                    Err(e) => {
+                        self.log.log(&format!("Error: cannot open monitorfile {}: {e}", path.display()));
+                        continue;
+                    }
+                }
+            }
+            if let Some(m) = self.monitors.get_mut(path) {
+                m.log(&line);
+            }
         }
     }
 
@@ -369,6 +439,10 @@ impl Director {
         run.checks += 1;
         run.failed += u64::from(!r.outcome.up);
         run.last_at = Some(SystemTime::now());
+        if self.has_monitors {
+            self.monitor(r.id, &r.outcome);
+        }
+        let Some(run) = self.checks.get_mut(&r.id) else { return };
         run.last = Some(r.outcome);
         match tr {
             Transition::WentUp | Transition::WentDown => {
@@ -704,6 +778,10 @@ impl Director {
                     self.refresh_maintenance();
                     if self.config.global.autoreload && self.config_changed() {
                         self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
+                        if let Some(cb) = self.config.global.callback.clone() {
+                            self.log.log(&format!("Running callback: {cb} {}", self.path.display()));
+                            run_command(&cb, &[&self.path.display().to_string()]);
+                        }
                         self.reload();
                     }
                 }
@@ -807,6 +885,9 @@ impl CheckTask {
                 return;
             }
         };
+        // checktype=N: N connect checks between negotiate checks.
+        let n = self.spec.connectcount;
+        let mut round: u64 = 0;
         let mut next = Instant::now() + first;
         loop {
             tokio::select! {
@@ -833,11 +914,17 @@ impl CheckTask {
                     // Boxed: a probe's state machine is ~13 KB; a sleeping
                     // task then holds a few hundred bytes, not that, times
                     // 10,000 reals.
-                    let probe = Box::pin(ldirectord_checks::run(
-                        &probe,
-                        self.spec.target,
-                        self.spec.timeout,
-                    ));
+                    let connect_only = n > 0 && round % (u64::from(n) + 1) != 0;
+                    round += 1;
+                    let probe = if connect_only {
+                        Box::pin(ldirectord_checks::run(
+                            &ldirectord_checks::Probe::Connect,
+                            self.spec.target,
+                            self.spec.connect_timeout,
+                        ))
+                    } else {
+                        Box::pin(ldirectord_checks::run(&probe, self.spec.target, self.spec.timeout))
+                    };
                     tokio::select! {
                         _ = cancel.cancelled() => return,
                         o = probe => o,
@@ -898,6 +985,29 @@ pub fn check_task_size() -> usize {
 fn spread(interval: Duration) -> Duration {
     let ms = interval.as_millis().max(1) as u64;
     Duration::from_millis(rand::rng().random_range(0..ms))
+}
+
+/// Run `cmd` (a shell command line, as ldirectord's `system()` did) with
+/// `args` appended as separate arguments, in the background; killed after
+/// 60 s. Failures go to standard error.
+fn run_command(cmd: &str, args: &[&str]) {
+    let mut c = tokio::process::Command::new("/bin/sh");
+    c.arg("-c").arg(format!("{cmd} \"$@\"")).arg("sh").args(args);
+    c.stdin(std::process::Stdio::null()).kill_on_drop(true);
+    let what = format!("{cmd} {}", args.join(" "));
+    match c.spawn() {
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                match tokio::time::timeout(Duration::from_secs(60), child.wait()).await {
+                    Ok(Ok(st)) if st.success() => {}
+                    Ok(Ok(st)) => eprintln!("ldirectord-rs: {what}: {st}"),
+                    Ok(Err(e)) => eprintln!("ldirectord-rs: {what}: {e}"),
+                    Err(_) => eprintln!("ldirectord-rs: {what}: killed after 60s"),
+                }
+            });
+        }
+        Err(e) => eprintln!("ldirectord-rs: cannot run {what}: {e}"),
+    }
 }
 
 /// `master eth0 syncid 1`.

@@ -8,7 +8,7 @@
 
 use crate::config::{CheckService, CheckType, Config, HttpMethod, Real, Virtual};
 use crate::health::Thresholds;
-use ldirectord_checks::{HttpProbe, Probe};
+use ldirectord_checks::{BannerProtocol, DnsProbe, FtpProbe, HttpProbe, Probe, Transport};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -26,7 +26,16 @@ pub struct CheckSpec {
     pub host: Option<String>,
     /// For external checks: command and its arguments (`vip vport rip rport`).
     pub command: Option<(String, Vec<String>)>,
+    /// For the services that follow the virtual's protocol (dns, sip): true
+    /// on a UDP virtual (and on a fwmark one, where DNS and SIP are mostly
+    /// UDP). False for every other check, so that the same check of a real
+    /// under a TCP and a UDP virtual stays one check.
+    pub udp: bool,
     pub timeout: Duration,
+    /// `checktype=N`: N connect checks (with `connect_timeout`) between
+    /// negotiate checks; 0 otherwise.
+    pub connectcount: u32,
+    pub connect_timeout: Duration,
     pub interval: Duration,
     pub failurecount: u32,
     pub risecount: u32,
@@ -51,8 +60,18 @@ impl CheckSpec {
                 vec![vip, vport, r.addr.ip().to_string(), port.to_string()],
             )
         });
+        let udp = negotiate
+            && matches!(c.service, CheckService::Dns | CheckService::Sip)
+            && !matches!(
+                v.key,
+                crate::ipvs::ServiceKey::Inet {
+                    proto: crate::ipvs::Protocol::Tcp | crate::ipvs::Protocol::Sctp,
+                    ..
+                }
+            );
         CheckSpec {
             target,
+            udp,
             checktype: c.checktype,
             service: if negotiate {
                 c.service
@@ -81,6 +100,8 @@ impl CheckSpec {
             } else {
                 v.checktimeout
             },
+            connectcount: if negotiate { c.connectcount } else { 0 },
+            connect_timeout: v.checktimeout,
             interval: v.checkinterval,
             failurecount: v.failurecount,
             risecount: v.risecount,
@@ -121,8 +142,51 @@ impl CheckSpec {
                 ),
                 CheckService::SimpleTcp => "simpletcp".into(),
                 CheckService::None => "connect".into(),
+                CheckService::Ftp => match self.ftp_file() {
+                    Some(path) => format!("ftp RETR {path}"),
+                    None => "ftp".into(),
+                },
+                CheckService::Dns => {
+                    let name = if self.request.is_empty() {
+                        "."
+                    } else {
+                        self.request.as_str()
+                    };
+                    let kind = if name.parse::<std::net::IpAddr>().is_ok() {
+                        "PTR"
+                    } else {
+                        "A"
+                    };
+                    format!("dns {kind} {name} ({})", self.transport_name())
+                }
+                CheckService::Sip => format!("sip OPTIONS ({})", self.transport_name()),
+                s => crate::config::cf::service_name(s).into(),
             },
         }
+    }
+
+    fn transport(&self) -> Transport {
+        if self.udp {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        }
+    }
+
+    fn transport_name(&self) -> &'static str {
+        if self.udp {
+            "udp"
+        } else {
+            "tcp"
+        }
+    }
+
+    /// The file an ftp check retrieves: `request` when `receive` is set
+    /// (ldirectord always RETRs `request` and matches `receive`) or when
+    /// `request` names a file (not the default `/`); else none, and the
+    /// check is greeting + login.
+    fn ftp_file(&self) -> Option<&str> {
+        (self.receive.is_some() || self.request != "/").then_some(self.request.as_str())
     }
 
     /// The probe to run. Fails only on a receive regex that does not compile
@@ -155,6 +219,35 @@ impl CheckSpec {
                     receive: receive.unwrap_or_else(|| regex::bytes::Regex::new("").unwrap()),
                 },
                 CheckService::None => Probe::Connect,
+                CheckService::Smtp | CheckService::Submission => Probe::Banner {
+                    protocol: BannerProtocol::Smtp,
+                    tls: false,
+                },
+                CheckService::Pop | CheckService::Pops => Probe::Banner {
+                    protocol: BannerProtocol::Pop,
+                    tls: self.service == CheckService::Pops,
+                },
+                CheckService::Imap | CheckService::Imaps => Probe::Banner {
+                    protocol: BannerProtocol::Imap,
+                    tls: self.service == CheckService::Imaps,
+                },
+                CheckService::Nntp => Probe::Banner {
+                    protocol: BannerProtocol::Nntp,
+                    tls: false,
+                },
+                CheckService::Ftp => Probe::Ftp(FtpProbe {
+                    retrieve: self.ftp_file().map(str::to_string),
+                    receive,
+                    ..FtpProbe::default()
+                }),
+                CheckService::Dns => Probe::Dns(DnsProbe {
+                    name: self.request.clone(),
+                    receive,
+                    transport: self.transport(),
+                }),
+                CheckService::Sip => Probe::Sip {
+                    transport: self.transport(),
+                },
             },
         })
     }

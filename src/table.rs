@@ -436,6 +436,7 @@ mod tests {
                 httpmethod: HttpMethod::Get,
                 virtualhost: None,
                 checkcommand: None,
+                connectcount: 0,
             },
             checkinterval: Duration::from_secs(1),
             checktimeout: Duration::from_secs(1),
@@ -445,6 +446,8 @@ mod tests {
             quiescent,
             cleanstop: true,
             comment: None,
+            fallbackcommand: None,
+            monitorfile: None,
         }
     }
 

@@ -397,8 +397,8 @@ fn every_directive() {
     );
     assert!(v.ops);
     assert_eq!(v.check.checktype, CheckType::On);
-    // dns is the port's default service, unsupported, but `on` does not use it.
-    assert_eq!(v.check.service, CheckService::None);
+    // dns is the port's default service (`on` does not use it).
+    assert_eq!(v.check.service, CheckService::Dns);
     assert_eq!(v.schedflags, flags::SCHED1 | flags::SCHED2 | flags::SCHED3);
     assert_eq!(v.reals[0].addr, sa("127.0.0.2:53"));
 
@@ -556,8 +556,6 @@ fn blocks_comments_and_whitespace() {
 #[test]
 fn unsupported_directives_are_named() {
     for (d, scope) in [
-        ("callback=\"/bin/cb\"", 0),
-        ("fallbackcommand=/bin/fb", 0),
         ("emailalert=root@localhost", 0),
         ("emailalertfreq=60", 0),
         ("emailalertstatus=all", 0),
@@ -569,8 +567,6 @@ fn unsupported_directives_are_named() {
         ("passwd=\"p\"", 1),
         ("database=\"d\"", 1),
         ("secret=\"s\"", 1),
-        ("monitorfile=/tmp/m", 1),
-        ("fallbackcommand=/bin/fb", 1),
     ] {
         let key = d.split('=').next().unwrap();
         let text = if scope == 0 {
@@ -590,7 +586,6 @@ fn unsupported_directives_are_named() {
     for (ct, msg) in [
         ("ping", "checktype=ping is recognised but not supported yet"),
         ("external-perl", "checktype=external-perl is recognised but not supported yet"),
-        ("3", "checktype=3 (N connect checks, then one negotiate) is recognised but not supported yet"),
         ("bogus", "checktype must be connect, negotiate, on, off or external"),
     ] {
         let e = cf_str(&format!("virtual=127.0.0.1:80\n\tchecktype={ct}\n")).unwrap_err();
@@ -1114,4 +1109,24 @@ fn a_fwmark_real_without_a_port_needs_checkport() {
     assert!(cf::parse(Path::new("f.cf"), ok).is_ok());
     let on = "virtual=10\n\treal=127.0.0.2 gate\n\tchecktype=on\n";
     assert!(cf::parse(Path::new("f.cf"), on).is_ok());
+}
+
+#[test]
+fn fallbackcommand_callback_monitorfile_and_checktype_n() {
+    let text = "callback=\"/usr/local/bin/cb\"\nfallbackcommand=/bin/fb-global\nvirtual=127.0.0.1:80\n\treal=127.0.0.2 gate\n\tchecktype=3\n\tmonitorfile=/var/log/m.log\nvirtual=127.0.0.1:81\n\treal=127.0.0.2 gate\n\tfallbackcommand=\"/bin/fb-own\"\n";
+    let c = cf_str(text).unwrap();
+    assert_eq!(c.global.callback.as_deref(), Some("/usr/local/bin/cb"));
+    let (a, b) = (&c.virtuals[0], &c.virtuals[1]);
+    assert_eq!((a.check.checktype, a.check.connectcount), (CheckType::Negotiate, 3));
+    assert_eq!(a.monitorfile.as_deref(), Some(Path::new("/var/log/m.log")));
+    assert_eq!(a.fallbackcommand.as_deref(), Some("/bin/fb-global"));
+    assert_eq!(b.fallbackcommand.as_deref(), Some("/bin/fb-own"));
+    assert_eq!(b.check.connectcount, 0);
+    // Through YAML and back.
+    let y = ldirectord_rs::config::yaml::to_yaml(&c);
+    let back = ldirectord_rs::config::yaml::parse(Path::new("c.yaml"), &y).unwrap();
+    assert_eq!(back, c, "{y}");
+    // A relative monitorfile is refused.
+    let e = cf_str("virtual=127.0.0.1:80\n\treal=127.0.0.2 gate\n\tmonitorfile=m.log\n").unwrap_err();
+    assert_problems(&e, &[(3, "invalid monitorfile \"m.log\": an absolute path is required")]);
 }

@@ -13,7 +13,6 @@
 //! With HEAD there is no body: a `receive` is matched against the empty body.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -21,11 +20,6 @@ use hyper::client::conn::http1;
 use hyper::header::{HeaderValue, CONNECTION, HOST, USER_AGENT};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use tokio_rustls::TlsConnector;
 
 use crate::{connect, down, io_reason, quote_regex, up, HttpProbe, Verdict, MAX_READ};
 
@@ -40,28 +34,22 @@ pub(crate) async fn check(p: &HttpProbe, addr: SocketAddr) -> Verdict {
         Ok(r) => r,
         Err(reason) => return down(reason),
     };
-    let tls_config = if p.tls {
-        match tls_config(p.verify_tls) {
-            Ok(c) => Some(c),
-            Err(reason) => return down(reason),
+    // A TLS setup failure is a reason before any connection is made.
+    if p.tls {
+        if let Err(reason) = crate::tls::tls_config(p.verify_tls) {
+            return down(reason);
         }
-    } else {
-        None
-    };
-
+    }
     let tcp = match connect(addr).await {
         Ok(s) => s,
         Err(reason) => return down(reason),
     };
-    match tls_config {
-        None => exchange(p, TokioIo::new(tcp), req).await,
-        Some(config) => {
-            let name = server_name(p.host.as_deref(), addr);
-            match TlsConnector::from(config).connect(name, tcp).await {
-                Ok(tls) => exchange(p, TokioIo::new(tls), req).await,
-                Err(e) => down(tls_reason(&e)),
-            }
-        }
+    if !p.tls {
+        return exchange(p, TokioIo::new(tcp), req).await;
+    }
+    match crate::tls::handshake(tcp, p.host.as_deref(), addr, p.verify_tls).await {
+        Ok(tls) => exchange(p, TokioIo::new(tls), req).await,
+        Err(reason) => down(reason),
     }
 }
 
@@ -102,40 +90,6 @@ fn default_host(addr: SocketAddr, tls: bool) -> String {
     } else {
         addr.to_string()
     }
-}
-
-/// The TLS server name: `host` without any `:port` when it is a DNS name
-/// (sent as SNI), else the IP address (no SNI is sent for an IP).
-fn server_name(host: Option<&str>, addr: SocketAddr) -> ServerName<'static> {
-    if let Some(h) = host {
-        if let Ok(name) = ServerName::try_from(strip_port(h).to_string()) {
-            return name;
-        }
-    }
-    ServerName::IpAddress(addr.ip().into())
-}
-
-fn strip_port(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        // [v6]:port or [v6]
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
-            name
-        }
-        _ => host,
-    }
-}
-
-fn tls_reason(e: &std::io::Error) -> String {
-    use std::io::ErrorKind;
-    let detail = match e.kind() {
-        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => "connection reset".to_string(),
-        ErrorKind::UnexpectedEof => "connection closed by server".to_string(),
-        _ => e.to_string(),
-    };
-    format!("TLS handshake failed: {detail}")
 }
 
 /// Send `req` over `io` and judge the response.
@@ -237,110 +191,9 @@ fn hyper_reason(e: &hyper::Error, incomplete: &str) -> String {
     format!("HTTP error: {e}")
 }
 
-/// The shared client configurations, built once: certificate verification
-/// off (`false`) or against the webpki roots (`true`).
-fn tls_config(verify: bool) -> Result<Arc<ClientConfig>, String> {
-    static NO_VERIFY: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
-    static VERIFY: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
-    let cell = if verify { &VERIFY } else { &NO_VERIFY };
-    cell.get_or_init(|| build_tls_config(verify)).clone()
-}
-
-fn build_tls_config(verify: bool) -> Result<Arc<ClientConfig>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?;
-    let config = if verify {
-        let roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        builder.with_root_certificates(roots).with_no_client_auth()
-    } else {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate::new(&provider)))
-            .with_no_client_auth()
-    };
-    Ok(Arc::new(config))
-}
-
-/// Accepts any certificate, as ldirectord does, but still checks that the
-/// server holds the key of the certificate it sent (handshake signatures),
-/// with the provider's algorithms.
-#[derive(Debug)]
-struct AnyCertificate {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl AnyCertificate {
-    fn new(provider: &CryptoProvider) -> Self {
-        AnyCertificate {
-            algorithms: provider.signature_verification_algorithms,
-        }
-    }
-}
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_ports_are_stripped_for_sni() {
-        assert_eq!(strip_port("example.com"), "example.com");
-        assert_eq!(strip_port("example.com:8443"), "example.com");
-        assert_eq!(strip_port("[::1]:443"), "::1");
-        assert_eq!(strip_port("::1"), "::1");
-    }
-
-    #[test]
-    fn sni_only_for_dns_names() {
-        let addr: SocketAddr = "127.0.0.1:443".parse().unwrap();
-        assert!(matches!(
-            server_name(Some("www.example.com:443"), addr),
-            ServerName::DnsName(n) if n.as_ref() == "www.example.com"
-        ));
-        assert!(matches!(
-            server_name(Some("10.1.2.3"), addr),
-            ServerName::IpAddress(_)
-        ));
-        assert!(matches!(server_name(None, addr), ServerName::IpAddress(_)));
-    }
 
     #[test]
     fn default_host_leaves_out_default_ports() {
@@ -367,14 +220,5 @@ mod tests {
         };
         let e = build_request(&p, addr).unwrap_err();
         assert!(e.starts_with("invalid Host header"), "{e}");
-    }
-
-    #[test]
-    fn tls_configs_are_built_once() {
-        let a = tls_config(false).unwrap();
-        let b = tls_config(false).unwrap();
-        assert!(Arc::ptr_eq(&a, &b));
-        let c = tls_config(true).unwrap();
-        assert!(!Arc::ptr_eq(&a, &c));
     }
 }

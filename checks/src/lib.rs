@@ -18,21 +18,42 @@
 //! - `simpletcp.rs`: [`Probe::SimpleTcp`], send bytes, wait for a regex.
 //! - `external.rs`: [`Probe::External`], run a command in its own process
 //!   group; exit 0 is up; on the deadline the whole group is killed.
+//! - `tls.rs`: the TLS client shared by https, imaps and pops (ring
+//!   provider, configurations built once, SNI rule, handshake reasons).
+//! - `banner.rs`: [`Probe::Banner`], the line-protocol services where the
+//!   server speaks first: the bounded line reader they share, TLS, and the
+//!   polite QUIT; the dialogues themselves are in `smtp.rs` (smtp and
+//!   submission), `pop.rs`, `imap.rs` and `nntp.rs`.
+//! - `ftp.rs`: [`Probe::Ftp`], greeting, login, and optionally one RETR.
+//! - `dns.rs`: [`Probe::Dns`], one A (or PTR) query to the server itself,
+//!   over UDP (TCP on a truncated answer) or TCP.
+//! - `sip.rs`: [`Probe::Sip`], an OPTIONS request over UDP or TCP.
 //!
 //! Reasons are short, stable strings meant for logs: `connection refused`,
 //! `connection reset`, `HTTP 503`, `timed out after 3s`,
 //! `body did not match "rs"`, `TLS handshake failed: <detail>`,
-//! `invalid HTTP response: <detail>`, `exit status 1: <first stderr line>`.
+//! `invalid HTTP response: <detail>`, `exit status 1: <first stderr line>`,
+//! `unexpected greeting "554 no service"`, `SMTP 220`, `DNS A 10.0.0.1`,
+//! `DNS NXDOMAIN for www.example.com`, `SIP 200`, `SIP 404 Not Found`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+mod banner;
+mod dns;
 mod external;
+mod ftp;
 mod http;
+mod imap;
+mod nntp;
+mod pop;
 mod simpletcp;
+mod sip;
+mod smtp;
 mod tcp;
+mod tls;
 
 /// Most bytes any probe reads from a server (headers + body).
 pub const MAX_READ: usize = 64 * 1024;
@@ -59,6 +80,81 @@ pub enum Probe {
     /// Run a command; exit 0 = up (`checktype=external`). The caller passes
     /// `vip vport rip rport` in `args`; they are passed as given, no shell.
     External { command: String, args: Vec<String> },
+    /// A line protocol where the server speaks first (`service=smtp`,
+    /// `submission`, `pop`, `pops`, `imap`, `imaps`, `nntp`): read the
+    /// greeting, expect the protocol's OK, then say goodbye politely. With
+    /// `tls`, the whole session is inside TLS from the first byte (imaps,
+    /// pops); the certificate is not verified, as in ldirectord.
+    Banner { protocol: BannerProtocol, tls: bool },
+    /// `service=ftp`: greeting, login, optionally one file retrieved.
+    Ftp(FtpProbe),
+    /// `service=dns`: one query to the server itself.
+    Dns(DnsProbe),
+    /// `service=sip`: an OPTIONS request; up on `SIP/2.0 200`.
+    Sip { transport: Transport },
+}
+
+/// The protocols of [`Probe::Banner`], with what is up for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BannerProtocol {
+    /// Greeting `220`, then `EHLO` (`HELO` when EHLO is not recognised)
+    /// answered `250`, as Perl's Net::SMTP does; then `QUIT`.
+    /// Also for submission (port 587): same protocol.
+    Smtp,
+    /// POP3: greeting `+OK`, then `QUIT`.
+    Pop,
+    /// IMAP: greeting `* OK` (or `* PREAUTH`), then `LOGOUT`.
+    Imap,
+    /// NNTP: greeting `200` or `201`, then `QUIT`.
+    Nntp,
+}
+
+/// Datagrams or a stream, for the services that have both (dns, sip).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// `service=ftp`.
+#[derive(Debug, Clone)]
+pub struct FtpProbe {
+    /// Login name; `anonymous` by default (Net::FTP's default too).
+    pub user: String,
+    /// Password; `-anonymous@` by default (Net::FTP's anonymous default).
+    pub password: String,
+    /// A file to RETR over a passive data connection (EPSV, else PASV; the
+    /// data connection always goes to the server's own address, whatever
+    /// address a PASV reply names). `None`: up once logged in.
+    pub retrieve: Option<String>,
+    /// Regex the retrieved file must match (its first [`MAX_READ`] bytes);
+    /// only used with `retrieve`.
+    pub receive: Option<regex::bytes::Regex>,
+}
+
+impl Default for FtpProbe {
+    /// Anonymous login, no file.
+    fn default() -> Self {
+        FtpProbe {
+            user: "anonymous".to_string(),
+            password: "-anonymous@".to_string(),
+            retrieve: None,
+            receive: None,
+        }
+    }
+}
+
+/// `service=dns`.
+#[derive(Debug, Clone)]
+pub struct DnsProbe {
+    /// The name to look up, type A; an IP address is looked up as its PTR
+    /// name (as Net::DNS does); empty is the root `.`.
+    pub name: String,
+    /// Regex one A address (dotted text) or PTR name of the answer must
+    /// match; `None`: any A (or PTR) record in the answer is up.
+    pub receive: Option<regex::bytes::Regex>,
+    /// UDP (retried over TCP when the answer is truncated) or TCP.
+    pub transport: Transport,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +235,19 @@ pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome 
         Probe::SimpleTcp { request, receive } => {
             with_deadline(simpletcp::check(request, receive, addr), deadline, timeout).await
         }
+        Probe::Banner { protocol, tls } => {
+            with_deadline(
+                banner::check(*protocol, *tls, addr, deadline),
+                deadline,
+                timeout,
+            )
+            .await
+        }
+        Probe::Ftp(p) => with_deadline(ftp::check(p, addr, deadline), deadline, timeout).await,
+        Probe::Dns(p) => with_deadline(dns::check(p, addr), deadline, timeout).await,
+        Probe::Sip { transport } => {
+            with_deadline(sip::check(*transport, addr), deadline, timeout).await
+        }
     };
     Outcome {
         up,
@@ -214,6 +323,16 @@ pub(crate) async fn connect(addr: SocketAddr) -> Result<tokio::net::TcpStream, S
     Ok(stream)
 }
 
+/// A server's words, quoted for a reason string: at most 100 characters,
+/// control characters escaped.
+pub(crate) fn quote_text(text: &str) -> String {
+    const MAX: usize = 100;
+    match text.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{:?}...", &text[..i]),
+        None => format!("{text:?}"),
+    }
+}
+
 /// The pattern as written, quoted for a reason string.
 pub(crate) fn quote_regex(re: &regex::bytes::Regex) -> String {
     format!("\"{}\"", re.as_str())
@@ -246,6 +365,18 @@ mod tests {
         let off = run(&Probe::Off, addr, Duration::from_secs(1)).await;
         assert!(!off.up);
         assert_eq!(off.reason, "off");
+    }
+
+    #[test]
+    fn server_text_is_quoted_and_cut() {
+        assert_eq!(quote_text("554 no\tservice"), r#""554 no\tservice""#);
+        let long = "x".repeat(300);
+        assert_eq!(quote_text(&long), format!("\"{}\"...", "x".repeat(100)));
+        // Multi-byte characters are cut on a character boundary.
+        assert_eq!(
+            quote_text(&"é".repeat(101)),
+            format!("\"{}\"...", "é".repeat(100))
+        );
     }
 
     #[test]

@@ -511,11 +511,19 @@ pub fn parse_checktype(s: &str) -> Result<CheckType, String> {
         t @ ("ping" | "external-perl") => {
             Err(format!("checktype={t} is recognised but not supported yet (use connect, negotiate, external, on or off)"))
         }
-        t if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) => Err(format!(
-            "checktype={t} (N connect checks, then one negotiate) is recognised but not supported yet (use connect or negotiate)"
-        )),
+
         t => Err(format!("checktype must be connect, negotiate, on, off or external, not \"{t}\"")),
     }
+}
+
+/// `checktype=N`: N connect checks, then one negotiate. `None` when `s` is
+/// not a number.
+pub fn parse_connectcount(s: &str) -> Option<Result<u32, String>> {
+    let t = s.trim();
+    if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(t.parse::<u32>().map_err(|_| format!("checktype={t}: too large")))
 }
 
 /// Every service ldirectord knows.
@@ -550,6 +558,16 @@ pub fn supported_service(name: &str) -> Option<CheckService> {
         "https" => Some(CheckService::Https),
         "simpletcp" => Some(CheckService::SimpleTcp),
         "none" => Some(CheckService::None),
+        "smtp" => Some(CheckService::Smtp),
+        "submission" => Some(CheckService::Submission),
+        "pop" => Some(CheckService::Pop),
+        "pops" => Some(CheckService::Pops),
+        "imap" => Some(CheckService::Imap),
+        "imaps" => Some(CheckService::Imaps),
+        "nntp" => Some(CheckService::Nntp),
+        "ftp" => Some(CheckService::Ftp),
+        "dns" => Some(CheckService::Dns),
+        "sip" => Some(CheckService::Sip),
         _ => None,
     }
 }
@@ -561,6 +579,16 @@ pub fn service_name(s: CheckService) -> &'static str {
         CheckService::Http => "http",
         CheckService::Https => "https",
         CheckService::SimpleTcp => "simpletcp",
+        CheckService::Smtp => "smtp",
+        CheckService::Submission => "submission",
+        CheckService::Pop => "pop",
+        CheckService::Pops => "pops",
+        CheckService::Imap => "imap",
+        CheckService::Imaps => "imaps",
+        CheckService::Nntp => "nntp",
+        CheckService::Ftp => "ftp",
+        CheckService::Dns => "dns",
+        CheckService::Sip => "sip",
     }
 }
 
@@ -690,8 +718,6 @@ pub fn forward_name(f: Forward) -> &'static str {
 /// Directives ldirectord has that ldirectord-rs recognises but does not
 /// implement: each is an error saying so.
 pub const UNSUPPORTED: &[&str] = &[
-    "callback",
-    "fallbackcommand",
     "emailalert",
     "emailalertfreq",
     "emailalertstatus",
@@ -703,12 +729,12 @@ pub const UNSUPPORTED: &[&str] = &[
     "passwd",
     "database",
     "secret",
-    "monitorfile",
     "load",
 ];
 
 /// Directives only allowed at column 0.
 pub const GLOBAL_ONLY: &[&str] = &[
+    "callback",
     "fallback6",
     "autoreload",
     "logfile",
@@ -742,6 +768,7 @@ pub const VIRTUAL_ONLY: &[&str] = &[
     "virtualhost",
     "servicename",
     "comment",
+    "monitorfile",
 ];
 
 fn unsupported_message(key: &str) -> String {
@@ -777,6 +804,7 @@ pub struct Shared {
     pub risecount: Option<u32>,
     pub quiescent: Option<bool>,
     pub cleanstop: Option<bool>,
+    pub fallbackcommand: Option<String>,
 }
 
 impl Shared {
@@ -794,6 +822,10 @@ impl Shared {
             "risecount" => set(&mut self.risecount, parse_count(value, 1)),
             "quiescent" => set(&mut self.quiescent, parse_bool(value)),
             "cleanstop" => set(&mut self.cleanstop, parse_bool(value)),
+            "fallbackcommand" => set(
+                &mut self.fallbackcommand,
+                Some(value.trim()).filter(|v| !v.is_empty()).map(str::to_string).ok_or_else(|| "empty command".to_string()),
+            ),
             _ => return None,
         })
     }
@@ -817,6 +849,7 @@ pub struct RawGlobal {
     pub resyncinterval: Option<Duration>,
     pub maxchecks: Option<usize>,
     pub statusaddress: Option<SocketAddr>,
+    pub callback: Option<String>,
     pub syncdaemon: Option<Vec<crate::ipvs::SyncDaemon>>,
 }
 
@@ -883,6 +916,14 @@ impl RawGlobal {
                     })
                     .map(|a| self.statusaddress = Some(a))
                     .map_err(|e| bad(key, value, e)),
+                "callback" => {
+                    if value.trim().is_empty() {
+                        Err("invalid callback: empty".into())
+                    } else {
+                        self.callback = Some(value.trim().to_string());
+                        Ok(())
+                    }
+                }
                 "syncdaemon" => parse_syncdaemons(value)
                     .map(|d| self.syncdaemon = Some(d))
                     .map_err(|e| bad(key, value, e)),
@@ -933,6 +974,8 @@ pub struct RawVirtual {
     pub virtualhost: Option<String>,
     pub checkcommand: Option<String>,
     pub comment: Option<String>,
+    pub connectcount: Option<u32>,
+    pub monitorfile: Option<PathBuf>,
 }
 
 impl RawVirtual {
@@ -972,6 +1015,8 @@ impl RawVirtual {
             virtualhost: None,
             checkcommand: None,
             comment: None,
+            connectcount: None,
+            monitorfile: None,
         }
     }
 
@@ -1035,7 +1080,25 @@ impl RawVirtual {
                         check_regex(value).map(|_| self.receive = Some(value.to_string())).map_err(|e| bad(key, value, e))
                     }
                 }
-                "checktype" => parse_checktype(value).map(|t| self.checktype = Some((t, line))),
+                "checktype" => match parse_connectcount(value) {
+                    Some(n) => n.map(|n| {
+                        self.connectcount = Some(n);
+                        self.checktype = Some((CheckType::Negotiate, line));
+                    }),
+                    None => parse_checktype(value).map(|t| {
+                        self.connectcount = None;
+                        self.checktype = Some((t, line));
+                    }),
+                },
+                "monitorfile" => {
+                    let p = value.trim();
+                    if p.starts_with('/') {
+                        self.monitorfile = Some(PathBuf::from(p));
+                        Ok(())
+                    } else {
+                        Err(format!("invalid monitorfile \"{p}\": an absolute path is required"))
+                    }
+                }
                 "checkcommand" => {
                     if value.trim().is_empty() {
                         Err("invalid check command: empty".into())
@@ -1152,8 +1215,10 @@ pub(crate) fn resolve_global(g: &RawGlobal) -> Global {
                 addr: SocketAddr::new(f.addr, f.port.unwrap_or(0)),
                 forward: f.forward,
             }),
+            fallbackcommand: s.fallbackcommand.clone(),
         },
         autoreload: g.autoreload.unwrap_or(false),
+        callback: g.callback.clone(),
         logfile: g.logfile.clone(),
         readdquiescent: g.readdquiescent.unwrap_or(false),
         maintenancedir: g.maintenancedir.clone(),
@@ -1167,19 +1232,23 @@ pub(crate) fn resolve_global(g: &RawGlobal) -> Global {
 /// Default scheduler.
 pub const DEFAULT_SCHEDULER: &str = "wrr";
 
-/// The default `request` for a service.
+/// The default `request` for a service. For dns it is ldirectord's `/`
+/// with the slash stripped: the root name `.` (rarely useful: give
+/// `request="name"`).
 pub fn default_request(service: CheckService) -> &'static str {
     match service {
-        CheckService::SimpleTcp => "",
+        CheckService::SimpleTcp | CheckService::Dns => "",
         _ => "/",
     }
 }
 
-/// ldirectord's request normalisation: http(s) (and none) paths get a
-/// leading `/`; simpletcp strings turn `\n` into a newline.
+/// ldirectord's request normalisation: http(s), ftp (and none) paths get a
+/// leading `/`; simpletcp strings turn `\n` into a newline; a dns name
+/// loses any leading `/` (ldirectord's check_dns strips it).
 pub fn normalise_request(service: CheckService, request: &str) -> String {
     match service {
         CheckService::SimpleTcp => request.replace("\\n", "\n"),
+        CheckService::Dns => request.strip_prefix('/').unwrap_or(request).to_string(),
         _ if request.starts_with('/') => request.to_string(),
         _ => format!("/{request}"),
     }
@@ -1403,6 +1472,7 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
             httpmethod: v.httpmethod.unwrap_or(HttpMethod::Get),
             virtualhost: v.virtualhost.clone(),
             checkcommand,
+            connectcount: v.connectcount.unwrap_or(0),
         },
         checkinterval: s.checkinterval.unwrap_or(d.checkinterval),
         checktimeout,
@@ -1412,6 +1482,8 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
         quiescent: s.quiescent.unwrap_or(d.quiescent),
         cleanstop: s.cleanstop.unwrap_or(d.cleanstop),
         comment: v.comment.clone(),
+        fallbackcommand: s.fallbackcommand.clone().or_else(|| d.fallbackcommand.clone()),
+        monitorfile: v.monitorfile.clone(),
     })
 }
 

@@ -50,6 +50,8 @@ pub struct Global {
     pub defaults: VirtualDefaults,
     /// Re-read the config when the file changes.
     pub autoreload: bool,
+    /// Run with the config path after the config was re-read (`callback=`).
+    pub callback: Option<String>,
     /// Where events go. `None`: standard error.
     pub logfile: Option<LogTarget>,
     /// Re-add a quiesced real that an operator deleted by hand.
@@ -84,6 +86,9 @@ pub struct VirtualDefaults {
     pub fallback: Option<Fallback>,
     /// IPv6 fallback (`fallback6=`).
     pub fallback6: Option<Fallback>,
+    /// Run as `CMD start|stop vip:port proto` when the last real of a
+    /// virtual goes down / the first comes back (`fallbackcommand=`).
+    pub fallbackcommand: Option<String>,
 }
 
 impl Default for VirtualDefaults {
@@ -98,6 +103,7 @@ impl Default for VirtualDefaults {
             cleanstop: true,
             fallback: None,
             fallback6: None,
+            fallbackcommand: None,
         }
     }
 }
@@ -145,6 +151,11 @@ pub struct Virtual {
     pub cleanstop: bool,
     /// `servicename=` / `comment=`: free text for humans.
     pub comment: Option<String>,
+    /// See [`VirtualDefaults::fallbackcommand`].
+    pub fallbackcommand: Option<String>,
+    /// Append one line per check result of this virtual's reals here
+    /// (`monitorfile=`).
+    pub monitorfile: Option<PathBuf>,
 }
 
 impl Virtual {
@@ -190,6 +201,9 @@ pub struct Check {
     pub virtualhost: Option<String>,
     /// For checktype=external: the command, called `vip vport rip rport`.
     pub checkcommand: Option<String>,
+    /// `checktype=N`: N connect checks before each negotiate check (the
+    /// checktype is then Negotiate); 0 otherwise.
+    pub connectcount: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -209,6 +223,17 @@ pub enum CheckService {
     Http,
     Https,
     SimpleTcp,
+    Smtp,
+    /// SMTP on the submission port (587): the same check as smtp.
+    Submission,
+    Pop,
+    Pops,
+    Imap,
+    Imaps,
+    Nntp,
+    Ftp,
+    Dns,
+    Sip,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -176,8 +176,9 @@ scalar_struct! {
         checkinterval, checktimeout, negotiatetimeout, failurecount, risecount,
         quiescent, cleanstop, autoreload, readdquiescent, logfile, maintenancedir,
         resyncinterval, maxchecks, statusaddress, syncdaemon, fork, supervised,
+        callback, fallbackcommand,
         // Recognised, not supported (each is an error saying so).
-        callback, fallbackcommand, emailalert, emailalertfreq, emailalertstatus,
+        emailalert, emailalertfreq, emailalertstatus,
         emailalertfrom, smtp, execute, checkcount,
     }
     extra {
@@ -198,9 +199,10 @@ scalar_struct! {
         protocol, scheduler, persistent, netmask, schedflags, ops,
         checktype, service, checkport, request, receive, httpmethod, virtualhost, checkcommand,
         checkinterval, checktimeout, negotiatetimeout, failurecount, risecount, quiescent, cleanstop,
+        fallbackcommand, monitorfile,
         // Recognised, not supported.
-        fallbackcommand, emailalert, emailalertfreq, emailalertstatus, smtp, checkcount,
-        login, passwd, database, secret, monitorfile,
+        emailalert, emailalertfreq, emailalertstatus, smtp, checkcount,
+        login, passwd, database, secret,
     }
     extra {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -659,9 +661,15 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
         y.ops = boolean(true);
     }
     let c = &v.check;
-    if c.checktype != CheckType::Negotiate {
+    if c.connectcount > 0 {
+        y.checktype = Scalar::str(c.connectcount.to_string());
+    } else if c.checktype != CheckType::Negotiate {
         y.checktype = Scalar::str(cf::checktype_name(c.checktype));
     }
+    if v.fallbackcommand != g.fallbackcommand {
+        y.fallbackcommand = v.fallbackcommand.clone().map(Scalar::Str);
+    }
+    y.monitorfile = v.monitorfile.as_ref().map(|p| Scalar::Str(p.display().to_string()));
     if implicit_service(v) != Some(c.service) {
         y.service = Scalar::str(cf::service_name(c.service));
     }
@@ -764,6 +772,8 @@ pub fn to_yaml(config: &Config) -> String {
         },
         maxchecks: (g.maxchecks != 4096).then_some(Scalar::Int(g.maxchecks as i64)),
         statusaddress: g.statusaddress.and_then(|a| Scalar::str(a.to_string())),
+        callback: g.callback.clone().map(Scalar::Str),
+        fallbackcommand: d.fallbackcommand.clone().map(Scalar::Str),
         syncdaemon: (!g.syncdaemon.is_empty()).then(|| {
             let parts: Vec<String> = g
                 .syncdaemon

@@ -4,7 +4,7 @@
 usage: httpd.py NAME ADDR PORT [CERT KEY]
 
   GET /            -> "NAME\n"
-  GET /check.html  -> "ok\n" while the file DIR/down does not exist, else 503
+  GET /check.html  -> the content of DIR/check.html while it exists, else 404
                       (DIR = $KT_SRVDIR, default /tmp)
   GET /hold        -> streams 1 KiB chunks every 0.1 s until DIR/release exists
                       (at most 120 s), then "END NAME\n"; used to keep one TCP
@@ -45,10 +45,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         path = self.path.split("?", 1)[0]
         if path == "/check.html":
-            if os.path.exists(os.path.join(SRVDIR, "down")):
-                self._send(503, "down\n")
-            else:
-                self._send(200, "ok\n")
+            try:
+                with open(os.path.join(SRVDIR, "check.html")) as f:
+                    self._send(200, f.read())
+            except OSError:
+                self._send(404, "not found\n")
         elif path == "/hold":
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")

@@ -40,7 +40,7 @@ rm -f "$RESULT"
 
 # ---------------------------------------------------------------- logging / results
 
-note() { printf '%s [%s] %s\n' "$(date +%H:%M:%S.%3N)" "$SCEN" "$*" >&2; }
+note() { printf '%(%H:%M:%S)T.%s [%s] %s\n' -1 "${EPOCHREALTIME#*.}" "$SCEN" "$*" >&2; }
 
 # fail MESSAGE: record the failure reason and exit 1 (the trap cleans up)
 fail() {
@@ -131,10 +131,10 @@ ns() {
 wait_until() {
 	local timeout=$1 what=$2 deadline
 	shift 2
-	deadline=$(($(date +%s%N) / 1000000 + timeout * 1000))
+	deadline=$((${EPOCHREALTIME/./} / 1000 + timeout * 1000))
 	while :; do
 		if "$@" >/dev/null 2>&1; then return 0; fi
-		if [ $(($(date +%s%N) / 1000000)) -ge $deadline ]; then
+		if [ $((${EPOCHREALTIME/./} / 1000)) -ge $deadline ]; then
 			note "timed out after ${timeout}s waiting for: $what"
 			return 1
 		fi
@@ -156,24 +156,29 @@ need_ipvs() {
 }
 
 # ---------------------------------------------------------------- topology
+# Every process costs ~0.3 s under software emulation, so the topology is built with a few
+# `ip -batch` runs (one per namespace) instead of one `ip` per step.
+
+# ipb NS: run the `ip` commands on stdin inside netns NS ("root": the VM's own namespace)
+ipb() {
+	local n=$1
+	if [ "$n" = root ]; then
+		ip -batch - || fail "ip -batch (root namespace) failed"
+	else
+		ip -n "$n" -batch - || fail "ip -n $n -batch failed"
+	fi
+}
+
+# sysctls NS KEY=VAL...: set sysctls inside netns NS (one process)
+sysctls() {
+	local n=$1
+	shift
+	ip netns exec "$n" sysctl -qw "$@" >/dev/null || fail "sysctl in $n: $*"
+}
 
 _netns_add() {
 	ip netns add "$1" || fail "ip netns add $1"
 	ip -n "$1" link set lo up
-}
-
-# _veth NS_A IF_A NS_B IF_B: a veth pair between two namespaces
-_veth() {
-	local tmpa="kt$RANDOM$RANDOM" tmpb
-	tmpa=${tmpa:0:12}a
-	tmpb=${tmpa%a}b
-	ip link add "$tmpa" type veth peer name "$tmpb" || fail "ip link add veth"
-	ip link set "$tmpa" netns "$1" || fail "move veth to $1"
-	ip link set "$tmpb" netns "$3" || fail "move veth to $3"
-	ip -n "$1" link set "$tmpa" name "$2" || fail "rename veth in $1"
-	ip -n "$3" link set "$tmpb" name "$4" || fail "rename veth in $3"
-	ip -n "$1" link set "$2" up
-	ip -n "$3" link set "$4" up
 }
 
 # Addresses (only inside our namespaces)
@@ -186,50 +191,65 @@ rip6() { echo "fd00:99:1::$((10 + $1))"; }
 SORRY_IP=10.99.1.99
 SORRY_IP6=fd00:99:1::99
 
-# topo_nat N: two subnets, the director routes between them (LVS-NAT, seed 002/004).
-#   kt-c   eth0 10.99.0.2/24  fd00:99::2/64       default via the director
-#   kt-dir dc   10.99.0.1/24  fd00:99::1/64  + VIP 10.99.0.100/32, fd00:99::100/128
-#          br1  10.99.1.1/24  fd00:99:1::1/64    (bridge: reals' side)
-#   kt-rsI eth0 10.99.1.(10+I)/24 fd00:99:1::(10+I)/64   default via the director
-#   kt-sorry (topo_add_sorry) 10.99.1.99: the fallback server
+# topo_nat N [sorry]: two subnets, the director routes between them (LVS-NAT, seeds 002/004).
+#   kt-c    eth0 10.99.0.2/24  fd00:99::2/64       default via the director
+#   kt-dir  dc   10.99.0.1/24  fd00:99::1/64  + VIP 10.99.0.100/32, fd00:99::100/128
+#           br1  10.99.1.1/24  fd00:99:1::1/64    (a bridge: the reals' side)
+#   kt-rsI  eth0 10.99.1.(10+I)/24 fd00:99:1::(10+I)/64   default via the director
+#   kt-sorry eth0 10.99.1.99 fd00:99:1::99 (with "sorry"): the fallback server
 topo_nat() {
-	local n=$1 i
-	_netns_add "$NS_DIR"
-	_netns_add "$NS_C"
-	ns "$NS_DIR" sysctl -qw net.ipv4.ip_forward=1
-	ns "$NS_DIR" sysctl -qw net.ipv6.conf.all.forwarding=1
-	_veth "$NS_C" eth0 "$NS_DIR" dc
-	ip -n "$NS_C" addr add $CIP/24 dev eth0
-	ip -n "$NS_C" addr add $CIP6/64 dev eth0 nodad
-	ip -n "$NS_C" route add default via 10.99.0.1
-	ip -n "$NS_C" -6 route add default via fd00:99::1
-	ip -n "$NS_DIR" addr add 10.99.0.1/24 dev dc
-	ip -n "$NS_DIR" addr add fd00:99::1/64 dev dc nodad
-	ip -n "$NS_DIR" addr add $VIP/32 dev dc
-	ip -n "$NS_DIR" addr add $VIP6/128 dev dc nodad
-	ip -n "$NS_DIR" link add br1 type bridge forward_delay 0 || fail "cannot create bridge"
-	ip -n "$NS_DIR" link set br1 up
-	ip -n "$NS_DIR" addr add 10.99.1.1/24 dev br1
-	ip -n "$NS_DIR" addr add fd00:99:1::1/64 dev br1 nodad
-	for i in $(seq 1 "$n"); do
-		_topo_nat_real "kt-rs$i" "$(rip "$i")" "$(rip6 "$i")" "r$i"
+	local n=$1 sorry=${2:-} i reals=() nsn a4 a6 port
+	for i in $(seq 1 "$n"); do reals+=("kt-rs$i|$(rip "$i")|$(rip6 "$i")|r$i"); done
+	[ "$sorry" = sorry ] && reals+=("kt-sorry|$SORRY_IP|$SORRY_IP6|rsorry")
+	{
+		echo "netns add $NS_DIR"
+		echo "netns add $NS_C"
+		echo "link add eth0 netns $NS_C type veth peer name dc netns $NS_DIR"
+		for i in "${reals[@]}"; do
+			IFS='|' read -r nsn a4 a6 port <<<"$i"
+			echo "netns add $nsn"
+			echo "link add eth0 netns $nsn type veth peer name $port netns $NS_DIR"
+		done
+	} | ipb root
+	{
+		cat <<IP
+link set lo up
+link set dc up
+addr add 10.99.0.1/24 dev dc
+addr add fd00:99::1/64 dev dc nodad
+addr add $VIP/32 dev dc
+addr add $VIP6/128 dev dc nodad
+link add br1 type bridge forward_delay 0
+link set br1 up
+addr add 10.99.1.1/24 dev br1
+addr add fd00:99:1::1/64 dev br1 nodad
+IP
+		for i in "${reals[@]}"; do
+			IFS='|' read -r nsn a4 a6 port <<<"$i"
+			echo "link set $port master br1"
+			echo "link set $port up"
+		done
+	} | ipb "$NS_DIR"
+	sysctls "$NS_DIR" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	ipb "$NS_C" <<IP
+link set lo up
+link set eth0 up
+addr add $CIP/24 dev eth0
+addr add $CIP6/64 dev eth0 nodad
+route add default via 10.99.0.1
+route add default via fd00:99::1
+IP
+	for i in "${reals[@]}"; do
+		IFS='|' read -r nsn a4 a6 port <<<"$i"
+		ipb "$nsn" <<IP
+link set lo up
+link set eth0 up
+addr add $a4/24 dev eth0
+addr add $a6/64 dev eth0 nodad
+route add default via 10.99.1.1
+route add default via fd00:99:1::1
+IP
 	done
-}
-
-_topo_nat_real() {
-	local name=$1 ip4=$2 ip6=$3 port=$4
-	_netns_add "$name"
-	_veth "$name" eth0 "$NS_DIR" "$port"
-	ip -n "$NS_DIR" link set "$port" master br1
-	ip -n "$name" addr add "$ip4/24" dev eth0
-	ip -n "$name" addr add "$ip6/64" dev eth0 nodad
-	ip -n "$name" route add default via 10.99.1.1
-	ip -n "$name" -6 route add default via fd00:99:1::1
-}
-
-# topo_add_sorry: the sorry server's namespace (kt-sorry, 10.99.1.99) on the reals' side
-topo_add_sorry() {
-	_topo_nat_real kt-sorry $SORRY_IP $SORRY_IP6 rsorry
 }
 
 # topo_lan N MODE: one L2 segment (bridge in the director's netns) shared by the client, the
@@ -240,67 +260,110 @@ LAN_VIP=10.99.1.100
 LAN_CIP=10.99.1.2
 topo_lan() {
 	local n=$1 mode=$2 i name
-	_netns_add "$NS_DIR"
-	_netns_add "$NS_C"
-	ns "$NS_DIR" sysctl -qw net.ipv4.ip_forward=1
-	ip -n "$NS_DIR" link add br1 type bridge forward_delay 0 || fail "cannot create bridge"
-	ip -n "$NS_DIR" link set br1 up
-	ip -n "$NS_DIR" addr add 10.99.1.1/24 dev br1
-	ip -n "$NS_DIR" addr add $LAN_VIP/32 dev br1
-	_veth "$NS_C" eth0 "$NS_DIR" pc
-	ip -n "$NS_DIR" link set pc master br1
-	ip -n "$NS_C" addr add $LAN_CIP/24 dev eth0
+	{
+		echo "netns add $NS_DIR"
+		echo "netns add $NS_C"
+		for i in $(seq 1 "$n"); do echo "netns add kt-rs$i"; done
+		echo "link add eth0 netns $NS_C type veth peer name pc netns $NS_DIR"
+		for i in $(seq 1 "$n"); do
+			echo "link add eth0 netns kt-rs$i type veth peer name r$i netns $NS_DIR"
+		done
+	} | ipb root
+	ipb "$NS_DIR" <<IP
+link set lo up
+link add br1 type bridge forward_delay 0
+link set br1 up
+addr add 10.99.1.1/24 dev br1
+addr add $LAN_VIP/32 dev br1
+link set pc master br1
+link set pc up
+$(for i in $(seq 1 "$n"); do echo "link set r$i master br1"; echo "link set r$i up"; done)
+IP
+	sysctls "$NS_DIR" net.ipv4.ip_forward=1
+	ipb "$NS_C" <<IP
+link set lo up
+link set eth0 up
+addr add $LAN_CIP/24 dev eth0
+IP
 	for i in $(seq 1 "$n"); do
 		name=kt-rs$i
-		_netns_add "$name"
 		# arp_ignore=1: answer ARP only for addresses on the receiving interface (not the VIP);
 		# arp_announce=2: never use the VIP as the source of ARP requests
-		ns "$name" sysctl -qw net.ipv4.conf.all.arp_ignore=1
-		ns "$name" sysctl -qw net.ipv4.conf.all.arp_announce=2
-		ns "$name" sysctl -qw net.ipv4.conf.default.arp_ignore=1
-		ns "$name" sysctl -qw net.ipv4.conf.default.arp_announce=2
-		_veth "$name" eth0 "$NS_DIR" "r$i"
-		ip -n "$NS_DIR" link set "r$i" master br1
-		ip -n "$name" addr add "$(rip "$i")/24" dev eth0
+		sysctls "$name" net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+			net.ipv4.conf.default.arp_ignore=1 net.ipv4.conf.default.arp_announce=2 \
+			net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
 		case $mode in
 		dr)
-			ip -n "$name" addr add $LAN_VIP/32 dev lo
+			ipb "$name" <<IP
+link set lo up
+link set eth0 up
+addr add $(rip "$i")/24 dev eth0
+addr add $LAN_VIP/32 dev lo
+IP
 			;;
 		tun)
-			ip -n "$name" link set tunl0 up || fail "no tunl0 in $name (ipip module?)"
-			ip -n "$name" addr add $LAN_VIP/32 dev tunl0
-			ns "$name" sysctl -qw net.ipv4.conf.all.rp_filter=0
-			ns "$name" sysctl -qw net.ipv4.conf.default.rp_filter=0
-			ns "$name" sysctl -qw net.ipv4.conf.tunl0.rp_filter=0
-			ns "$name" sysctl -qw net.ipv4.conf.eth0.rp_filter=0
+			ipb "$name" <<IP
+link set lo up
+link set eth0 up
+addr add $(rip "$i")/24 dev eth0
+link set tunl0 up
+addr add $LAN_VIP/32 dev tunl0
+IP
+			# the decapsulated packet arrives on tunl0 from the client, whose route is via
+			# eth0: reverse-path filtering must be off
+			sysctls "$name" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+				net.ipv4.conf.tunl0.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
 			;;
 		esac
 	done
 }
 
 # ---------------------------------------------------------------- servers
+# Plain HTTP: busybox httpd (starts fast) serving $WORK/srv-NAME-PORT/: index.html = NAME,
+# check.html = "ok". HTTPS and the streaming /hold endpoint: httpd.py (python3, slower to start).
+# server_down removes check.html (the check then gets 404), server_up puts it back.
 
-# serve NS NAME ADDR PORT [https]: start httpd.py in NS; body of / is NAME.
-# Server state dir: $WORK/srv-NAME-PORT (touch down => /check.html answers 503).
-# Sets SERVE_PID.
+# _listening PID PORT: is a socket in PID's netns listening on PORT (any address)?
+_listening() {
+	local hex f
+	hex=$(printf ':%04X ' "$2")
+	for f in /proc/"$1"/net/tcp /proc/"$1"/net/tcp6; do
+		[ -r "$f" ] || continue
+		while read -r _ l _ st _; do
+			[ "$st" = 0A ] && [[ "$l " == *"$hex" ]] && return 0
+		done <"$f"
+	done
+	return 1
+}
+
+# serve NS NAME ADDR PORT [https|py]: start a server for NAME on ADDR:PORT inside NS; SERVE_PID
 serve() {
-	local n=$1 name=$2 addr=$3 port=$4 tls=${5:-} dir out
+	local n=$1 name=$2 addr=$3 port=$4 kind=${5:-} dir bind
 	dir=$WORK/srv-$name-$port
 	mkdir -p "$dir"
-	out=$dir/out
-	if [ "$tls" = https ]; then
+	echo "$name" >"$dir/index.html"
+	echo ok >"$dir/check.html"
+	case $kind in
+	https)
 		_make_cert
 		KT_SRVDIR=$dir ip netns exec "$n" python3 "$KT_DIR/httpd.py" "$name" "$addr" "$port" \
-			"$WORK/cert.pem" "$WORK/key.pem" >"$out" 2>"$dir/err" &
-	else
+			"$WORK/cert.pem" "$WORK/key.pem" >"$dir/out" 2>"$dir/err" </dev/null &
+		;;
+	py)
 		KT_SRVDIR=$dir ip netns exec "$n" python3 "$KT_DIR/httpd.py" "$name" "$addr" "$port" \
-			>"$out" 2>"$dir/err" &
-	fi
+			>"$dir/out" 2>"$dir/err" </dev/null &
+		;;
+	*)
+		bind=$addr
+		[[ "$addr" == *:* ]] && bind="[$addr]"
+		ip netns exec "$n" busybox httpd -f -p "$bind:$port" -h "$dir" >"$dir/out" 2>"$dir/err" </dev/null &
+		;;
+	esac
 	SERVE_PID=$!
 	track "$SERVE_PID"
 	echo "$SERVE_PID" >"$dir/pid"
-	wait_until 20 "$name listening on $addr:$port" grep -q ready "$out" ||
-		fail "server $name on $addr:$port did not start: $(tail -3 "$dir/err")"
+	wait_until 30 "$name listening on $addr:$port" _listening "$SERVE_PID" "$port" ||
+		fail "server $name on $addr:$port did not start: $(tail -3 "$dir/err" | tr '\n' '|')"
 }
 
 # stop_server NAME PORT: kill that server (by its PID)
@@ -309,9 +372,9 @@ stop_server() {
 	kill_pid "$(cat "$dir/pid")"
 }
 
-# server_down NAME PORT / server_up NAME PORT: make /check.html answer 503 / 200
-server_down() { touch "$WORK/srv-$1-$2/down"; }
-server_up() { rm -f "$WORK/srv-$1-$2/down"; }
+# server_down NAME PORT / server_up NAME PORT: make /check.html answer 404 / "ok"
+server_down() { rm -f "$WORK/srv-$1-$2/check.html"; }
+server_up() { echo ok >"$WORK/srv-$1-$2/check.html"; }
 
 _make_cert() {
 	[ -f "$WORK/cert.pem" ] && return 0
@@ -328,12 +391,19 @@ get() {
 	ns "$NS_C" curl -sk --max-time 4 "$@" "$url" | tr -d '\r\n'
 }
 
-# hits COUNT URL: COUNT sequential requests, prints one body per line
+# hits COUNT URL [curl args]: COUNT sequential requests (each a new TCP connection: the servers
+# close after every response) in ONE curl process; prints one body per line, "ERR" for each
+# request that got no answer
 hits() {
-	local count=$1 url=$2 i
-	for i in $(seq 1 "$count"); do
-		get "$url" || echo "ERR"
-		echo
+	local count=$1 url=$2 out n
+	shift 2
+	case $url in *\?*) url="$url&kt=[1-$count]" ;; *) url="$url?kt=[1-$count]" ;; esac
+	out=$(ns "$NS_C" curl -sk --max-time 4 -H 'Connection: close' "$@" "$url" | tr -d '\r')
+	printf '%s\n' "$out" | grep -v '^$'
+	n=$(printf '%s\n' "$out" | grep -c . || true)
+	while [ "$n" -lt "$count" ]; do
+		echo ERR
+		n=$((n + 1))
 	done
 }
 

@@ -5,7 +5,7 @@
 # across both ports; a second client address (rr on a new template) gets the other real.
 . "$(dirname "$0")/../lib.sh"
 need_ipvs
-need_modules iptable_mangle xt_MARK xt_multiport
+need_modules nf_tables nft_compat xt_mark xt_multiport
 command -v iptables >/dev/null || skip "iptables not installed"
 director_needed
 topo_nat 2

@@ -6,8 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 need_ipvs
 director_needed
-topo_nat 2
-topo_add_sorry
+topo_nat 2 sorry
 serve kt-rs1 rs1 "$(rip 1)" 80
 serve kt-rs2 rs2 "$(rip 2)" 80
 serve kt-sorry sorry $SORRY_IP 80

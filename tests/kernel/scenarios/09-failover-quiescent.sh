@@ -3,12 +3,11 @@
 # ("Quiescent real server ... (Weight set to 0)") and gets no new connections; with both at 0
 # the fallback is added and answers; when rs1's check passes again it is restored to its weight
 # ("Restored real server") and the fallback is deleted. Failure is made by /check.html
-# answering 503 (the server keeps running).
+# answering 404 (the server keeps running).
 . "$(dirname "$0")/../lib.sh"
 need_ipvs
 director_needed
-topo_nat 2
-topo_add_sorry
+topo_nat 2 sorry
 serve kt-rs1 rs1 "$(rip 1)" 80
 serve kt-rs2 rs2 "$(rip 2)" 80
 serve kt-sorry sorry $SORRY_IP 80
@@ -53,7 +52,7 @@ wait_ipvs 10 "-> $R1 +Masq +2 "
 wait_ipvs 10 "-> $R2 +Masq +1 "
 snapshot 1-both-up
 
-note "rs1's check now answers 503"
+note "rs1's check now answers 404"
 server_down rs1 80
 step rs1-down
 topology_mode || wait_log 15 "Quiescent real server: $R1 ($V) (Weight set to 0)"
@@ -64,7 +63,7 @@ snapshot 2-rs1-quiescent
 out=$(hits 4 "http://$VIP/")
 [ "$(count_of rs2 "$out")" = 4 ] || fail "rs1 quiescent: expected only rs2, got: $(echo $out)"
 
-note "rs2's check now answers 503"
+note "rs2's check now answers 404"
 server_down rs2 80
 step rs2-down
 if ! topology_mode; then

@@ -10,7 +10,7 @@
 need_ipvs
 director_needed
 topo_nat 1
-serve kt-rs1 rs1 "$(rip 1)" 80
+serve kt-rs1 rs1 "$(rip 1)" 80 py
 R1="$(rip 1):80"
 V="$VIP:80"
 ns $NS_DIR sysctl -qw net.ipv4.vs.expire_nodest_conn=1 || fail "sysctl expire_nodest_conn"
@@ -43,7 +43,7 @@ HOLD=$!
 track $HOLD
 wait_until 15 "ActiveConn 1 on rs1" sh -c "ip netns exec $NS_DIR ipvsadm -Ln | grep -E -- '-> $R1 +Masq +1 +1 '" ||
 	fail "held connection not seen as ActiveConn: $(dest_line $R1)"
-conns() { ns $NS_DIR ipvsadm -Ln --stats | grep -E -- "-> $R1 " | awk '{print $2}'; }
+conns() { ns $NS_DIR ipvsadm -Ln --stats | grep -E -- "-> $R1 " | awk '{print $3}'; }
 c0=$(conns)
 snapshot 1-before
 note "before restart: $(dest_line $R1); Conns=$c0"

@@ -1,0 +1,652 @@
+#!/usr/bin/env python3
+"""VM benchmark driver (runs inside the guest, see bench/vm/guest.sh).
+
+  bench.py table   --out DIR [--reps 3] [--services 100] [--dests 100] [--edits 1000]
+                   [--director-reals 10000]
+      Task A, in the caller's (private) network namespace: table install and
+      weight changes through our netlink backend (examples/netlink_bench.rs)
+      versus ipvsadm (-R batch, one process per -e), and the full director
+      (checktype=on) filling the table and reloading one weight change.
+  bench.py compare --out DIR --daemon ldirectord-rs|keepalived --n N
+                   [--steady 20] [--hang-window 20] [--warmup 5]
+      Task B, one daemon at one size, in the caller's (fresh) network
+      namespace: backends + daemon programming the real IPVS table;
+      steady-state CPU/RSS/check rate, 10% fail detection, 10% hang behaviour.
+  bench.py summarize DIR
+      Medians, ratios; writes DIR/summary.json and DIR/summary.md.
+
+Binaries come from env: LD_BIN (ldirectord-rs), NB_BIN (netlink_bench example),
+BK_BIN (backends). Every process started here is stopped by PID.
+"""
+import argparse
+import ipaddress
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gen  # noqa: E402
+
+LD = os.environ.get("LD_BIN", "target/release/ldirectord-rs")
+NB = os.environ.get("NB_BIN", "target/release/examples/netlink_bench")
+BK = os.environ.get("BK_BIN", "target/release/backends")
+CTL = ("127.0.0.1", 7999)
+TICK = os.sysconf("SC_CLK_TCK")
+STARTED = []  # Popen objects to stop on exit
+
+
+def log(msg):
+    sys.stderr.write("%s bench: %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+def now_ns():
+    return time.time_ns()
+
+
+def run(argv, **kw):
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def stop(p, sig=signal.SIGTERM, wait=30):
+    if p is None or p.poll() is not None:
+        return None
+    t = time.monotonic()
+    try:
+        p.send_signal(sig)
+        p.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    return time.monotonic() - t
+
+
+def stop_all():
+    for p in reversed(STARTED):
+        stop(p, wait=10)
+
+
+def spawn(argv, **kw):
+    p = subprocess.Popen(argv, **kw)
+    STARTED.append(p)
+    return p
+
+
+# ------------------------------------------------------------------ /proc
+def children_of(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        ppid = int(st[st.rindex(")") + 2:].split()[1])
+        if ppid == pid:
+            out.append(int(d))
+    return out
+
+
+def tree(pid):
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        todo += children_of(p)
+    return pids
+
+
+def cpu_s(pids):
+    """utime+stime in seconds summed over pids (each includes its threads)."""
+    tot = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                st = f.read()
+        except OSError:
+            continue
+        f_ = st[st.rindex(")") + 2:].split()
+        tot += int(f_[11]) + int(f_[12])
+    return tot / TICK
+
+
+def status_kib(pid, key):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+# ------------------------------------------------------------------ backends
+def ctl(cmd):
+    with socket.create_connection(CTL, timeout=30) as s:
+        s.sendall((cmd + "\n").encode())
+        f = s.makefile("r")
+        first = f.readline().strip()
+        if first.startswith("done "):
+            return int(first.split()[1])
+        if first.startswith("stats "):
+            n = int(first.split()[1])
+            rows = []
+            for _ in range(n):
+                i, c, g = f.readline().split()
+                rows.append((int(c), int(g)))
+            f.readline()
+            return rows
+        raise RuntimeError("backends said %r to %r" % (first, cmd))
+
+
+def start_backends(n, out):
+    p = spawn([BK, "--count", str(n)], stdout=subprocess.PIPE, stderr=open(out + "/backends.err", "w"), text=True)
+    line = p.stdout.readline().strip()
+    if line != "ready %d" % n:
+        raise RuntimeError("backends did not start: %r" % line)
+    return p
+
+
+# ------------------------------------------------------------------ helpers
+def pct(xs, q):
+    if not xs:
+        return None
+    xs = sorted(xs)
+    k = min(len(xs) - 1, max(0, int(round(q / 100.0 * (len(xs) - 1)))))
+    return xs[k]
+
+
+def dist(xs):
+    if not xs:
+        return None
+    return {"n": len(xs), "p50": pct(xs, 50), "p90": pct(xs, 90), "p99": pct(xs, 99), "max": max(xs)}
+
+
+def nb_json(args, timeout=None):
+    r = subprocess.run([NB] + args, capture_output=True, text=True, timeout=timeout)
+    if r.returncode not in (0, 1) or not r.stdout.strip():
+        raise RuntimeError("netlink_bench %s: rc %d: %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+    return json.loads(r.stdout)
+
+
+def dest_count():
+    return int(run([NB, "count"]).split()[1])
+
+
+def ipvsadm_clear():
+    run(["ipvsadm", "-C"])
+
+
+# ------------------------------------------------------------------ task A
+def task_table(o):
+    os.makedirs(o.out, exist_ok=True)
+    s, d, e = o.services, o.dests, o.edits
+    inst = o.out + "/ipvsadm-install.txt"
+    with open(inst, "w") as f:
+        f.write(gen.ipvsadm_install(s, d))
+    edits2 = gen.ipvsadm_edits(s, d, e, 2)
+    edits3 = gen.ipvsadm_edits(s, d, e, 3).splitlines()
+    res = {"services": s, "dests_per_service": d, "edits": e, "reps": []}
+    ipvsadm_clear()
+    for rep in range(o.reps):
+        r = {}
+        log("table rep %d: netlink_bench install" % rep)
+        r["ours"] = nb_json(["install", "--services", str(s), "--dests", str(d), "--edits", str(e)])
+        ipvsadm_clear()
+        log("table rep %d: ipvsadm -R install" % rep)
+        t = time.monotonic()
+        with open(inst) as f:
+            subprocess.run(["ipvsadm", "-R"], stdin=f, check=True)
+        r["ipvsadm_restore_ms"] = (time.monotonic() - t) * 1e3
+        n = dest_count()
+        if n != s * d:
+            raise RuntimeError("ipvsadm -R installed %d destinations, want %d" % (n, s * d))
+        t = time.monotonic()
+        subprocess.run(["ipvsadm", "-R"], input=edits2, text=True, check=True)
+        r["ipvsadm_edit_batch_ms"] = (time.monotonic() - t) * 1e3
+        log("table rep %d: %d ipvsadm -e processes" % (rep, e))
+        t = time.monotonic()
+        for line in edits3:
+            subprocess.run(["ipvsadm"] + line.split(), check=True)
+        r["ipvsadm_edit_procs_ms"] = (time.monotonic() - t) * 1e3
+        w3 = run(["ipvsadm", "-Sn"]).count("-w 3")
+        if w3 != e:
+            raise RuntimeError("after the ipvsadm -e processes %d destinations have weight 3, want %d" % (w3, e))
+        t = time.monotonic()
+        ipvsadm_clear()
+        r["ipvsadm_clear_ms"] = (time.monotonic() - t) * 1e3
+        res["reps"].append(r)
+        log("table rep %d: %s" % (rep, json.dumps(r)))
+    # the full director, checktype=on (no probes)
+    n = o.director_reals
+    if n:
+        res["director"] = {"reals": n, "reps": []}
+        dl = o.out + "/director"
+        os.makedirs(dl, exist_ok=True)
+        for rep in range(o.reps):
+            ipvsadm_clear()
+            cfg, lg = dl + "/ld.cf", dl + "/ld-%d.log" % rep
+            with open(cfg, "w") as f:
+                f.write(gen.ldcf(n, lg, checktype="on"))
+            log("director rep %d: start with %d reals" % (rep, n))
+            t0 = now_ns()
+            p = spawn([LD, "-f", cfg, "run", "--ipvs", "netlink"],
+                      stdout=open(dl + "/out-%d.txt" % rep, "w"), stderr=subprocess.STDOUT)
+            w = nb_json(["wait-count", str(n), "--timeout", "600", "--interval-ms", "100"])
+            r = {"fill_ms": (w["reached_ns"] - t0) / 1e6 if w["reached_ns"] else None}
+            time.sleep(2)
+            with open(cfg, "w") as f:
+                f.write(gen.ldcf(n, lg, checktype="on", weights={0: 3}))
+            t = time.monotonic()
+            p.send_signal(signal.SIGHUP)
+            rl = None
+            while time.monotonic() - t < 300 and rl is None:
+                time.sleep(0.05)
+                with open(lg) as f:
+                    for line in f:
+                        m = re.search(r"Reloaded configuration from .*: (\d+) table operations in ([\d.]+) ms", line)
+                        if m:
+                            rl = (int(m.group(1)), float(m.group(2)))
+            r["reload_wall_ms"] = (time.monotonic() - t) * 1e3
+            r["reload_ops"], r["reload_ms"] = rl if rl else (None, None)
+            r["weight_after_reload"] = "127.1.0.1:8080 Masq 3" in re.sub(r"\s+", " ", run(["ipvsadm", "-Ln"]))
+            r["rss_kib"] = status_kib(p.pid, "VmHWM")
+            r["stop_ms"] = (stop(p, wait=120) or 0) * 1e3
+            r["left_after_stop"] = dest_count()
+            res["director"]["reps"].append(r)
+            log("director rep %d: %s" % (rep, json.dumps(r)))
+        ipvsadm_clear()
+    with open(o.out + "/table.json", "w") as f:
+        json.dump(res, f, indent=1)
+
+
+# ------------------------------------------------------------------ task B
+class Stamper(threading.Thread):
+    """Copies a pipe to a file, each line prefixed by its arrival time (unix ns)."""
+
+    def __init__(self, pipe, path):
+        super().__init__(daemon=True)
+        self.pipe, self.f = pipe, open(path, "w")
+
+    def run(self):
+        for line in self.pipe:
+            self.f.write("%d %s" % (now_ns(), line))
+            self.f.flush()
+
+
+def start_daemon(kind, n, out, timeout):
+    if kind == "ldirectord-rs":
+        cfg, lg = out + "/ldirectord.cf", out + "/ldirectord.log"
+        with open(cfg, "w") as f:
+            f.write(gen.ldcf(n, lg, timeout=timeout))
+        p = spawn([LD, "-f", cfg, "run", "--ipvs", "netlink"],
+                  stdout=open(out + "/daemon.out", "w"), stderr=subprocess.STDOUT)
+        return p, lg
+    cfg, lg = out + "/keepalived.conf", out + "/keepalived.log"
+    with open(cfg, "w") as f:
+        f.write(gen.keepalived(n, timeout=timeout))
+    p = spawn(["keepalived", "--check", "--dont-fork", "--log-console", "--no-syslog",
+               "--use-file", cfg, "--pid", out + "/keepalived.pid",
+               "--checkers_pid", out + "/checkers.pid"],
+              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    Stamper(p.stdout, lg).start()
+    return p, lg
+
+
+REAL_RE = re.compile(r"(127\.1\.\d+\.\d+):8080")
+KA_REAL_RE = re.compile(r"\[(127\.1\.\d+\.\d+)\]:tcp:8080")
+
+
+def log_events(kind, lg, since_ns, word):
+    """First log time (unix ns) per real index of a removal (word='gone') or
+    re-add ('back') after since_ns."""
+    out = {}
+    try:
+        lines = open(lg).read().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        if kind == "ldirectord-rs":
+            ts, _, rest = line.partition(" ")
+            try:
+                t = int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1e6) * 1000
+            except ValueError:
+                continue
+            ok = rest.startswith("Deleted real server") if word == "gone" else rest.startswith("Added real server")
+            m = REAL_RE.search(rest)
+        else:
+            ts, _, rest = line.partition(" ")
+            try:
+                t = int(ts)
+            except ValueError:
+                continue
+            ok = ("Removing service" in rest) if word == "gone" else ("Adding service" in rest)
+            m = KA_REAL_RE.search(rest)
+        if not ok or not m or t < since_ns:
+            continue
+        out.setdefault(int(ipaddress.IPv4Address(m.group(1))) - gen.REAL_BASE, t)
+    return out
+
+
+def watch(first, count, stride, until, timeout):
+    return spawn([NB, "watch", "--first", str(first), "--count", str(count), "--stride", str(stride),
+                  "--until", until, "--timeout", str(timeout), "--interval-ms", "100"],
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def watch_result(p, timeout):
+    try:
+        so, se = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        so, se = p.communicate()
+    try:
+        return json.loads(so)
+    except ValueError:
+        raise RuntimeError("watch failed: %s" % se)
+
+
+def switch(n, first, stride, mode, kind, lg, timeout, label, res):
+    """Switch n/10 reals to mode; measure the table change (watcher) and the log."""
+    k = max(1, n // 10)
+    until = "back" if mode == "ok" else "gone"
+    w = watch(first, k, stride, until, timeout)
+    time.sleep(1.0)  # the watcher's first dump precedes the switch
+    done = ctl("set %d %d %s %d" % (first, k, mode, stride))
+    r = watch_result(w, timeout + 30)
+    lat = [(t - done) / 1e6 for t in r["events"].values()]
+    le = log_events(kind, lg, done, until)
+    watched = set(first + j * stride for j in range(k))
+    llat = [(t - done) / 1e6 for i, t in le.items() if i in watched]
+    res[label] = {"switched": k, "done_ns": done, "table_ms": dist(lat), "log_ms": dist(llat),
+                  "missing": len(r["missing"]), "others_gone": len(r["others_gone"]),
+                  "others_gone_first": r["others_gone"][:10], "polls": r["polls"]}
+    log("%s: %s" % (label, json.dumps(res[label])))
+    return done
+
+
+def strace_close(pids, secs, path):
+    argv = ["timeout", "-s", "INT", str(secs), "strace", "-f", "-T", "-qq", "-e", "trace=close",
+            "-o", path]
+    for p in pids:
+        argv += ["-p", str(p)]
+    subprocess.run(argv, capture_output=True)
+    durs = []
+    try:
+        for line in open(path):
+            m = re.search(r"close\(\d+\)\s+=\s+\S+.*<([\d.]+)>", line)
+            if m:
+                durs.append(float(m.group(1)) * 1e3)
+    except OSError:
+        pass
+    slow = [x for x in durs if x >= 10]
+    return {"closes": len(durs), "ge10ms": len(slow), "ms": dist(durs),
+            "slow_p50_ms": pct(slow, 50), "slow_sum_ms": sum(slow)}
+
+
+def task_compare(o):
+    out = o.out
+    os.makedirs(out, exist_ok=True)
+    n, kind = o.n, o.daemon
+    res = {"daemon": kind, "n": n, "interval_s": 1, "timeout_s": o.timeout}
+    if dest_count() != 0:
+        raise RuntimeError("the IPVS table of this namespace is not empty")
+    bk = start_backends(n, out)
+    t0 = now_ns()
+    p, lg = start_daemon(kind, n, out, o.timeout)
+    w = nb_json(["wait-count", str(n), "--timeout", "300", "--interval-ms", "100"], timeout=330)
+    res["fill_ms"] = (w["reached_ns"] - t0) / 1e6 if w["reached_ns"] else None
+    log("%s n=%d: table full after %s ms" % (kind, n, res["fill_ms"]))
+    if p.poll() is not None:
+        raise RuntimeError("%s exited with %s" % (kind, p.returncode))
+    pids = tree(p.pid)
+    res["pids"] = len(pids)
+    time.sleep(o.warmup)
+
+    # steady state
+    ctl("reset")
+    c0, b0, t = cpu_s(tree(p.pid)), cpu_s([bk.pid]), time.monotonic()
+    time.sleep(o.steady)
+    rows = ctl("stats")
+    c1, b1, dt = cpu_s(tree(p.pid)), cpu_s([bk.pid]), time.monotonic() - t
+    checks = sum(c for c, _ in rows)
+    gaps = [g / 1e6 for _, g in rows]
+    res["steady"] = {
+        "window_s": dt, "checks": checks, "cpu_s": c1 - c0, "backends_cpu_s": b1 - b0,
+        "cpu_s_per_1000_checks": (c1 - c0) / checks * 1000 if checks else None,
+        "cores": (c1 - c0) / dt,
+        "checks_per_real_per_s": checks / n / dt,
+        "reals_never_checked": sum(1 for c, _ in rows if c == 0),
+        "max_gap_ms": dist(gaps),
+        "late_reals_gap_over_1100ms": sum(1 for g in gaps if g > 1100),
+    }
+    log("steady: %s" % json.dumps(res["steady"]))
+
+    # 10% fail, then back
+    switch(n, 0, 10, "fail", kind, lg, 60, "fail", res)
+    switch(n, 0, 10, "ok", kind, lg, 60, "fail_restore", res)
+    time.sleep(3)
+
+    # 10% hang: detection, healthy reals' check rate, wrong removals, CPU
+    k = max(1, n // 10)
+    hung = set(5 + 10 * j for j in range(k))
+    ctl("reset")
+    c0, t = cpu_s(tree(p.pid)), time.monotonic()
+    wt = watch(5, k, 10, "gone", o.hang_window + 30)
+    time.sleep(1.0)
+    done = ctl("set 5 %d hang 10" % k)
+    time.sleep(o.hang_window)
+    rows = ctl("stats")
+    c1, dt = cpu_s(tree(p.pid)), time.monotonic() - t
+    r = watch_result(wt, o.hang_window + 60)
+    healthy = [(c, g) for i, (c, g) in enumerate(rows) if i not in hung]
+    hc = sum(c for c, _ in healthy)
+    allc = sum(c for c, _ in rows)
+    le = log_events(kind, lg, done, "gone")
+    res["hang"] = {
+        "switched": k, "window_s": dt,
+        "table_ms": dist([(x - done) / 1e6 for x in r["events"].values()]),
+        "log_ms": dist([(x - done) / 1e6 for i, x in le.items() if i in hung]),
+        "missing": len(r["missing"]),
+        "healthy_wrongly_removed": len(r["others_gone"]),
+        "healthy_wrongly_removed_log": len([i for i in le if i not in hung]),
+        "healthy_checks_per_real_per_s": hc / len(healthy) / dt if healthy else None,
+        "healthy_max_gap_ms": dist([g / 1e6 for _, g in healthy]),
+        "healthy_late_gap_over_1100ms": sum(1 for _, g in healthy if g > 1100e6),
+        "cpu_s": c1 - c0, "connections_accepted": allc,
+        "cpu_s_per_1000_checks": (c1 - c0) / allc * 1000 if allc else None,
+    }
+    log("hang: %s" % json.dumps(res["hang"]))
+    res["rss_hwm_kib"] = sum(status_kib(x, "VmHWM") or 0 for x in tree(p.pid))
+    res["rss_hwm_kib_each"] = [status_kib(x, "VmHWM") for x in tree(p.pid)]
+    # close() durations while reals hang (strace slows the daemon: after the measurements)
+    if o.strace:
+        res["hang_strace_close"] = strace_close(tree(p.pid), o.strace, out + "/strace-close.txt")
+        log("strace close: %s" % json.dumps(res["hang_strace_close"]))
+    switch(n, 5, 10, "ok", kind, lg, 90, "hang_restore", res)
+    res["stop_s"] = stop(p, wait=120)
+    res["left_after_stop"] = dest_count()
+    ctl("quit")
+    bk.wait(timeout=10)
+    with open(out + "/compare.json", "w") as f:
+        json.dump(res, f, indent=1)
+
+
+# ------------------------------------------------------------------ summary
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, nd=1):
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return ("%%.%df" % nd) % x
+    return str(x)
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def summarize(d):
+    summ, md = {}, []
+    tj = os.path.join(d, "table", "table.json")
+    if os.path.exists(tj):
+        t = json.load(open(tj))
+        reps = t["reps"]
+        m = {
+            "ours_install_ms": med([r["ours"]["add_ms"] for r in reps]),
+            "ipvsadm_restore_ms": med([r["ipvsadm_restore_ms"] for r in reps]),
+            "ours_edit_ms": med([r["ours"]["edit_ms"] for r in reps]),
+            "ipvsadm_edit_batch_ms": med([r["ipvsadm_edit_batch_ms"] for r in reps]),
+            "ipvsadm_edit_procs_ms": med([r["ipvsadm_edit_procs_ms"] for r in reps]),
+            "ours_clear_ms": med([r["ours"]["clear_ms"] for r in reps]),
+            "ipvsadm_clear_ms": med([r["ipvsadm_clear_ms"] for r in reps]),
+            "ours_dump_ms": med([r["ours"]["dump_ms"] for r in reps]),
+        }
+        if "director" in t:
+            dr = t["director"]["reps"]
+            m["director_fill_ms"] = med([r["fill_ms"] for r in dr])
+            m["director_reload_ms"] = med([r["reload_ms"] for r in dr])
+            m["director_reload_ops"] = med([r["reload_ops"] for r in dr])
+            m["director_reload_wall_ms"] = med([r["reload_wall_ms"] for r in dr])
+            m["director_stop_ms"] = med([r["stop_ms"] for r in dr])
+        summ["table"] = m
+        n = t["services"] * t["dests_per_service"]
+        md += ["### Task A: %d destinations (%d services x %d), %d weight changes; median of %d"
+               % (n, t["services"], t["dests_per_service"], t["edits"], len(reps)), "",
+               "| operation | ours (netlink) ms | ipvsadm ms | ours/ipvsadm |", "|---|---:|---:|---:|"]
+        md.append("| install %d dests (ours: one request each; ipvsadm -R) | %s | %s | %s |" % (
+            n, fmt(m["ours_install_ms"]), fmt(m["ipvsadm_restore_ms"]),
+            fmt(ratio(m["ours_install_ms"], m["ipvsadm_restore_ms"]), 2)))
+        md.append("| %d weight changes vs one `ipvsadm -R` batch | %s | %s | %s |" % (
+            t["edits"], fmt(m["ours_edit_ms"]), fmt(m["ipvsadm_edit_batch_ms"]),
+            fmt(ratio(m["ours_edit_ms"], m["ipvsadm_edit_batch_ms"]), 2)))
+        md.append("| %d weight changes vs %d `ipvsadm -e` processes | %s | %s | %s |" % (
+            t["edits"], t["edits"], fmt(m["ours_edit_ms"]), fmt(m["ipvsadm_edit_procs_ms"]),
+            fmt(ratio(m["ours_edit_ms"], m["ipvsadm_edit_procs_ms"]), 3)))
+        md.append("| delete all (%d del_service vs ipvsadm -C) | %s | %s | %s |" % (
+            t["services"], fmt(m["ours_clear_ms"]), fmt(m["ipvsadm_clear_ms"]),
+            fmt(ratio(m["ours_clear_ms"], m["ipvsadm_clear_ms"]), 2)))
+        md.append("| dump %d dests (netlink) | %s | | |" % (n, fmt(m["ours_dump_ms"])))
+        if "director" in t:
+            md.append("| director start until all %d reals in the kernel (checktype=on) | %s | %s (ipvsadm -R) | %s |" % (
+                t["director"]["reals"], fmt(m["director_fill_ms"]), fmt(m["ipvsadm_restore_ms"]),
+                fmt(ratio(m["director_fill_ms"], m["ipvsadm_restore_ms"]), 2)))
+            md.append("| director SIGHUP reload, one weight changed (logged; %s ops) | %s | | |" % (
+                fmt(m["director_reload_ops"]), fmt(m["director_reload_ms"])))
+            md.append("| same, wall time SIGHUP until the log line | %s | | |" % fmt(m["director_reload_wall_ms"]))
+            md.append("| director stop (cleanstop: deletes all) | %s | | |" % fmt(m["director_stop_ms"]))
+        md.append("")
+    # task B
+    comp = {}
+    for sub in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        cj = os.path.join(d, sub, "compare.json")
+        if os.path.exists(cj):
+            c = json.load(open(cj))
+            comp.setdefault(c["n"], {})[c["daemon"]] = c
+    if comp:
+        summ["compare"] = {}
+    for n in sorted(comp):
+        a, b = comp[n].get("ldirectord-rs"), comp[n].get("keepalived")
+
+        def g(c, *path):
+            for p in path:
+                if c is None:
+                    return None
+                c = c.get(p) if isinstance(c, dict) else None
+            return c
+
+        rows = [
+            ("table full after start (ms)", ("fill_ms",), 0),
+            ("steady: CPU s per 1,000 checks", ("steady", "cpu_s_per_1000_checks"), 3),
+            ("steady: cores used", ("steady", "cores"), 3),
+            ("steady: checks per real per s", ("steady", "checks_per_real_per_s"), 3),
+            ("steady: max gap between checks of a real, p99 (ms)", ("steady", "max_gap_ms", "p99"), 0),
+            ("steady: reals with a gap > 1.1 s", ("steady", "late_reals_gap_over_1100ms"), 0),
+            ("peak RSS, all processes (KiB)", ("rss_hwm_kib",), 0),
+            ("10% fail: detection in the table p50 (ms)", ("fail", "table_ms", "p50"), 0),
+            ("10% fail: detection in the table max (ms)", ("fail", "table_ms", "max"), 0),
+            ("10% fail: detection from the log p50 (ms)", ("fail", "log_ms", "p50"), 0),
+            ("10% fail: never removed", ("fail", "missing"), 0),
+            ("10% fail: healthy reals removed", ("fail", "others_gone"), 0),
+            ("restore after fail p50 (ms)", ("fail_restore", "table_ms", "p50"), 0),
+            ("10% hang: detection in the table p50 (ms)", ("hang", "table_ms", "p50"), 0),
+            ("10% hang: detection in the table max (ms)", ("hang", "table_ms", "max"), 0),
+            ("10% hang: never removed", ("hang", "missing"), 0),
+            ("10% hang: healthy reals wrongly removed", ("hang", "healthy_wrongly_removed"), 0),
+            ("10% hang: healthy checks per real per s", ("hang", "healthy_checks_per_real_per_s"), 3),
+            ("10% hang: healthy max gap p99 (ms)", ("hang", "healthy_max_gap_ms", "p99"), 0),
+            ("10% hang: healthy reals with a gap > 1.1 s", ("hang", "healthy_late_gap_over_1100ms"), 0),
+            ("10% hang: CPU s per 1,000 connections", ("hang", "cpu_s_per_1000_checks"), 3),
+            ("hang (strace): close() calls >= 10 ms", ("hang_strace_close", "ge10ms"), 0),
+            ("hang (strace): median of those (ms)", ("hang_strace_close", "slow_p50_ms"), 1),
+            ("hang (strace): close() calls seen", ("hang_strace_close", "closes"), 0),
+            ("stop (s)", ("stop_s",), 2),
+        ]
+        md += ["### Task B: N = %d reals, HTTP checks every 1 s, timeout 3 s" % n, "",
+               "| measure | ldirectord-rs | keepalived | ours/keepalived |", "|---|---:|---:|---:|"]
+        s2 = {}
+        for label, path, nd in rows:
+            x, y = g(a, *path), g(b, *path)
+            s2[label] = [x, y]
+            r = ratio(x, y) if isinstance(x, (int, float)) and isinstance(y, (int, float)) else None
+            md.append("| %s | %s | %s | %s |" % (label, fmt(x, nd), fmt(y, nd), fmt(r, 2)))
+        summ["compare"][str(n)] = s2
+        md.append("")
+    with open(os.path.join(d, "summary.json"), "w") as f:
+        json.dump(summ, f, indent=1)
+    with open(os.path.join(d, "summary.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("table")
+    a.add_argument("--out", required=True)
+    a.add_argument("--reps", type=int, default=3)
+    a.add_argument("--services", type=int, default=100)
+    a.add_argument("--dests", type=int, default=100)
+    a.add_argument("--edits", type=int, default=1000)
+    a.add_argument("--director-reals", type=int, default=10000)
+    b = sub.add_parser("compare")
+    b.add_argument("--out", required=True)
+    b.add_argument("--daemon", choices=["ldirectord-rs", "keepalived"], required=True)
+    b.add_argument("--n", type=int, required=True)
+    b.add_argument("--steady", type=float, default=20)
+    b.add_argument("--hang-window", type=float, default=20)
+    b.add_argument("--warmup", type=float, default=5)
+    b.add_argument("--timeout", type=int, default=3)
+    b.add_argument("--strace", type=int, default=4, help="seconds of strace on close() while reals hang (0: none)")
+    s = sub.add_parser("summarize")
+    s.add_argument("dir")
+    o = p.parse_args()
+    try:
+        if o.cmd == "table":
+            task_table(o)
+        elif o.cmd == "compare":
+            task_compare(o)
+        else:
+            summarize(o.dir)
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    main()

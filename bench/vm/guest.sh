@@ -1,0 +1,96 @@
+#!/bin/bash
+# Runs inside the VM booted by bench/vm/run.sh (virtme-ng, Debian 6.1 kernel with IPVS modules,
+# the host's filesystem as root). Every measurement happens in a network namespace made here
+# (vb-*), so each IPVS table is private and starts empty.
+#
+# usage: guest.sh RESULTS_DIR
+# env:   VB_TASKS    "table compare" (default both)
+#        VB_SIZES    task B sizes (default "1000 10000")
+#        VB_DAEMONS  task B daemons (default "keepalived ldirectord-rs")
+#        VB_REPS     task A repetitions (default 3)
+#        VB_TABLE_ARGS  extra task A options, e.g. "--services 10 --dests 1000 --edits 1000"
+#        VB_STEADY, VB_HANG (task B windows, s; default 20 and 20)
+#        LD_BIN, NB_BIN, BK_BIN (binaries; default target/release/...)
+set -u
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export LC_ALL=C
+RES=${1:?usage: guest.sh RESULTS_DIR}
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+export LD_BIN=${LD_BIN:-$REPO/target/release/ldirectord-rs}
+export NB_BIN=${NB_BIN:-$REPO/target/release/examples/netlink_bench}
+export BK_BIN=${BK_BIN:-$REPO/target/release/backends}
+TASKS=${VB_TASKS:-table compare}
+SIZES=${VB_SIZES:-1000 10000}
+DAEMONS=${VB_DAEMONS:-keepalived ldirectord-rs}
+PY=/usr/bin/python3
+mkdir -p "$RES"
+
+say() { echo "$(date +%H:%M:%S) guest: $*" >&2; }
+
+# the machine, for RESULTS.md
+{
+	echo "guest_kernel=$(uname -r)"
+	echo "guest_nproc=$(nproc)"
+	echo "guest_cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+	echo "guest_mem_kib=$(awk '/MemTotal/ {print $2}' /proc/meminfo)"
+	echo "keepalived=$(keepalived --version 2>&1 | head -1)"
+	echo "ipvsadm=$(ipvsadm --version 2>&1 | head -1)"
+	echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+} >"$RES/guest-info.txt"
+
+modprobe ip_vs && modprobe ip_vs_wrr && modprobe ip_vs_rr && modprobe ip_vs_wlc || {
+	say "cannot load ip_vs"
+	exit 2
+}
+ulimit -n 200000 || ulimit -n 65536
+# many short connections on loopback: TIME_WAIT must not exhaust ports
+sysctl -qw net.ipv4.ip_local_port_range="10000 65000" net.ipv4.tcp_tw_reuse=1 \
+	net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096 2>/dev/null
+
+NS=
+cleanup_ns() {
+	[ -n "$NS" ] || return 0
+	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+	ip netns del "$NS" 2>/dev/null
+	NS=
+}
+trap cleanup_ns EXIT
+
+new_ns() {
+	NS=$1
+	ip netns add "$NS" && ip -n "$NS" link set lo up
+	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="10000 65000" net.ipv4.tcp_tw_reuse=1 \
+		net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096 2>/dev/null
+}
+
+rc=0
+start=$(date +%s)
+for task in $TASKS; do
+	case $task in
+	table)
+		say "task A: table install and edits"
+		new_ns vb-a
+		ip netns exec vb-a timeout -k 5 900 $PY "$HERE/bench.py" table --out "$RES/table" \
+			--reps "${VB_REPS:-3}" ${VB_TABLE_ARGS:-} 2>&1 | tee "$RES/table.log" >&2
+		[ "${PIPESTATUS[0]}" = 0 ] || { say "task A failed"; rc=1; }
+		cleanup_ns
+		;;
+	compare)
+		for n in $SIZES; do
+			for d in $DAEMONS; do
+				say "task B: $d with $n reals"
+				new_ns "vb-b"
+				ip netns exec vb-b timeout -k 5 600 $PY "$HERE/bench.py" compare --out "$RES/$d-$n" \
+					--daemon "$d" --n "$n" --steady "${VB_STEADY:-20}" --hang-window "${VB_HANG:-20}" \
+					2>&1 | tee "$RES/$d-$n.log" >&2
+				[ "${PIPESTATUS[0]}" = 0 ] || { say "task B $d $n failed"; rc=1; }
+				cleanup_ns
+			done
+		done
+		;;
+	esac
+done
+$PY "$HERE/bench.py" summarize "$RES" >&2
+say "total $(($(date +%s) - start))s"
+exit $rc

@@ -1,0 +1,109 @@
+#!/bin/bash
+# VM benchmarks (by hand, not CI): boots Debian's 6.1 kernel (IPVS as modules) under QEMU with
+# virtme-ng, the host filesystem as the guest's root, and runs bench/vm/guest.sh inside: task A
+# (table install/edit: netlink vs ipvsadm, director fill and reload) and task B (ldirectord-rs vs
+# keepalived's checker, one at a time, each in its own network namespace). See bench/vm/RESULTS.md.
+#
+# usage: bash bench/vm/run.sh [--no-build] [--kvm]
+# env:   VB_TASKS, VB_SIZES, VB_DAEMONS, VB_REPS, VB_STEADY, VB_HANG, VB_TABLE_ARGS (guest.sh),
+#        VB_VM_TIMEOUT (s, default 1800), VB_MEMORY (default 2G), VB_CPUS (default 2)
+# Output: target/vm-bench/ (summary.md, summary.json, per-run JSON and logs, vm-console.log).
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$REPO"
+BUILD=1
+KVM=--disable-kvm
+for a in "$@"; do
+	case $a in
+	--no-build) BUILD=0 ;;
+	--kvm) KVM= ;;
+	-h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+	*) echo "run.sh: unknown argument $a" >&2; exit 2 ;;
+	esac
+done
+say() { echo "run.sh: $*" >&2; }
+
+need=()
+for p in qemu-system-x86 linux-image-amd64 ipvsadm keepalived iproute2 strace python3 procps; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	say "installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq </dev/null
+	apt-get install -y -qq --no-install-recommends "${need[@]}" </dev/null >/dev/null
+fi
+# the Debian package's service must not run on the host: we only use the binary
+command -v vng >/dev/null 2>&1 || python3 -m pip install -q virtme-ng </dev/null
+
+KERNEL=
+for k in $(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V -r); do
+	v=${k#/boot/vmlinuz-}
+	if [ -d "/lib/modules/$v/kernel/net/netfilter/ipvs" ]; then KERNEL=$k; break; fi
+done
+[ -n "$KERNEL" ] || { say "no /boot/vmlinuz-* with IPVS modules (apt-get install linux-image-amd64)"; exit 2; }
+
+if [ "$BUILD" = 1 ]; then
+	say "building release binaries"
+	cargo build --release --bin ldirectord-rs --example netlink_bench </dev/null
+	cargo build --release -p ldirectord-bench --bin backends </dev/null
+fi
+for b in target/release/ldirectord-rs target/release/examples/netlink_bench target/release/backends; do
+	[ -x "$b" ] || { say "missing $b"; exit 2; }
+done
+
+RES=$REPO/target/vm-bench
+rm -rf "$RES"
+mkdir -p "$RES"
+{
+	echo "host_nproc=$(nproc)"
+	echo "host_cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+	echo "host_kernel=$(uname -r)"
+	echo "vm_kernel_image=$KERNEL"
+	echo "vm=vng --cpus ${VB_CPUS:-2} --memory ${VB_MEMORY:-2G} ${KVM:-kvm}"
+	echo "git=$(git rev-parse --short HEAD 2>/dev/null) $(git status --porcelain 2>/dev/null | wc -l) files changed"
+} >"$RES/host-info.txt"
+
+q() { printf '%q' "$1"; }
+CMD=""
+for v in VB_TASKS VB_SIZES VB_DAEMONS VB_REPS VB_STEADY VB_HANG VB_TABLE_ARGS; do
+	[ -n "${!v:-}" ] && CMD+="$v=$(q "${!v}") "
+done
+CMD+="bash $(q "$REPO/bench/vm/guest.sh") $(q "$RES")"
+
+VNG_PID=
+cleanup() {
+	if [ -n "$VNG_PID" ] && kill -0 "$VNG_PID" 2>/dev/null; then
+		kill -TERM -- "-$VNG_PID" 2>/dev/null || true
+		sleep 2
+		kill -KILL -- "-$VNG_PID" 2>/dev/null || true
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+say "booting $KERNEL ($KVM), results in $RES"
+t0=$(date +%s)
+# shellcheck disable=SC2086
+setsid vng --run "$KERNEL" $KVM --force-9p --cpus "${VB_CPUS:-2}" --memory "${VB_MEMORY:-2G}" \
+	--rwdir "$RES" --exec "$CMD" </dev/null >"$RES/vm-console.log" 2>&1 &
+VNG_PID=$!
+tail -n +1 -f "$RES/vm-console.log" --pid "$VNG_PID" >&2 &
+TAIL=$!
+rc=
+while :; do
+	if ! kill -0 "$VNG_PID" 2>/dev/null; then
+		set +e; wait "$VNG_PID"; rc=$?; set -e
+		break
+	fi
+	if [ $(($(date +%s) - t0)) -ge "${VB_VM_TIMEOUT:-1800}" ]; then
+		say "VM did not finish in ${VB_VM_TIMEOUT:-1800}s"
+		cleanup
+		rc=124
+		break
+	fi
+	sleep 2
+done
+VNG_PID=
+kill "$TAIL" 2>/dev/null || true
+say "VM finished (exit $rc) in $(($(date +%s) - t0))s; summary: $RES/summary.md"
+exit "$rc"

@@ -1,0 +1,182 @@
+//! The TLS client side shared by every probe that speaks TLS (https, imaps,
+//! pops): tokio-rustls with the ring provider, one client configuration per
+//! verification mode built once, the server name / SNI rule, and the
+//! handshake failure reason.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+/// TLS handshake over `tcp`: SNI from `host` when it is a DNS name (else the
+/// IP of `addr`, and no SNI); the certificate is verified only when
+/// `verify` is set. The error is a reason (`TLS handshake failed: ...`).
+pub(crate) async fn handshake(
+    tcp: TcpStream,
+    host: Option<&str>,
+    addr: SocketAddr,
+    verify: bool,
+) -> Result<TlsStream<TcpStream>, String> {
+    let config = tls_config(verify)?;
+    let name = server_name(host, addr);
+    TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| tls_reason(&e))
+}
+
+/// The TLS server name: `host` without any `:port` when it is a DNS name
+/// (sent as SNI), else the IP address (no SNI is sent for an IP).
+pub(crate) fn server_name(host: Option<&str>, addr: SocketAddr) -> ServerName<'static> {
+    if let Some(h) = host {
+        if let Ok(name) = ServerName::try_from(strip_port(h).to_string()) {
+            return name;
+        }
+    }
+    ServerName::IpAddress(addr.ip().into())
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port or [v6]
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name
+        }
+        _ => host,
+    }
+}
+
+/// `TLS handshake failed: <detail>`.
+pub(crate) fn tls_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let detail = match e.kind() {
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => "connection reset".to_string(),
+        ErrorKind::UnexpectedEof => "connection closed by server".to_string(),
+        _ => e.to_string(),
+    };
+    format!("TLS handshake failed: {detail}")
+}
+
+/// The shared client configurations, built once: certificate verification
+/// off (`false`) or against the webpki roots (`true`).
+pub(crate) fn tls_config(verify: bool) -> Result<Arc<ClientConfig>, String> {
+    static NO_VERIFY: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+    static VERIFY: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+    let cell = if verify { &VERIFY } else { &NO_VERIFY };
+    cell.get_or_init(|| build_tls_config(verify)).clone()
+}
+
+fn build_tls_config(verify: bool) -> Result<Arc<ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?;
+    let config = if verify {
+        let roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate::new(&provider)))
+            .with_no_client_auth()
+    };
+    Ok(Arc::new(config))
+}
+
+/// Accepts any certificate, as ldirectord does, but still checks that the
+/// server holds the key of the certificate it sent (handshake signatures),
+/// with the provider's algorithms.
+#[derive(Debug)]
+struct AnyCertificate {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl AnyCertificate {
+    fn new(provider: &CryptoProvider) -> Self {
+        AnyCertificate {
+            algorithms: provider.signature_verification_algorithms,
+        }
+    }
+}
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_ports_are_stripped_for_sni() {
+        assert_eq!(strip_port("example.com"), "example.com");
+        assert_eq!(strip_port("example.com:8443"), "example.com");
+        assert_eq!(strip_port("[::1]:443"), "::1");
+        assert_eq!(strip_port("::1"), "::1");
+    }
+
+    #[test]
+    fn sni_only_for_dns_names() {
+        let addr: SocketAddr = "127.0.0.1:443".parse().unwrap();
+        assert!(matches!(
+            server_name(Some("www.example.com:443"), addr),
+            ServerName::DnsName(n) if n.as_ref() == "www.example.com"
+        ));
+        assert!(matches!(
+            server_name(Some("10.1.2.3"), addr),
+            ServerName::IpAddress(_)
+        ));
+        assert!(matches!(server_name(None, addr), ServerName::IpAddress(_)));
+    }
+
+    #[test]
+    fn tls_configs_are_built_once() {
+        let a = tls_config(false).unwrap();
+        let b = tls_config(false).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = tls_config(true).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+    }
+}
