@@ -3,9 +3,12 @@
 //!
 //! One task owns all state ([`Director`]); check tasks only probe and send
 //! results over a channel, so no check ever waits for another, nor for the
-//! table. A result that changes a real's state leads to [`table::diff_virtual`]
-//! for the virtuals that use it, and each resulting [`Op`] is one backend call
-//! (one netlink message) and one event-log line.
+//! table. A result goes to [`Director::on_result`]: the real's [`Health`]
+//! observes it; a state change leads to [`table::diff_real`] for each virtual
+//! that lists the real (O(1): its own entry and the fallback), and each
+//! resulting [`Op`] is one backend call (one netlink message) and one
+//! event-log line. Start, reload and resync use [`table::diff_virtual`] over
+//! whole virtuals.
 
 use crate::config::{self, Config};
 use crate::eventlog::{self, EventLog};
@@ -75,9 +78,12 @@ pub struct Director {
     log: EventLog,
     tx: mpsc::Sender<CheckResult>,
     rx: Option<mpsc::Receiver<CheckResult>>,
+    /// Bounds the checks in flight; its size follows `maxchecks` on reload.
     semaphore: Arc<Semaphore>,
+    permits: usize,
     maintenance: Maintenance,
     need_resync: bool,
+    last_resync: Instant,
     config_stamp: Option<(SystemTime, u64)>,
     /// Table operations applied so far.
     pub ops: u64,
@@ -137,7 +143,8 @@ impl Director {
     ) -> Result<Director, StartError> {
         let actual = table::actual_from_dump(backend.dump()?);
         let (tx, rx) = mpsc::channel(4096);
-        let semaphore = Arc::new(Semaphore::new(config.global.maxchecks.max(1)));
+        let permits = config.global.maxchecks.max(1);
+        let semaphore = Arc::new(Semaphore::new(permits));
         let (status_tx, status_rx) = mpsc::channel(16);
         let mut d = Director {
             path: path.to_path_buf(),
@@ -159,8 +166,10 @@ impl Director {
             tx,
             rx: Some(rx),
             semaphore,
+            permits,
             maintenance: Arc::new(RwLock::new(HashSet::new())),
             need_resync: false,
+            last_resync: Instant::now(),
             ops: 0,
             counters: Counters {
                 started: eventlog::timestamp(),
@@ -336,7 +345,9 @@ impl Director {
     /// down, `stop` when one is back (once per edge).
     fn fallback_command(&mut self, vi: usize, counts: table::Counts) {
         let v = &self.config.virtuals[vi];
-        let Some(cmd) = v.fallbackcommand.clone() else { return };
+        let Some(cmd) = v.fallbackcommand.clone() else {
+            return;
+        };
         let was_on = self.fallback_cmd_on.get(&v.key).copied().unwrap_or(false);
         let on = if counts.up > 0 {
             false
@@ -354,16 +365,22 @@ impl Director {
             ServiceKey::Fwmark { mark, .. } => (mark.to_string(), "fwm"),
         };
         let action = if on { "start" } else { "stop" };
-        self.log.log(&format!("Running fallbackcommand: {cmd} {action} {vip} {proto}"));
+        self.log.log(&format!(
+            "Running fallbackcommand: {cmd} {action} {vip} {proto}"
+        ));
         run_command(&cmd, &[action, &vip, proto]);
     }
 
     /// Append a check result to the monitorfile of each virtual using it.
     fn monitor(&mut self, id: u64, outcome: &Outcome) {
-        let Some(uses) = self.uses.get(&id) else { return };
+        let Some(uses) = self.uses.get(&id) else {
+            return;
+        };
         for &(vi, ri) in uses {
             let v = &self.config.virtuals[vi];
-            let Some(path) = v.monitorfile.as_ref() else { continue };
+            let Some(path) = v.monitorfile.as_ref() else {
+                continue;
+            };
             let line = format!(
                 "{} ({}) {} {:.1}ms {}",
                 v.reals[ri].addr,
@@ -378,7 +395,10 @@ impl Director {
                         self.monitors.insert(path.clone(), l);
                     }
                     Err(e) => {
-                        self.log.log(&format!("Error: cannot open monitorfile {}: {e}", path.display()));
+                        self.log.log(&format!(
+                            "Error: cannot open monitorfile {}: {e}",
+                            path.display()
+                        ));
                         continue;
                     }
                 }
@@ -442,7 +462,9 @@ impl Director {
         if self.has_monitors {
             self.monitor(r.id, &r.outcome);
         }
-        let Some(run) = self.checks.get_mut(&r.id) else { return };
+        let Some(run) = self.checks.get_mut(&r.id) else {
+            return;
+        };
         run.last = Some(r.outcome);
         match tr {
             Transition::WentUp | Transition::WentDown => {
@@ -477,6 +499,7 @@ impl Director {
     /// Re-read the live table and repair any drift.
     pub fn resync(&mut self) {
         self.counters.resyncs += 1;
+        self.last_resync = Instant::now();
         match self.backend.dump() {
             Ok(dump) => {
                 self.actual = table::actual_from_dump(dump);
@@ -530,7 +553,7 @@ impl Director {
             .filter(|k| !new_keys.contains(k))
             .collect();
         self.config = new;
-        self.semaphore = Arc::new(Semaphore::new(self.config.global.maxchecks.max(1)));
+        self.resize_semaphore();
         self.install_plan();
         self.refresh_maintenance();
         self.ensure_sync_daemons();
@@ -559,22 +582,34 @@ impl Director {
         true
     }
 
+    /// Follow a new `maxchecks`: the running check tasks share this one
+    /// semaphore, so grow or shrink it rather than replacing it.
+    fn resize_semaphore(&mut self) {
+        let want = self.config.global.maxchecks.max(1);
+        if want > self.permits {
+            self.semaphore.add_permits(want - self.permits);
+        } else if want < self.permits {
+            // Only idle permits can be forgotten; the rest go as checks end.
+            let forgotten = self.semaphore.forget_permits(self.permits - want);
+            self.permits -= forgotten;
+            return;
+        }
+        self.permits = want;
+    }
+
     /// Stop: with cleanstop, remove the virtuals this director manages.
     pub fn stop(&mut self) {
         for c in self.checks.values() {
             c.cancel.cancel();
         }
-        let mut changes = Vec::new();
-        for v in &self.config.virtuals {
-            if !v.cleanstop {
-                continue;
-            }
-            if let Some(a) = self.actual.get(&v.key) {
-                let n = a.dests.len();
-                changes.push((v.key, n));
-            }
-        }
-        for (key, _) in changes {
+        let managed: Vec<ServiceKey> = self
+            .config
+            .virtuals
+            .iter()
+            .filter(|v| v.cleanstop && self.actual.contains_key(&v.key))
+            .map(|v| v.key)
+            .collect();
+        for key in managed {
             let addrs: Vec<SocketAddr> = self.actual[&key].dests.keys().copied().collect();
             let vs = eventlog::fmt_virtual(&key);
             match self.backend.del_service(&key) {
@@ -759,7 +794,9 @@ impl Director {
                     while let Ok(r) = rx.try_recv() {
                         self.on_result(r);
                     }
-                    if self.need_resync {
+                    // After a kernel error, re-read the table (at most once a
+                    // second, so a failing dump cannot become a storm).
+                    if self.need_resync && self.last_resync.elapsed() >= Duration::from_secs(1) {
                         self.resync();
                     }
                 }
@@ -775,6 +812,9 @@ impl Director {
                 }
                 _ = second.tick() => {
                     crate::notify::watchdog();
+                    if self.need_resync {
+                        self.resync();
+                    }
                     self.refresh_maintenance();
                     if self.config.global.autoreload && self.config_changed() {
                         self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
@@ -923,7 +963,11 @@ impl CheckTask {
                             self.spec.connect_timeout,
                         ))
                     } else {
-                        Box::pin(ldirectord_checks::run(&probe, self.spec.target, self.spec.timeout))
+                        Box::pin(ldirectord_checks::run(
+                            &probe,
+                            self.spec.target,
+                            self.spec.timeout,
+                        ))
                     };
                     tokio::select! {
                         _ = cancel.cancelled() => return,
@@ -992,7 +1036,10 @@ fn spread(interval: Duration) -> Duration {
 /// 60 s. Failures go to standard error.
 fn run_command(cmd: &str, args: &[&str]) {
     let mut c = tokio::process::Command::new("/bin/sh");
-    c.arg("-c").arg(format!("{cmd} \"$@\"")).arg("sh").args(args);
+    c.arg("-c")
+        .arg(format!("{cmd} \"$@\""))
+        .arg("sh")
+        .args(args);
     c.stdin(std::process::Stdio::null()).kill_on_drop(true);
     let what = format!("{cmd} {}", args.join(" "));
     match c.spawn() {

@@ -200,19 +200,8 @@ fn debian_example_all_samples_report_exactly_the_unsupported() {
             "expected line {line} ({needle}) to report {msg:?}; got:\n{e}"
         );
     };
-    expect("service=ftp", 0, "service ftp is not supported yet");
     expect("login=\"anonymous\"", 0, "login is recognised");
-    expect("service=smtp", 0, "service smtp is not supported yet");
-    expect(
-        "service=submission",
-        0,
-        "service submission is not supported yet",
-    );
-    expect("service=pop", 0, "service pop is not supported yet");
-    expect("service=imap", 0, "service imap is not supported yet");
     expect("service=ldap", 0, "service ldap is not supported yet");
-    expect("service=nntp", 0, "service nntp is not supported yet");
-    expect("service=dns", 0, "service dns is not supported yet");
     expect("service=mysql", 0, "service mysql is not supported yet");
     expect(
         "real=sql01->sql03:3306",
@@ -228,7 +217,6 @@ fn debian_example_all_samples_report_exactly_the_unsupported() {
     expect("service=radius", 0, "service radius is not supported yet");
     expect("secret=\"somesecret\"", 0, "secret is recognised");
     expect("real=192.168.6.2::5060", 0, "invalid real server");
-    expect("service=sip", 0, "service sip is not supported yet");
     // The samples reuse 192.168.6.240:80 and :53.
     expect(
         "virtual=192.168.6.240:80",
@@ -253,6 +241,15 @@ fn debian_example_all_samples_report_exactly_the_unsupported() {
         "service=https",
         "checktype=on",
         "real6=[2001:db8:0:1::4]:119 masq",
+        // Supported services: their service= lines are fine.
+        "service=ftp",
+        "service=smtp",
+        "service=submission",
+        "service=pop",
+        "service=imap",
+        "service=nntp",
+        "service=dns",
+        "service=sip",
     ] {
         let line = line_of(ok, 0);
         assert!(
@@ -459,11 +456,11 @@ fn every_directive() {
         })
     );
 
-    // 7: port 25 with checktype=off is fine.
+    // 7: port 25 with checktype=off: smtp by default (off does not use it).
     let v = &c.virtuals[6];
     assert_eq!(
         (v.check.checktype, v.check.service),
-        (CheckType::Off, CheckService::None)
+        (CheckType::Off, CheckService::Smtp)
     );
 
     assert_round_trip(&c);
@@ -585,33 +582,45 @@ fn unsupported_directives_are_named() {
     }
     for (ct, msg) in [
         ("ping", "checktype=ping is recognised but not supported yet"),
-        ("external-perl", "checktype=external-perl is recognised but not supported yet"),
-        ("bogus", "checktype must be connect, negotiate, on, off or external"),
+        (
+            "external-perl",
+            "checktype=external-perl is recognised but not supported yet",
+        ),
+        (
+            "bogus",
+            "checktype must be connect, negotiate, on, off or external",
+        ),
     ] {
         let e = cf_str(&format!("virtual=127.0.0.1:80\n\tchecktype={ct}\n")).unwrap_err();
         assert_problems(&e, &[(2, msg)]);
     }
     for svc in [
-        "dns",
-        "ftp",
-        "smtp",
         "http_proxy",
-        "imap",
-        "imaps",
         "ldap",
         "ldaps",
         "mysql",
-        "nntp",
         "oracle",
         "pgsql",
-        "pop",
-        "pops",
         "radius",
-        "sip",
-        "submission",
     ] {
         let e = cf_str(&format!("virtual=127.0.0.1:80\n\tservice={svc}\n")).unwrap_err();
         assert_problems(&e, &[(2, &format!("service {svc} is not supported yet"))]);
+    }
+    for (svc, want) in [
+        ("dns", CheckService::Dns),
+        ("ftp", CheckService::Ftp),
+        ("smtp", CheckService::Smtp),
+        ("submission", CheckService::Submission),
+        ("imap", CheckService::Imap),
+        ("imaps", CheckService::Imaps),
+        ("nntp", CheckService::Nntp),
+        ("pop", CheckService::Pop),
+        ("pops", CheckService::Pops),
+        ("sip", CheckService::Sip),
+    ] {
+        let c = cf_str(&format!("virtual=127.0.0.1:80\n\tservice={svc}\n")).unwrap();
+        assert_eq!(c.virtuals[0].check.service, want, "{svc}");
+        assert_eq!(cf::service_name(want), svc);
     }
     assert_problems(
         &cf_str("virtual=127.0.0.1:80\n\tservice=gopher\n").unwrap_err(),
@@ -622,12 +631,10 @@ fn unsupported_directives_are_named() {
 #[test]
 fn port_default_service_unsupported() {
     for (port, svc) in [
-        (25, "smtp"),
-        (21, "ftp"),
         (3306, "mysql"),
         (3128, "http_proxy"),
-        (5060, "sip"),
-        (993, "imaps"),
+        (389, "ldap"),
+        (1812, "radius"),
     ] {
         let e = cf_str(&format!(
             "virtual=127.0.0.1:{port}\n\treal=127.0.0.2 gate\n"
@@ -647,6 +654,25 @@ fn port_default_service_unsupported() {
             .service,
         CheckService::Https
     );
+    // The ports of the supported services default to them.
+    for (port, svc) in [
+        (21, CheckService::Ftp),
+        (25, CheckService::Smtp),
+        (53, CheckService::Dns),
+        (110, CheckService::Pop),
+        (119, CheckService::Nntp),
+        (143, CheckService::Imap),
+        (587, CheckService::Submission),
+        (993, CheckService::Imaps),
+        (995, CheckService::Pops),
+        (5060, CheckService::Sip),
+    ] {
+        let c = cf_str(&format!(
+            "virtual=127.0.0.1:{port}\n\treal=127.0.0.2 gate\n"
+        ))
+        .unwrap();
+        assert_eq!(c.virtuals[0].check.service, svc, "port {port}");
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -665,7 +691,6 @@ fn every_problem_is_reported_with_its_line() {
         (7, "hostnames are not supported yet: use an IP address"),
         (8, "forward method must be gate, masq or ipip, not \"route\""),
         (9, "checktype=ping is recognised but not supported yet"),
-        (10, "service ftp is not supported yet"),
         (11, "connecttimeout directive deprecated in favour of negotiatetimeout"),
         (12, "cannot specify \"fallback6\" here. please use \"fallback\" instead"),
         (13, "invalid netmask \"24\": dotted quad notation is required"),
@@ -675,7 +700,6 @@ fn every_problem_is_reported_with_its_line() {
         (17, "invalid receive \"(unclosed\": invalid regex"),
         (18, "real= outside a virtual block"),
         (19, "duplicate virtual server tcp:127.0.0.100:80 (first at line 5)"),
-        (21, "port 25 defaults to service=smtp, which is not supported yet"),
         (23, "invalid virtual \"999.0.0.1:80\": invalid IP address \"999.0.0.1\""),
         (28, "duplicate real server 127.0.0.7:80 in this virtual (first at line 27)"),
         (29, "invalid schedflags \"sh-port\": sh-port needs scheduler=sh (this virtual uses wrr)"),
@@ -987,10 +1011,6 @@ virtuals:
                 "a virtual needs one of virtual:, virtual6:, fwmark: or fwmark6:",
             ),
             (
-                15,
-                "port 25 defaults to service=smtp, which is not supported yet",
-            ),
-            (
                 16,
                 "login is recognised (an ldirectord directive) but not supported yet",
             ),
@@ -1117,7 +1137,10 @@ fn fallbackcommand_callback_monitorfile_and_checktype_n() {
     let c = cf_str(text).unwrap();
     assert_eq!(c.global.callback.as_deref(), Some("/usr/local/bin/cb"));
     let (a, b) = (&c.virtuals[0], &c.virtuals[1]);
-    assert_eq!((a.check.checktype, a.check.connectcount), (CheckType::Negotiate, 3));
+    assert_eq!(
+        (a.check.checktype, a.check.connectcount),
+        (CheckType::Negotiate, 3)
+    );
     assert_eq!(a.monitorfile.as_deref(), Some(Path::new("/var/log/m.log")));
     assert_eq!(a.fallbackcommand.as_deref(), Some("/bin/fb-global"));
     assert_eq!(b.fallbackcommand.as_deref(), Some("/bin/fb-own"));
@@ -1127,6 +1150,13 @@ fn fallbackcommand_callback_monitorfile_and_checktype_n() {
     let back = ldirectord_rs::config::yaml::parse(Path::new("c.yaml"), &y).unwrap();
     assert_eq!(back, c, "{y}");
     // A relative monitorfile is refused.
-    let e = cf_str("virtual=127.0.0.1:80\n\treal=127.0.0.2 gate\n\tmonitorfile=m.log\n").unwrap_err();
-    assert_problems(&e, &[(3, "invalid monitorfile \"m.log\": an absolute path is required")]);
+    let e =
+        cf_str("virtual=127.0.0.1:80\n\treal=127.0.0.2 gate\n\tmonitorfile=m.log\n").unwrap_err();
+    assert_problems(
+        &e,
+        &[(
+            3,
+            "invalid monitorfile \"m.log\": an absolute path is required",
+        )],
+    );
 }

@@ -436,7 +436,11 @@ async fn wait_file(p: &std::path::Path, needle: &str) -> String {
         if s.contains(needle) {
             return s;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{} never had {needle:?}:\n{s}", p.display());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} never had {needle:?}:\n{s}",
+            p.display()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -448,8 +452,16 @@ async fn fallbackcommand_runs_on_all_down_and_first_up_and_monitorfile_logs_ever
     let out = dir.path().join("fb.out");
     let script = recorder(dir.path(), "fb.sh", &out);
     let monitor = dir.path().join("monitor.log");
-    let extra = format!("\tfallbackcommand=\"{}\"\n\tmonitorfile={}\n", script.display(), monitor.display());
-    let path = write(dir.path(), "l.cf", &cf("", &extra, &[(&rs[0], 1), (&rs[1], 1)], None, 35));
+    let extra = format!(
+        "\tfallbackcommand=\"{}\"\n\tmonitorfile={}\n",
+        script.display(),
+        monitor.display()
+    );
+    let path = write(
+        dir.path(),
+        "l.cf",
+        &cf("", &extra, &[(&rs[0], 1), (&rs[1], 1)], None, 35),
+    );
     let d = start(&path);
     d.wait("up", LONG, |t| dests(t).len() == 2).await;
     rs[0].set(Mode::Down);
@@ -457,10 +469,19 @@ async fn fallbackcommand_runs_on_all_down_and_first_up_and_monitorfile_logs_ever
     wait_file(&out, "start 127.35.0.100:80 tcp").await;
     rs[1].set(Mode::Ok);
     let s = wait_file(&out, "stop 127.35.0.100:80 tcp").await;
-    assert_eq!(s.lines().collect::<Vec<_>>(), vec!["start 127.35.0.100:80 tcp", "stop 127.35.0.100:80 tcp"]);
+    assert_eq!(
+        s.lines().collect::<Vec<_>>(),
+        vec!["start 127.35.0.100:80 tcp", "stop 127.35.0.100:80 tcp"]
+    );
     let m = wait_file(&monitor, "HTTP 503").await;
-    assert!(m.contains(&format!("{} (127.35.0.100:80) down", rs[0].addr())), "{m}");
-    assert!(m.contains(&format!("{} (127.35.0.100:80) up", rs[1].addr())), "{m}");
+    assert!(
+        m.contains(&format!("{} (127.35.0.100:80) down", rs[0].addr())),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!("{} (127.35.0.100:80) up", rs[1].addr())),
+        "{m}"
+    );
     d.stop().await;
 }
 
@@ -468,7 +489,8 @@ async fn fallbackcommand_runs_on_all_down_and_first_up_and_monitorfile_logs_ever
 async fn checktype_n_does_n_connects_between_negotiates() {
     let dir = tempfile::tempdir().unwrap();
     let rs = servers(36, 1).await;
-    let text = cf("", "\tchecktype=2\n", &[(&rs[0], 1)], None, 36).replace("checkinterval=1", "checkinterval=0.1");
+    let text = cf("", "\tchecktype=2\n", &[(&rs[0], 1)], None, 36)
+        .replace("checkinterval=1", "checkinterval=0.1");
     let path = write(dir.path(), "l.cf", &text);
     let d = start(&path);
     d.wait("up", LONG, |t| dests(t).len() == 1).await;
@@ -479,7 +501,10 @@ async fn checktype_n_does_n_connects_between_negotiates() {
     let http = rs[0].hits();
     // One in three checks is an HTTP request; the others are bare connects.
     assert!(checks >= 9, "{checks} checks");
-    assert!(http * 3 <= checks + 3 && http * 3 + 3 >= checks, "{http} HTTP requests for {checks} checks");
+    assert!(
+        http * 3 <= checks + 3 && http * 3 + 3 >= checks,
+        "{http} HTTP requests for {checks} checks"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -496,6 +521,7 @@ async fn callback_runs_with_the_config_path_when_the_file_changes() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     write(dir.path(), "l.cf", &text.replace("masq 1", "masq 2"));
     wait_file(&out, &path.display().to_string()).await;
-    d.wait("weight 2", LONG, |t| weight(t, rs[0].addr()) == Some(2)).await;
+    d.wait("weight 2", LONG, |t| weight(t, rs[0].addr()) == Some(2))
+        .await;
     d.stop().await;
 }

@@ -378,7 +378,7 @@ def switch(n, first, stride, mode, kind, lg, timeout, label, res):
 
 
 def strace_close(pids, secs, path):
-    argv = ["timeout", "-s", "INT", str(secs), "strace", "-f", "-T", "-qq", "-e", "trace=close",
+    argv = ["timeout", "-s", "INT", str(secs), "strace", "-f", "-T", "-qq", "-e", "trace=close,setsockopt",
             "-o", path]
     for p in pids:
         argv += ["-p", str(p)]
@@ -392,8 +392,14 @@ def strace_close(pids, secs, path):
     except OSError:
         pass
     slow = [x for x in durs if x >= 10]
+    try:
+        txt = open(path).read()
+    except OSError:
+        txt = ""
+    lingers = re.findall(r"SO_LINGER, \{l_onoff=(\d+), l_linger=(\d+)\}", txt)
     return {"closes": len(durs), "ge10ms": len(slow), "ms": dist(durs),
-            "slow_p50_ms": pct(slow, 50), "slow_sum_ms": sum(slow)}
+            "slow_p50_ms": pct(slow, 50), "slow_sum_ms": sum(slow),
+            "so_linger_calls": len(lingers), "so_linger_values": sorted(set(lingers))}
 
 
 def task_compare(o):
@@ -478,8 +484,12 @@ def task_compare(o):
     switch(n, 5, 10, "ok", kind, lg, 90, "hang_restore", res)
     res["stop_s"] = stop(p, wait=120)
     res["left_after_stop"] = dest_count()
-    ctl("quit")
-    bk.wait(timeout=10)
+    try:
+        with socket.create_connection(CTL, timeout=10) as s:
+            s.sendall(b"quit\n")
+    except OSError:
+        pass
+    stop(bk, wait=10)
     with open(out + "/compare.json", "w") as f:
         json.dump(res, f, indent=1)
 
@@ -596,6 +606,7 @@ def summarize(d):
             ("hang (strace): close() calls >= 10 ms", ("hang_strace_close", "ge10ms"), 0),
             ("hang (strace): median of those (ms)", ("hang_strace_close", "slow_p50_ms"), 1),
             ("hang (strace): close() calls seen", ("hang_strace_close", "closes"), 0),
+            ("hang (strace): setsockopt(SO_LINGER) calls", ("hang_strace_close", "so_linger_calls"), 0),
             ("stop (s)", ("stop_s",), 2),
         ]
         md += ["### Task B: N = %d reals, HTTP checks every 1 s, timeout 3 s" % n, "",

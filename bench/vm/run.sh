@@ -6,6 +6,7 @@
 #
 # usage: bash bench/vm/run.sh [--no-build] [--kvm]
 # env:   VB_TASKS, VB_SIZES, VB_DAEMONS, VB_REPS, VB_STEADY, VB_HANG, VB_TABLE_ARGS (guest.sh),
+#        VB_OUT (results directory, default target/vm-bench; emptied first),
 #        VB_VM_TIMEOUT (s, default 1800), VB_MEMORY (default 2G), VB_CPUS (default 2)
 # Output: target/vm-bench/ (summary.md, summary.json, per-run JSON and logs, vm-console.log).
 set -euo pipefail
@@ -17,7 +18,7 @@ for a in "$@"; do
 	case $a in
 	--no-build) BUILD=0 ;;
 	--kvm) KVM= ;;
-	-h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,12p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $a" >&2; exit 2 ;;
 	esac
 done
@@ -52,7 +53,7 @@ for b in target/release/ldirectord-rs target/release/examples/netlink_bench targ
 	[ -x "$b" ] || { say "missing $b"; exit 2; }
 done
 
-RES=$REPO/target/vm-bench
+RES=${VB_OUT:-$REPO/target/vm-bench}
 rm -rf "$RES"
 mkdir -p "$RES"
 {

@@ -523,7 +523,10 @@ pub fn parse_connectcount(s: &str) -> Option<Result<u32, String>> {
     if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    Some(t.parse::<u32>().map_err(|_| format!("checktype={t}: too large")))
+    Some(
+        t.parse::<u32>()
+            .map_err(|_| format!("checktype={t}: too large")),
+    )
 }
 
 /// Every service ldirectord knows.
@@ -824,7 +827,10 @@ impl Shared {
             "cleanstop" => set(&mut self.cleanstop, parse_bool(value)),
             "fallbackcommand" => set(
                 &mut self.fallbackcommand,
-                Some(value.trim()).filter(|v| !v.is_empty()).map(str::to_string).ok_or_else(|| "empty command".to_string()),
+                Some(value.trim())
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+                    .ok_or_else(|| "empty command".to_string()),
             ),
             _ => return None,
         })
@@ -1482,7 +1488,10 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
         quiescent: s.quiescent.unwrap_or(d.quiescent),
         cleanstop: s.cleanstop.unwrap_or(d.cleanstop),
         comment: v.comment.clone(),
-        fallbackcommand: s.fallbackcommand.clone().or_else(|| d.fallbackcommand.clone()),
+        fallbackcommand: s
+            .fallbackcommand
+            .clone()
+            .or_else(|| d.fallbackcommand.clone()),
         monitorfile: v.monitorfile.clone(),
     })
 }

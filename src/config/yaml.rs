@@ -669,7 +669,10 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
     if v.fallbackcommand != g.fallbackcommand {
         y.fallbackcommand = v.fallbackcommand.clone().map(Scalar::Str);
     }
-    y.monitorfile = v.monitorfile.as_ref().map(|p| Scalar::Str(p.display().to_string()));
+    y.monitorfile = v
+        .monitorfile
+        .as_ref()
+        .map(|p| Scalar::Str(p.display().to_string()));
     if implicit_service(v) != Some(c.service) {
         y.service = Scalar::str(cf::service_name(c.service));
     }

@@ -680,12 +680,41 @@ fn failure_phase(o: &Opts, s: &mut Subject, ctl: &mut Control, mode: &str, offse
     })
 }
 
-fn steady_phase(o: &Opts, s: &mut Subject, ctl: &mut Control, floor_per_k: Option<f64>) -> Value {
+/// Busy CPU seconds of the whole machine so far (all cores, from /proc/stat).
+fn machine_busy_s() -> f64 {
+    let st = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<f64> = st
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    if f.len() < 5 {
+        return 0.0;
+    }
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    // user nice system idle iowait irq softirq steal ...: busy = all - idle - iowait
+    (f.iter().sum::<f64>() - f[3] - f[4]) / tick
+}
+
+fn steady_phase(
+    o: &Opts,
+    s: &mut Subject,
+    ctl: &mut Control,
+    floor_per_k: Option<f64>,
+    bk_pid: u32,
+) -> Value {
     let cpu0 = s.cpu();
+    let m0 = machine_busy_s();
+    let b0 = proc_cpu(bk_pid).unwrap_or_default();
     let t = Instant::now();
     ctl.reset().ok();
     std::thread::sleep(Duration::from_secs_f64(o.steady));
     let cpu1 = s.cpu();
+    let m1 = machine_busy_s();
+    let b1 = proc_cpu(bk_pid).unwrap_or_default();
     let stats = ctl.stats().unwrap_or_default();
     let wall = t.elapsed().as_secs_f64();
     let checks: u64 = stats.iter().take(s.n).map(|x| x.count).sum();
@@ -711,6 +740,11 @@ fn steady_phase(o: &Opts, s: &mut Subject, ctl: &mut Control, floor_per_k: Optio
         "x_floor": floor_per_k.filter(|f| *f > 0.0).map(|f| round3(per_k / f)),
         "gaps_s": g,
         "all_on_time": g["late_reals"] == json!(0) && checks > 0,
+        "backends_cores": round3((b1.own - b0.own) / wall),
+        "machine_busy_cores": round3((m1 - m0) / wall),
+        // What else ran meanwhile (other work on a shared machine skews timings).
+        "other_busy_cores": round3(((m1 - m0) - (own + children) - (b1.own - b0.own)).max(0.0) / wall),
+        "loadavg": fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         "rss_kib": proc_status_kib(s.pid, "VmRSS").unwrap_or(0),
         "peak_rss_kib": s.hwm_kib(),
     })
@@ -822,6 +856,7 @@ fn run_subject(
     dir: &Path,
     ctl: &mut Control,
     floor_per_k: Option<f64>,
+    bk_pid: u32,
 ) -> Value {
     eprintln!("harness: N={n} {}: starting", kind.name());
     ctl.set(0, n, 1, "ok").ok();
@@ -857,7 +892,7 @@ fn run_subject(
     let has = |p: &str| o.phases.iter().any(|x| x == p);
     if has("steady") {
         eprintln!("harness: N={n} {}: steady", kind.name());
-        r["steady"] = steady_phase(o, &mut s, ctl, floor_per_k);
+        r["steady"] = steady_phase(o, &mut s, ctl, floor_per_k, bk_pid);
     }
     if has("fail") {
         eprintln!("harness: N={n} {}: 503", kind.name());
@@ -992,19 +1027,19 @@ fn markdown(all: &Value) -> String {
         f(&mc["ldirectord_package"])
     ));
     m.push_str(&format!("Settings: {}\n\n", all["settings"]));
-    m.push_str("| N | subject | startup s | checks/s (want) | cores | CPU s / 1k checks | x floor | peak RSS MiB | max gap p50/p99/max s | late reals |\n");
-    m.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    m.push_str("| N | subject | startup s | checks/s (want) | cores | CPU s / 1k checks | x floor | peak RSS MiB | max gap p50/p99/max s | late reals | other load (cores) |\n");
+    m.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
     let sizes = all["sizes"].as_array().cloned().unwrap_or_default();
     for sz in &sizes {
         let fl = &sz["floor"]["paced"];
         m.push_str(&format!(
-            "| {} | floor (paced, bare connect+GET+read+close) | - | {} | {} | {} | 1 | - | - | - |\n",
+            "| {} | floor (paced, bare connect+GET+read+close) | - | {} | {} | {} | 1 | - | - | - | - |\n",
             f(&sz["n"]), f(&fl["checks_per_s"]), f(&json!(round3(fl["cpu_s"].as_f64().unwrap_or(0.0) / fl["wall_s"].as_f64().unwrap_or(1.0)))), f(&fl["cpu_s_per_1000_checks"])
         ));
         for r in sz["subjects"].as_array().cloned().unwrap_or_default() {
             let st = &r["steady"];
             m.push_str(&format!(
-                "| {} | {} | {} | {} ({}) | {} | {} | {} | {} | {}/{}/{} | {} |\n",
+                "| {} | {} | {} | {} ({}) | {} | {} | {} | {} | {}/{}/{} | {} | {} |\n",
                 f(&r["n"]),
                 f(&r["subject"]),
                 f(&r["startup_s"]),
@@ -1019,7 +1054,8 @@ fn markdown(all: &Value) -> String {
                 f(&st["gaps_s"]["p50"]),
                 f(&st["gaps_s"]["p99"]),
                 f(&st["gaps_s"]["max"]),
-                f(&st["gaps_s"]["late_reals"])
+                f(&st["gaps_s"]["late_reals"]),
+                f(&st["other_busy_cores"])
             ));
         }
     }
@@ -1102,6 +1138,7 @@ fn main() {
             &dir.join("ldirectord-rs"),
             &mut ctl,
             floor_per_k,
+            bk_pid,
         )];
         let bk_cpu1 = proc_cpu(bk_pid).unwrap_or_default();
         if o.ld_sizes.contains(&n) {
@@ -1113,6 +1150,7 @@ fn main() {
                     &dir.join("ldirectord"),
                     &mut ctl,
                     floor_per_k,
+                    bk_pid,
                 ));
             } else {
                 subjects.push(json!({"subject": "ldirectord", "n": n, "error": "/usr/sbin/ldirectord not installed (apt-get install ldirectord)"}));
