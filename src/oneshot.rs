@@ -59,13 +59,17 @@ pub async fn check_all(
             }
         }
     }
+    // As many in flight as the daemon would allow.
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(config.global.maxchecks.max(1)));
     let mut tasks = HashMap::new();
     for (_, _, spec) in &wanted {
         if !tasks.contains_key(spec) {
             let s = spec.clone();
+            let limit = limit.clone();
             tasks.insert(
                 spec.clone(),
                 tokio::spawn(async move {
+                    let _permit = limit.acquire_owned().await;
                     match s.probe() {
                         Ok(p) => ldirectord_checks::run(&p, s.target, s.timeout).await,
                         Err(e) => ldirectord_checks::Outcome {
