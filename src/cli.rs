@@ -115,7 +115,7 @@ pub fn raise_nofile() -> u64 {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    raise_nofile();
+    let nofile = raise_nofile();
     let code = match cli.command {
         Command::Configtest => match config::load(&cli.config) {
             Ok(c) => {
@@ -176,7 +176,7 @@ pub fn main() -> ExitCode {
                 }
             }
         },
-        Command::Run { ipvs } => run(&cli.config, ipvs),
+        Command::Run { ipvs } => run(&cli.config, ipvs, nofile),
         Command::Status {
             json,
             metrics,
@@ -242,11 +242,19 @@ fn open_backend(kind: Backend) -> Result<Box<dyn Ipvs>, IpvsError> {
     })
 }
 
-fn run(path: &std::path::Path, kind: Backend) -> i32 {
+fn run(path: &std::path::Path, kind: Backend, nofile: u64) -> i32 {
     // Validate the config before touching the kernel.
-    if let Err(e) = config::load(path) {
-        print_errors(&e);
-        return 2;
+    let maxchecks = match config::load(path) {
+        Ok(c) => c.global.maxchecks as u64,
+        Err(e) => {
+            print_errors(&e);
+            return 2;
+        }
+    };
+    if nofile < maxchecks + 64 {
+        eprintln!(
+            "ldirectord-rs: warning: the open-files limit is {nofile}, too low for maxchecks={maxchecks}: lower maxchecks or raise LimitNOFILE"
+        );
     }
     let backend = match open_backend(kind) {
         Ok(b) => b,
