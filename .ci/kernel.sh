@@ -9,7 +9,8 @@
 #   --topology   scenarios program IPVS with ipvsadm themselves (validates the test topology
 #                without the director)
 #   --only RE    run only the scenarios whose name matches RE (grep -E)
-# env: KT_VM_TIMEOUT (s, default 1500), KT_SCENARIO_TIMEOUT (s, default 150), KT_KVM=1 (use KVM)
+# env: KT_VM_TIMEOUT (s, default 1500), KT_SCENARIO_TIMEOUT (s, default 150), KT_KVM=1 (use KVM),
+#      KT_TRACE=1 (each scenario's log is a timestamped bash -x trace)
 #
 # Output: one line per scenario (PASS name / FAIL name: why / SKIP name: why), then
 # "N skipped" and a last line "N passed, N failed". Exit 0 only if no scenario failed and every
@@ -90,7 +91,7 @@ KVM_FLAG=--disable-kvm
 [ "${KT_KVM:-0}" = 1 ] && KVM_FLAG=
 q() { printf '%q' "$1"; }
 GUEST_CMD="KT_MODE=$(q "$MODE") KT_ONLY=$(q "$ONLY") KT_BIN=$(q "$BIN")"
-GUEST_CMD+=" KT_SCENARIO_TIMEOUT=$(q "${KT_SCENARIO_TIMEOUT:-150}")"
+GUEST_CMD+=" KT_SCENARIO_TIMEOUT=$(q "${KT_SCENARIO_TIMEOUT:-150}") KT_TRACE=$(q "${KT_TRACE:-0}")"
 GUEST_CMD+=" bash $(q "$REPO/tests/kernel/guest.sh") $(q "$RES")"
 
 VNG_PID=

@@ -18,13 +18,15 @@
 //!     destinations; prints {"reached_ns":UNIX_NS,"dests":..,"polls":..}
 //!     (exit 1 on timeout).
 //! netlink_bench watch --first I --count C [--stride K] --until gone|back
-//!     [--timeout S] [--interval-ms MS]
+//!     [--timeout S] [--interval-ms MS] [--confirm R]
 //!     Watches the reals I, I+K, ... (C of them; real i is 127.1.0.1+i:8080)
 //!     until each is gone from the table (deleted or weight 0) or back
-//!     (present with weight > 0). Prints {"start_ns":..,"polls":..,
+//!     (present with weight > 0), seen so at R polls in a row (default 2:
+//!     a dump racing the daemon's changes can skip an entry; the time given
+//!     is that of the first of those polls). Prints {"start_ns":..,"polls":..,
 //!     "events":{"INDEX":UNIX_NS,...},"missing":[..],"others_gone":[..]};
 //!     others_gone lists the reals outside the watched set that were
-//!     absent (or weight 0) at some poll after having been present:
+//!     absent (or weight 0) at R polls in a row after having been present:
 //!     healthy reals wrongly taken out. Exit 1 when some never changed.
 //! ```
 //!
@@ -251,6 +253,7 @@ fn watch(o: &Opts) -> Result<bool, String> {
     let stride: usize = o.num("stride", Some(1))?;
     let timeout: f64 = o.num("timeout", Some(120.0))?;
     let every: u64 = o.num("interval-ms", Some(100))?;
+    let confirm: u32 = o.num("confirm", Some(2))?;
     let gone = match o.text("until") {
         Some("gone") => true,
         Some("back") => false,
@@ -264,6 +267,11 @@ fn watch(o: &Opts) -> Result<bool, String> {
     let start_ns = unix_ns();
     let end = Instant::now() + Duration::from_secs_f64(timeout);
     let mut events: BTreeMap<usize, u128> = BTreeMap::new();
+    // A state counts only once seen at `confirm` polls in a row (its time is
+    // the first of them): a dump racing the daemon's own changes can skip an
+    // entry (the kernel's dump cursor is an index).
+    let mut streak: HashMap<usize, (u128, u32)> = HashMap::new();
+    let mut other_streak: HashMap<usize, u32> = HashMap::new();
     let mut seen_up: BTreeSet<usize> = BTreeSet::new();
     let mut others_gone: BTreeSet<usize> = BTreeSet::new();
     let mut polls = 0u64;
@@ -277,7 +285,13 @@ fn watch(o: &Opts) -> Result<bool, String> {
             }
             let up = m.get(&i).is_some_and(|w| *w > 0);
             if up != gone {
-                events.insert(i, now);
+                let e = streak.entry(i).or_insert((now, 0));
+                e.1 += 1;
+                if e.1 >= confirm {
+                    events.insert(i, e.0);
+                }
+            } else {
+                streak.remove(&i);
             }
         }
         for (&i, &w) in &m {
@@ -286,8 +300,14 @@ fn watch(o: &Opts) -> Result<bool, String> {
             }
         }
         for &i in &seen_up {
-            if !m.get(&i).is_some_and(|w| *w > 0) {
-                others_gone.insert(i);
+            if m.get(&i).is_some_and(|w| *w > 0) {
+                other_streak.remove(&i);
+            } else {
+                let c = other_streak.entry(i).or_insert(0);
+                *c += 1;
+                if *c >= confirm {
+                    others_gone.insert(i);
+                }
             }
         }
         if events.len() == watched.len() || Instant::now() >= end {

@@ -280,3 +280,75 @@ impl Plan {
         plan
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn plan(text: &str) -> (Config, Plan) {
+        let c = crate::config::parse(Path::new("t.cf"), text).unwrap_or_else(|e| panic!("{e}"));
+        let p = Plan::new(&c);
+        (c, p)
+    }
+
+    #[test]
+    fn checkport_per_real_request_and_timeouts() {
+        let (_, p) = plan(
+            "checktimeout=2\nnegotiatetimeout=7\nvirtual=127.0.0.1:80\n\treal=127.0.0.2:8080 masq 1 \"/health\", \"ok\"\n\treal=127.0.0.3 masq\n\tcheckport=81\n\tservice=http\n\treceive=\"x\"\n",
+        );
+        let a = &p.spec_of[0][0];
+        assert_eq!(a.target, "127.0.0.2:81".parse().unwrap());
+        assert_eq!(
+            (a.request.as_str(), a.receive.as_deref()),
+            ("/health", Some("ok"))
+        );
+        assert_eq!(
+            a.timeout,
+            Duration::from_secs(7),
+            "negotiate uses negotiatetimeout"
+        );
+        let b = &p.spec_of[0][1];
+        assert_eq!(b.target, "127.0.0.3:81".parse().unwrap());
+        assert_eq!((b.request.as_str(), b.receive.as_deref()), ("/", Some("x")));
+        assert_eq!(b.describe(), "http GET /");
+        assert!(matches!(b.probe().unwrap(), Probe::Http(h) if !h.tls && h.path == "/"));
+    }
+
+    #[test]
+    fn connect_uses_checktimeout_and_ignores_negotiate_fields() {
+        let (_, p) = plan("checktimeout=2\nnegotiatetimeout=7\nvirtual=127.0.0.1:80\n\treal=127.0.0.2 masq\n\tchecktype=connect\n\treceive=\"x\"\n");
+        let s = &p.spec_of[0][0];
+        assert_eq!(s.timeout, Duration::from_secs(2));
+        assert_eq!(s.receive, None);
+        assert!(matches!(s.probe().unwrap(), Probe::Connect));
+    }
+
+    #[test]
+    fn different_checks_of_one_real_are_not_shared() {
+        let (_, p) = plan("virtual=127.0.0.1:80\n\treal=127.0.0.2:80 masq\n\tservice=http\nvirtual=127.0.0.1:81\n\treal=127.0.0.2:80 masq\n\tchecktype=connect\n");
+        assert_eq!(p.checks.len(), 2);
+    }
+
+    #[test]
+    fn external_gets_vip_vport_rip_rport() {
+        let (_, p) = plan("virtual=127.0.0.1:80\n\treal=127.0.0.2:8080 masq\n\tchecktype=external\n\tcheckcommand=/bin/check\n");
+        let s = &p.spec_of[0][0];
+        match s.probe().unwrap() {
+            Probe::External { command, args } => {
+                assert_eq!(command, "/bin/check");
+                assert_eq!(args, vec!["127.0.0.1", "80", "127.0.0.2", "8080"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dns_on_a_udp_virtual_is_a_udp_probe() {
+        let (_, p) = plan("virtual=127.0.0.1:53\n\treal=127.0.0.2 masq\n\tservice=dns\n\trequest=\"www.example.test\"\n\treceive=\"127.0.0.9\"\n");
+        let s = &p.spec_of[0][0];
+        assert!(s.udp);
+        assert!(s.describe().contains("udp"), "{}", s.describe());
+        assert!(matches!(s.probe().unwrap(), Probe::Dns(_)));
+    }
+}

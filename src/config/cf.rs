@@ -554,6 +554,16 @@ pub const LDIRECTORD_SERVICES: &[&str] = &[
     "submission",
 ];
 
+/// The services ldirectord-rs implements, comma-separated (for messages).
+pub fn supported_services() -> String {
+    LDIRECTORD_SERVICES
+        .iter()
+        .filter(|s| supported_service(s).is_some())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A service ldirectord-rs implements, by name.
 pub fn supported_service(name: &str) -> Option<CheckService> {
     match name {
@@ -614,7 +624,8 @@ pub fn parse_service(s: &str) -> Result<CheckService, String> {
     }
     if LDIRECTORD_SERVICES.contains(&s) {
         return Err(format!(
-            "service {s} is not supported yet (supported: http, https, simpletcp, none; for a plain TCP check use service=none with checktype=connect)"
+            "service {s} is not supported yet (supported: {}; for a plain TCP check use service=none with checktype=connect)",
+            supported_services()
         ));
     }
     Err(format!(
@@ -1306,7 +1317,8 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
                     errs.push((
                         v.line,
                         format!(
-                            "port {port} defaults to service={name}, which is not supported yet: add service=none with checktype=connect (or a supported service: http, https, simpletcp)"
+                            "port {port} defaults to service={name}, which is not supported yet: add service=none with checktype=connect (or a supported service: {})",
+                            supported_services()
                         ),
                     ));
                     CheckService::None

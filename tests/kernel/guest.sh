@@ -4,7 +4,7 @@
 #
 # usage: guest.sh RESULTS_DIR
 # env:   KT_BIN (ldirectord-rs binary), KT_MODE (director|topology), KT_ONLY (regex on names),
-#        KT_SCENARIO_TIMEOUT (s, default 150)
+#        KT_SCENARIO_TIMEOUT (s, default 150), KT_TRACE=1 (bash -x with timestamps in NAME.log)
 # Writes RESULTS_DIR/NAME.result ("PASS NAME" / "FAIL NAME: why" / "SKIP NAME: why"),
 # RESULTS_DIR/NAME.log (the scenario's stderr/stdout), RESULTS_DIR/NAME/ (artefacts) and
 # RESULTS_DIR/summary.txt; exits 0 only when nothing failed.
@@ -37,7 +37,12 @@ for s in "$KT_DIR"/scenarios/[0-9]*.sh; do
 	printf '%s\n' "$name" | grep -Eq -- "$KT_ONLY" || continue
 	echo "guest: ---- $name" >&2
 	t0=$(date +%s)
-	SCEN=$name timeout -k 5 "$TMO" bash "$s" >"$KT_RESULTS/$name.log" 2>&1 </dev/null
+	if [ "${KT_TRACE:-0}" = 1 ]; then
+		# xtrace with timestamps, to see where the time goes
+		SCEN=$name PS4='+ ${EPOCHREALTIME} ' timeout -k 5 "$TMO" bash -x "$s" >"$KT_RESULTS/$name.log" 2>&1 </dev/null
+	else
+		SCEN=$name timeout -k 5 "$TMO" bash "$s" >"$KT_RESULTS/$name.log" 2>&1 </dev/null
+	fi
 	rc=$?
 	t1=$(date +%s)
 	if [ ! -s "$KT_RESULTS/$name.result" ]; then

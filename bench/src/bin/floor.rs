@@ -13,7 +13,11 @@
 //! RUSAGE_SELF), CPU seconds per 1,000 checks, wall seconds.
 //!
 //! Usage: floor --mode seq|burst|paced --count N [--checks K] [--concurrency C]
-//!              [--interval S] [--duration S] [--timeout S]
+//!              [--interval S] [--duration S] [--timeout S] [--threads T] [--shutdown yes|no]
+//!
+//! `--threads T` (T > 1) uses tokio's multi-thread runtime with T workers, as the
+//! director does; `--shutdown yes` adds a shutdown(SHUT_WR) after the response,
+//! as hyper's client does. Both only serve to explain the director's cost.
 
 use ldirectord_bench::{backend_addr, raise_nofile, self_cpu_seconds, BACKEND_PORT};
 use std::io::{Read, Write};
@@ -25,7 +29,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn usage(msg: &str) -> ! {
     eprintln!(
-        "floor: {msg}\nusage: floor --mode seq|burst|paced --count N [--checks K] [--concurrency C] [--interval S] [--duration S] [--timeout S]"
+        "floor: {msg}\nusage: floor --mode seq|burst|paced --count N [--checks K] [--concurrency C] [--interval S] [--duration S] [--timeout S] [--threads T] [--shutdown yes|no]"
     );
     std::process::exit(2)
 }
@@ -54,12 +58,15 @@ fn check_blocking(addr: SocketAddr, timeout: Duration) -> bool {
     good(&buf)
 }
 
-async fn check_async(addr: SocketAddr, timeout: Duration) -> bool {
+async fn check_async(addr: SocketAddr, timeout: Duration, shutdown: bool) -> bool {
     tokio::time::timeout(timeout, async {
         let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
         s.write_all(&request(addr)).await.ok()?;
         let mut buf = Vec::with_capacity(256);
         s.read_to_end(&mut buf).await.ok()?;
+        if shutdown {
+            let _ = s.shutdown().await;
+        }
         Some(good(&buf))
     })
     .await
@@ -76,6 +83,8 @@ fn main() {
     let mut interval = 1.0f64;
     let mut duration = 10.0f64;
     let mut timeout = 3.0f64;
+    let mut threads = 1usize;
+    let mut shutdown = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || {
@@ -89,6 +98,8 @@ fn main() {
             "--concurrency" => conc = val().parse().unwrap_or_else(|_| usage("bad --concurrency")),
             "--interval" => interval = val().parse().unwrap_or_else(|_| usage("bad --interval")),
             "--duration" => duration = val().parse().unwrap_or_else(|_| usage("bad --duration")),
+            "--threads" => threads = val().parse().unwrap_or_else(|_| usage("bad --threads")),
+            "--shutdown" => shutdown = val() == "yes",
             "--timeout" => timeout = val().parse().unwrap_or_else(|_| usage("bad --timeout")),
             _ => usage(&format!("unknown argument {a}")),
         }
@@ -120,10 +131,17 @@ fn main() {
             }
         }
         "burst" | "paced" => {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
+            let rt = if threads <= 1 {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .enable_all()
+                    .build()
+            }
+            .expect("tokio runtime");
             let (ok2, bad2) = (ok.clone(), bad.clone());
             rt.block_on(async move {
                 let mut set = tokio::task::JoinSet::new();
@@ -138,7 +156,9 @@ fn main() {
                                 if k >= checks {
                                     break;
                                 }
-                                if check_async(addrs[k as usize % addrs.len()], timeout).await {
+                                if check_async(addrs[k as usize % addrs.len()], timeout, shutdown)
+                                    .await
+                                {
                                     ok.fetch_add(1, Relaxed);
                                 } else {
                                     bad.fetch_add(1, Relaxed);
@@ -162,7 +182,7 @@ fn main() {
                                 if at >= end {
                                     break;
                                 }
-                                if check_async(a, timeout).await {
+                                if check_async(a, timeout, shutdown).await {
                                     ok.fetch_add(1, Relaxed);
                                 } else {
                                     bad.fetch_add(1, Relaxed);

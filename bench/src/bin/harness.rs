@@ -951,7 +951,25 @@ fn run_floor(o: &Opts, n: usize) -> Value {
         s("--checks"),
         (n * 2).clamp(1000, 20000).to_string(),
     ]);
-    json!({ "paced": paced, "seq": seq })
+    // The same paced loop on the director's runtime shape (2 worker threads)
+    // with hyper's shutdown(SHUT_WR): explains part of the director's cost.
+    let paced_mt = run(&[
+        s("--mode"),
+        s("paced"),
+        s("--count"),
+        n.to_string(),
+        s("--interval"),
+        o.interval.to_string(),
+        s("--duration"),
+        o.steady.to_string(),
+        s("--timeout"),
+        o.timeout.to_string(),
+        s("--threads"),
+        s("2"),
+        s("--shutdown"),
+        s("yes"),
+    ]);
+    json!({ "paced": paced, "seq": seq, "paced_2_threads_shutdown": paced_mt })
 }
 
 fn machine() -> Value {
@@ -1031,11 +1049,41 @@ fn markdown(all: &Value) -> String {
     m.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
     let sizes = all["sizes"].as_array().cloned().unwrap_or_default();
     for sz in &sizes {
-        let fl = &sz["floor"]["paced"];
-        m.push_str(&format!(
-            "| {} | floor (paced, bare connect+GET+read+close) | - | {} | {} | {} | 1 | - | - | - | - |\n",
-            f(&sz["n"]), f(&fl["checks_per_s"]), f(&json!(round3(fl["cpu_s"].as_f64().unwrap_or(0.0) / fl["wall_s"].as_f64().unwrap_or(1.0)))), f(&fl["cpu_s_per_1000_checks"])
-        ));
+        let base = sz["floor"]["paced"]["cpu_s_per_1000_checks"]
+            .as_f64()
+            .unwrap_or(0.0);
+        for (key, label) in [
+            (
+                "paced",
+                "floor: paced, 1 thread (bare connect+GET+read+close)",
+            ),
+            (
+                "paced_2_threads_shutdown",
+                "floor: paced, 2 worker threads + shutdown",
+            ),
+        ] {
+            let fl = &sz["floor"][key];
+            if fl.is_null() || fl.get("error").is_some() {
+                continue;
+            }
+            let per_k = fl["cpu_s_per_1000_checks"].as_f64().unwrap_or(0.0);
+            let x = if base > 0.0 {
+                json!(round3(per_k / base))
+            } else {
+                Value::Null
+            };
+            m.push_str(&format!(
+                "| {} | {} | - | {} | {} | {} | {} | - | - | - | - |\n",
+                f(&sz["n"]),
+                label,
+                f(&fl["checks_per_s"]),
+                f(&json!(round3(
+                    fl["cpu_s"].as_f64().unwrap_or(0.0) / fl["wall_s"].as_f64().unwrap_or(1.0)
+                ))),
+                f(&fl["cpu_s_per_1000_checks"]),
+                f(&x),
+            ));
+        }
         for r in sz["subjects"].as_array().cloned().unwrap_or_default() {
             let st = &r["steady"];
             m.push_str(&format!(

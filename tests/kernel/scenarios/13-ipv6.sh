@@ -38,7 +38,7 @@ wait_ipvs 10 "^TCP  \[$VIP6\]:80 rr"
 wait_ipvs 10 "-> \[$(rip6 1)\]:80 +Masq +1 "
 wait_ipvs 10 "-> \[$(rip6 2)\]:80 +Masq +1 "
 snapshot up
-out=$(hits 4 "http://[$VIP6]/" -g)
+out=$(hits 4 "http://[$VIP6]/")
 note "answers: $(echo $out)"
 [ "$(count_of rs1 "$out")" = 2 ] && [ "$(count_of rs2 "$out")" = 2 ] ||
 	fail "IPv6 rr over 4 requests: expected 2+2, got: $(echo $out)"
