@@ -958,7 +958,12 @@ impl CheckTask {
                     round += 1;
                     let probe = if connect_only {
                         Box::pin(ldirectord_checks::run(
-                            &ldirectord_checks::Probe::Connect,
+                            // On a UDP virtual, "connect" is an ICMP ping.
+                            if self.spec.udp {
+                                &ldirectord_checks::Probe::Ping
+                            } else {
+                                &ldirectord_checks::Probe::Connect
+                            },
                             self.spec.target,
                             self.spec.connect_timeout,
                         ))

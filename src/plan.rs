@@ -28,8 +28,9 @@ pub struct CheckSpec {
     pub command: Option<(String, Vec<String>)>,
     /// For the services that follow the virtual's protocol (dns, sip): true
     /// on a UDP virtual (and on a fwmark one, where DNS and SIP are mostly
-    /// UDP). False for every other check, so that the same check of a real
-    /// under a TCP and a UDP virtual stays one check.
+    /// UDP). For `checktype=connect`: true on a UDP virtual, where it is an
+    /// ICMP ping. False for every other check, so that the same check of a
+    /// real under a TCP and a UDP virtual stays one check.
     pub udp: bool,
     pub timeout: Duration,
     /// `checktype=N`: N connect checks (with `connect_timeout`) between
@@ -60,7 +61,7 @@ impl CheckSpec {
                 vec![vip, vport, r.addr.ip().to_string(), port.to_string()],
             )
         });
-        let udp = negotiate
+        let udp = (negotiate
             && matches!(c.service, CheckService::Dns | CheckService::Sip)
             && !matches!(
                 v.key,
@@ -68,7 +69,17 @@ impl CheckSpec {
                     proto: crate::ipvs::Protocol::Tcp | crate::ipvs::Protocol::Sctp,
                     ..
                 }
-            );
+            ))
+            // checktype=connect on a UDP virtual is an ICMP ping (ldirectord's
+            // check_ping), not a TCP connect.
+            || (c.checktype == CheckType::Connect
+                && matches!(
+                    v.key,
+                    crate::ipvs::ServiceKey::Inet {
+                        proto: crate::ipvs::Protocol::Udp,
+                        ..
+                    }
+                ));
         CheckSpec {
             target,
             udp,
@@ -118,7 +129,9 @@ impl CheckSpec {
     /// Short name of the check for humans: `connect`, `http GET /`, ...
     pub fn describe(&self) -> String {
         match self.checktype {
+            CheckType::Connect if self.udp => "ping".into(),
             CheckType::Connect => "connect".into(),
+            CheckType::Ping => "ping".into(),
             CheckType::On => "on".into(),
             CheckType::Off => "off".into(),
             CheckType::External => format!(
@@ -200,7 +213,9 @@ impl CheckSpec {
         Ok(match self.checktype {
             CheckType::On => Probe::On,
             CheckType::Off => Probe::Off,
+            CheckType::Connect if self.udp => Probe::Ping,
             CheckType::Connect => Probe::Connect,
+            CheckType::Ping => Probe::Ping,
             CheckType::External => {
                 let (command, args) = self.command.clone().unwrap_or_default();
                 Probe::External { command, args }
@@ -341,6 +356,22 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn ping_and_connect_on_a_udp_virtual_are_icmp_pings() {
+        let (_, p) = plan("checktimeout=2\nnegotiatetimeout=7\nvirtual=127.0.0.1:53\n\treal=127.0.0.2 masq\n\tchecktype=connect\nvirtual=127.0.0.1:80\n\treal=127.0.0.2 masq\n\tchecktype=ping\nvirtual=127.0.0.1:81\n\tprotocol=tcp\n\treal=127.0.0.2 masq\n\tchecktype=connect\n");
+        let (udp_connect, ping, tcp_connect) =
+            (&p.spec_of[0][0], &p.spec_of[1][0], &p.spec_of[2][0]);
+        assert!(matches!(udp_connect.probe().unwrap(), Probe::Ping));
+        assert_eq!(udp_connect.describe(), "ping");
+        assert_eq!(udp_connect.timeout, Duration::from_secs(2), "checktimeout");
+        assert!(matches!(ping.probe().unwrap(), Probe::Ping));
+        assert_eq!(ping.describe(), "ping");
+        assert_eq!(ping.timeout, Duration::from_secs(2), "checktimeout");
+        // On a TCP virtual, connect stays a TCP connect.
+        assert!(matches!(tcp_connect.probe().unwrap(), Probe::Connect));
+        assert_eq!(tcp_connect.describe(), "connect");
     }
 
     #[test]

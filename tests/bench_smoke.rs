@@ -130,7 +130,7 @@ fn bench_harness_small_run() {
             "--interval",
             "1",
             "--timeout",
-            "1",
+            "2",
         ])
         .args(["--ld-max-wait", "30", "--control", &control])
         .status()

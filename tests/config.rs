@@ -209,11 +209,6 @@ fn debian_example_all_samples_report_exactly_the_unsupported() {
         "hostnames are not supported yet",
     );
     expect("database=\"portal\"", 0, "database is recognised");
-    expect(
-        "checktype=ping",
-        0,
-        "checktype=ping is recognised but not supported yet",
-    );
     expect("service=radius", 0, "service radius is not supported yet");
     expect("secret=\"somesecret\"", 0, "secret is recognised");
     expect("real=192.168.6.2::5060", 0, "invalid real server");
@@ -581,14 +576,13 @@ fn unsupported_directives_are_named() {
         );
     }
     for (ct, msg) in [
-        ("ping", "checktype=ping is recognised but not supported yet"),
         (
             "external-perl",
             "checktype=external-perl is recognised but not supported yet",
         ),
         (
             "bogus",
-            "checktype must be connect, negotiate, on, off or external",
+            "checktype must be connect, negotiate, ping, on, off or external",
         ),
     ] {
         let e = cf_str(&format!("virtual=127.0.0.1:80\n\tchecktype={ct}\n")).unwrap_err();
@@ -690,7 +684,7 @@ fn every_problem_is_reported_with_its_line() {
         (6, "missing forward method (gate, masq or ipip)"),
         (7, "hostnames are not supported yet: use an IP address"),
         (8, "forward method must be gate, masq or ipip, not \"route\""),
-        (9, "checktype=ping is recognised but not supported yet"),
+        (9, "checktype=external-perl is recognised but not supported yet"),
         (11, "connecttimeout directive deprecated in favour of negotiatetimeout"),
         (12, "cannot specify \"fallback6\" here. please use \"fallback\" instead"),
         (13, "invalid netmask \"24\": dotted quad notation is required"),
@@ -972,7 +966,7 @@ fallback: {address: 127.0.0.1:80, forward: nat}
 virtuals:
   - virtual: 127.0.0.1:80
     scheduler: rr
-    checktype: ping
+    checktype: external-perl
     reals:
       - 127.0.0.2:80 gate
       - web1:80 gate
@@ -995,7 +989,10 @@ virtuals:
             (1, "invalid checkinterval \"soon\""),
             (2, "invalid logfile \"relative.log\""),
             (3, "forward method must be gate, masq or ipip, not \"nat\""),
-            (7, "checktype=ping is recognised but not supported yet"),
+            (
+                7,
+                "checktype=external-perl is recognised but not supported yet",
+            ),
             (10, "hostnames are not supported yet"),
             (
                 11,
@@ -1105,17 +1102,32 @@ fn load_reports_unreadable_files() {
 }
 
 #[test]
-fn connect_on_a_udp_virtual_is_not_supported_yet() {
+fn connect_on_a_udp_virtual_is_a_ping_check() {
+    // ldirectord pings the reals of a UDP virtual for checktype=connect.
     let text = "virtual=127.0.0.100:53\n\treal=127.0.0.2 gate\n\tchecktype=connect\n";
-    let errs = cf::parse(Path::new("u.cf"), text).unwrap_err();
-    assert_eq!(errs.0.len(), 1, "{errs}");
-    assert_eq!(errs.0[0].line, 3);
+    let c = cf::parse(Path::new("u.cf"), text).unwrap_or_else(|e| panic!("{e}"));
+    let v = &c.virtuals[0];
+    assert_eq!(v.check.checktype, CheckType::Connect);
+    let spec = ldirectord_rs::plan::CheckSpec::for_real(v, &v.reals[0]);
     assert!(
-        errs.0[0]
-            .message
-            .contains("ICMP ping) is not supported yet"),
-        "{errs}"
+        matches!(spec.probe().unwrap(), ldirectord_checks::Probe::Ping),
+        "{spec:?}"
     );
+    assert_eq!(spec.describe(), "ping");
+    // checktype=ping itself, on any virtual, IPv4 and IPv6.
+    for text in [
+        "virtual=127.0.0.100:80\n\treal=127.0.0.2 gate\n\tchecktype=ping\n",
+        "virtual6=[::1]:80\n\treal6=[::1] gate\n\tchecktype=ping\n",
+    ] {
+        let c = cf::parse(Path::new("p.cf"), text).unwrap_or_else(|e| panic!("{e}"));
+        let v = &c.virtuals[0];
+        assert_eq!(v.check.checktype, CheckType::Ping);
+        let spec = ldirectord_rs::plan::CheckSpec::for_real(v, &v.reals[0]);
+        assert!(matches!(
+            spec.probe().unwrap(),
+            ldirectord_checks::Probe::Ping
+        ));
+    }
 }
 
 #[test]

@@ -12,6 +12,10 @@
       Task B, one daemon at one size, in the caller's (fresh) network
       namespace: backends + daemon programming the real IPVS table;
       steady-state CPU/RSS/check rate, 10% fail detection, 10% hang behaviour.
+  bench.py interleave --out DIR --n N [--rounds 4] [--window 5] [--settle 1.5]
+      Steady-state CPU per check of both daemons, run side by side (own netns
+      vb-k / vb-r, own backends, made by the caller), only one unfrozen at a
+      time, alternating windows: host-load drift hits both alike.
   bench.py summarize DIR
       Medians, ratios; writes DIR/summary.json and DIR/summary.md.
 
@@ -133,8 +137,32 @@ def status_kib(pid, key):
 
 
 # ------------------------------------------------------------------ backends
-def ctl(cmd):
-    with socket.create_connection(CTL, timeout=30) as s:
+def ns_socket(ns):
+    """A TCP socket created inside network namespace ns (None: this one)."""
+    if ns is None:
+        return socket.socket()
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    here = os.open("/proc/self/ns/net", os.O_RDONLY)
+    there = os.open("/run/netns/" + ns, os.O_RDONLY)
+    try:
+        if libc.setns(there, 0x40000000) != 0:
+            raise OSError(ctypes.get_errno(), "setns " + ns)
+        try:
+            return socket.socket()
+        finally:
+            if libc.setns(here, 0x40000000) != 0:
+                raise OSError(ctypes.get_errno(), "setns back")
+    finally:
+        os.close(here)
+        os.close(there)
+
+
+def ctl(cmd, ns=None):
+    s = ns_socket(ns)
+    s.settimeout(30)
+    s.connect(CTL)
+    with s:
         s.sendall((cmd + "\n").encode())
         f = s.makefile("r")
         first = f.readline().strip()
@@ -151,8 +179,8 @@ def ctl(cmd):
         raise RuntimeError("backends said %r to %r" % (first, cmd))
 
 
-def start_backends(n, out):
-    p = spawn([BK, "--count", str(n)], stdout=subprocess.PIPE, stderr=open(out + "/backends.err", "w"), text=True)
+def start_backends(n, out, pre=()):
+    p = spawn(list(pre) + [BK, "--count", str(n)], stdout=subprocess.PIPE, stderr=open(out + "/backends.err", "w"), text=True)
     line = p.stdout.readline().strip()
     if line != "ready %d" % n:
         raise RuntimeError("backends did not start: %r" % line)
@@ -286,18 +314,19 @@ class Stamper(threading.Thread):
             self.f.flush()
 
 
-def start_daemon(kind, n, out, timeout):
+def start_daemon(kind, n, out, timeout, pre=()):
+    pre = list(pre)
     if kind == "ldirectord-rs":
         cfg, lg = out + "/ldirectord.cf", out + "/ldirectord.log"
         with open(cfg, "w") as f:
             f.write(gen.ldcf(n, lg, timeout=timeout))
-        p = spawn([LD, "-f", cfg, "run", "--ipvs", "netlink"],
+        p = spawn(pre + [LD, "-f", cfg, "run", "--ipvs", "netlink"],
                   stdout=open(out + "/daemon.out", "w"), stderr=subprocess.STDOUT)
         return p, lg
     cfg, lg = out + "/keepalived.conf", out + "/keepalived.log"
     with open(cfg, "w") as f:
         f.write(gen.keepalived(n, timeout=timeout))
-    p = spawn(["keepalived", "--check", "--dont-fork", "--log-console", "--no-syslog",
+    p = spawn(pre + ["keepalived", "--check", "--dont-fork", "--log-console", "--no-syslog",
                "--use-file", cfg, "--pid", out + "/keepalived.pid",
                "--checkers_pid", out + "/checkers.pid"],
               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -386,7 +415,7 @@ def strace_close(pids, secs, path):
     durs = []
     try:
         for line in open(path):
-            m = re.search(r"close\(\d+\)\s+=\s+\S+.*<([\d.]+)>", line)
+            m = re.search(r"close(?:\(\d+\)| resumed>).*=\s+\S+.*<([\d.]+)>", line)
             if m:
                 durs.append(float(m.group(1)) * 1e3)
     except OSError:
@@ -468,6 +497,7 @@ def task_compare(o):
         "missing": len(r["missing"]),
         "healthy_wrongly_removed": len(r["others_gone"]),
         "healthy_wrongly_removed_log": len([i for i in le if i not in hung]),
+        "healthy_wrongly_removed_first": r["others_gone"][:10],
         "healthy_checks_per_real_per_s": hc / len(healthy) / dt if healthy else None,
         "healthy_max_gap_ms": dist([g / 1e6 for _, g in healthy]),
         "healthy_late_gap_over_1100ms": sum(1 for _, g in healthy if g > 1100e6),
@@ -492,6 +522,89 @@ def task_compare(o):
     stop(bk, wait=10)
     with open(out + "/compare.json", "w") as f:
         json.dump(res, f, indent=1)
+
+
+def task_interleave(o):
+    """Both daemons at once, each in its own netns with its own backends; only
+    one runs at a time (the other is SIGSTOPped), alternating short windows,
+    so slow drifts of the emulation's speed (host load) hit both alike."""
+    out, n = o.out, o.n
+    os.makedirs(out, exist_ok=True)
+    subj = {}
+    for kind, ns in (("keepalived", "vb-k"), ("ldirectord-rs", "vb-r")):
+        d = out + "/" + kind
+        os.makedirs(d, exist_ok=True)
+        pre = ["ip", "netns", "exec", ns]
+        bk = start_backends(n, d, pre)
+        p, _ = start_daemon(kind, n, d, o.timeout, pre)
+        w = nb_json_ns(ns, ["wait-count", str(n), "--timeout", "300", "--interval-ms", "200"])
+        log("interleave %s: table full (%s)" % (kind, w))
+        for x in tree(p.pid):
+            os.kill(x, signal.SIGSTOP)
+        subj[kind] = {"ns": ns, "p": p, "bk": bk, "rounds": []}
+    order = ["keepalived", "ldirectord-rs"]
+    for r in range(o.rounds):
+        for kind in (order if r % 2 == 0 else order[::-1]):
+            sj = subj[kind]
+            pids = tree(sj["p"].pid)
+            for x in pids:
+                os.kill(x, signal.SIGCONT)
+            time.sleep(o.settle)
+            ctl("reset", sj["ns"])
+            c0, b0, t = cpu_s(pids), cpu_s([sj["bk"].pid]), time.monotonic()
+            time.sleep(o.window)
+            rows = ctl("stats", sj["ns"])
+            c1, b1, dt = cpu_s(pids), cpu_s([sj["bk"].pid]), time.monotonic() - t
+            for x in pids:
+                os.kill(x, signal.SIGSTOP)
+            checks = sum(c for c, _ in rows)
+            rr = {"window_s": dt, "checks": checks, "cpu_s": c1 - c0, "backends_cpu_s": b1 - b0,
+                  "cpu_s_per_1000_checks": (c1 - c0) / checks * 1000 if checks else None,
+                  "checks_per_real_per_s": checks / n / dt}
+            sj["rounds"].append(rr)
+            log("interleave %s round %d: %s" % (kind, r, json.dumps(rr)))
+    res = {"n": n, "window_s": o.window, "rounds": o.rounds}
+    if o.perf:
+        # where the CPU goes, one daemon at a time (flat profile, 999 Hz cpu-clock)
+        for kind, sj in subj.items():
+            pids = tree(sj["p"].pid)
+            for x in pids:
+                os.kill(x, signal.SIGCONT)
+            time.sleep(o.settle)
+            data = "%s/%s/perf.data" % (out, kind)
+            subprocess.run(["perf", "record", "-q", "-F", "999", "-e", "cpu-clock", "-o", data,
+                            "-p", ",".join(str(x) for x in pids), "--", "sleep", str(o.perf)],
+                           capture_output=True)
+            with open("%s/%s/perf-report.txt" % (out, kind), "w") as f:
+                subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                                "--sort", "dso,sym", "--percent-limit", "0.5"],
+                               stdout=f, stderr=subprocess.DEVNULL)
+                f.flush()
+                subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                                "--sort", "dso"], stdout=f, stderr=subprocess.DEVNULL)
+            for x in pids:
+                os.kill(x, signal.SIGSTOP)
+            log("interleave %s: perf profile in %s/%s/perf-report.txt" % (kind, out, kind))
+    for kind, sj in subj.items():
+        rs = sj["rounds"]
+        cpu, chk = sum(x["cpu_s"] for x in rs), sum(x["checks"] for x in rs)
+        res[kind] = {"rounds": rs, "cpu_s": cpu, "checks": chk,
+                     "cpu_s_per_1000_checks": cpu / chk * 1000 if chk else None,
+                     "median_round_cpu_s_per_1000": med([x["cpu_s_per_1000_checks"] for x in rs]),
+                     "rss_hwm_kib": sum(status_kib(x, "VmHWM") or 0 for x in tree(sj["p"].pid))}
+        for x in tree(sj["p"].pid):
+            os.kill(x, signal.SIGCONT)
+        stop(sj["p"], wait=60)
+        stop(sj["bk"], wait=10)
+    with open(out + "/interleave.json", "w") as f:
+        json.dump(res, f, indent=1)
+
+
+def nb_json_ns(ns, args):
+    r = subprocess.run(["ip", "netns", "exec", ns, NB] + args, capture_output=True, text=True)
+    if r.returncode not in (0, 1) or not r.stdout.strip():
+        raise RuntimeError("netlink_bench %s: rc %d: %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+    return json.loads(r.stdout)
 
 
 # ------------------------------------------------------------------ summary
@@ -619,6 +732,28 @@ def summarize(d):
             md.append("| %s | %s | %s | %s |" % (label, fmt(x, nd), fmt(y, nd), fmt(r, 2)))
         summ["compare"][str(n)] = s2
         md.append("")
+    inter = []
+    for sub in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        ij = os.path.join(d, sub, "interleave.json")
+        if os.path.exists(ij):
+            inter.append(json.load(open(ij)))
+    if inter:
+        summ["interleave"] = {}
+        md += ["### Task B, steady CPU with the two daemons interleaved (one SIGSTOPped while the other "
+               "is measured)", "",
+               "| N | rounds x window | ldirectord-rs CPU s / 1,000 checks | keepalived | ours/keepalived "
+               "| ours checks/real/s | keepalived checks/real/s |", "|---:|---|---:|---:|---:|---:|---:|"]
+        for it in sorted(inter, key=lambda x: x["n"]):
+            a, b = it["ldirectord-rs"], it["keepalived"]
+            ra = med([x["checks_per_real_per_s"] for x in a["rounds"]])
+            rb = med([x["checks_per_real_per_s"] for x in b["rounds"]])
+            md.append("| %d | %d x %.0f s | %s | %s | %s | %s | %s |" % (
+                it["n"], it["rounds"], it["window_s"], fmt(a["cpu_s_per_1000_checks"], 3),
+                fmt(b["cpu_s_per_1000_checks"], 3),
+                fmt(ratio(a["cpu_s_per_1000_checks"], b["cpu_s_per_1000_checks"]), 2), fmt(ra, 3), fmt(rb, 3)))
+            summ["interleave"][str(it["n"])] = {"ours": a["cpu_s_per_1000_checks"],
+                                                "keepalived": b["cpu_s_per_1000_checks"]}
+        md.append("")
     with open(os.path.join(d, "summary.json"), "w") as f:
         json.dump(summ, f, indent=1)
     with open(os.path.join(d, "summary.md"), "w") as f:
@@ -645,6 +780,14 @@ def main():
     b.add_argument("--warmup", type=float, default=5)
     b.add_argument("--timeout", type=int, default=3)
     b.add_argument("--strace", type=int, default=4, help="seconds of strace on close() while reals hang (0: none)")
+    i = sub.add_parser("interleave")
+    i.add_argument("--out", required=True)
+    i.add_argument("--n", type=int, required=True)
+    i.add_argument("--rounds", type=int, default=4)
+    i.add_argument("--window", type=float, default=5)
+    i.add_argument("--settle", type=float, default=1.5)
+    i.add_argument("--timeout", type=int, default=3)
+    i.add_argument("--perf", type=float, default=5, help="seconds of perf record per daemon (0: none)")
     s = sub.add_parser("summarize")
     s.add_argument("dir")
     o = p.parse_args()
@@ -653,6 +796,8 @@ def main():
             task_table(o)
         elif o.cmd == "compare":
             task_compare(o)
+        elif o.cmd == "interleave":
+            task_interleave(o)
         else:
             summarize(o.dir)
     finally:

@@ -70,6 +70,11 @@ CMD=""
 for v in VB_TASKS VB_SIZES VB_DAEMONS VB_REPS VB_STEADY VB_HANG VB_TABLE_ARGS; do
 	[ -n "${!v:-}" ] && CMD+="$v=$(q "${!v}") "
 done
+# a private copy of the binaries: other builds in this tree cannot swap them mid-run
+mkdir -p "$RES/bin"
+cp target/release/ldirectord-rs target/release/examples/netlink_bench target/release/backends "$RES/bin/"
+(cd "$RES/bin" && ls -l --time-style=+%FT%T . && sha256sum ./*) >>"$RES/host-info.txt"
+CMD+="LD_BIN=$(q "$RES/bin/ldirectord-rs") NB_BIN=$(q "$RES/bin/netlink_bench") BK_BIN=$(q "$RES/bin/backends") "
 CMD+="bash $(q "$REPO/bench/vm/guest.sh") $(q "$RES")"
 
 VNG_PID=

@@ -28,13 +28,16 @@
 //! - `dns.rs`: [`Probe::Dns`], one A (or PTR) query to the server itself,
 //!   over UDP (TCP on a truncated answer) or TCP.
 //! - `sip.rs`: [`Probe::Sip`], an OPTIONS request over UDP or TCP.
+//! - `ping.rs`: [`Probe::Ping`], ICMP (ICMPv6) echo over an unprivileged
+//!   ping socket, else a raw socket.
 //!
 //! Reasons are short, stable strings meant for logs: `connection refused`,
 //! `connection reset`, `HTTP 503`, `timed out after 3s`,
 //! `body did not match "rs"`, `TLS handshake failed: <detail>`,
 //! `invalid HTTP response: <detail>`, `exit status 1: <first stderr line>`,
 //! `unexpected greeting "554 no service"`, `SMTP 220`, `DNS A 10.0.0.1`,
-//! `DNS NXDOMAIN for www.example.com`, `SIP 200`, `SIP 404 Not Found`.
+//! `DNS NXDOMAIN for www.example.com`, `SIP 200`, `SIP 404 Not Found`,
+//! `echo reply in 0.3ms`, `no echo reply`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -48,6 +51,7 @@ mod ftp;
 mod http;
 mod imap;
 mod nntp;
+mod ping;
 mod pop;
 mod simpletcp;
 mod sip;
@@ -92,6 +96,10 @@ pub enum Probe {
     Dns(DnsProbe),
     /// `service=sip`: an OPTIONS request; up on `SIP/2.0 200`.
     Sip { transport: Transport },
+    /// ICMP (ICMPv6) echo to the address, port ignored (`checktype=ping`,
+    /// and `checktype=connect` on a UDP virtual): up on an echo reply.
+    /// Up to three requests within the deadline.
+    Ping,
 }
 
 /// The protocols of [`Probe::Banner`], with what is up for each.
@@ -248,6 +256,7 @@ pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome 
         Probe::Sip { transport } => {
             with_deadline(sip::check(*transport, addr), deadline, timeout).await
         }
+        Probe::Ping => with_deadline(ping::check(addr, deadline), deadline, timeout).await,
     };
     Outcome {
         up,

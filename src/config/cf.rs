@@ -508,11 +508,12 @@ pub fn parse_checktype(s: &str) -> Result<CheckType, String> {
         "off" => Ok(CheckType::Off),
         "on" => Ok(CheckType::On),
         "external" => Ok(CheckType::External),
-        t @ ("ping" | "external-perl") => {
-            Err(format!("checktype={t} is recognised but not supported yet (use connect, negotiate, external, on or off)"))
+        "ping" => Ok(CheckType::Ping),
+        "external-perl" => {
+            Err("checktype=external-perl is recognised but not supported yet (use connect, negotiate, external, ping, on or off)".to_string())
         }
 
-        t => Err(format!("checktype must be connect, negotiate, on, off or external, not \"{t}\"")),
+        t => Err(format!("checktype must be connect, negotiate, ping, on, off or external, not \"{t}\"")),
     }
 }
 
@@ -613,6 +614,7 @@ pub fn checktype_name(t: CheckType) -> &'static str {
         CheckType::Off => "off",
         CheckType::On => "on",
         CheckType::External => "external",
+        CheckType::Ping => "ping",
     }
 }
 
@@ -1357,21 +1359,8 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
         None => false,
     };
 
-    if checktype == CheckType::Connect
-        && matches!(
-            key,
-            ServiceKey::Inet {
-                proto: Protocol::Udp,
-                ..
-            }
-        )
-    {
-        let line = v.checktype.map_or(v.line, |(_, l)| l);
-        errs.push((
-            line,
-            "checktype=connect on a UDP virtual (ldirectord's ICMP ping) is not supported yet: use checktype=external, negotiate with a service, or on".into(),
-        ));
-    }
+    // checktype=connect on a UDP virtual is an ICMP ping, as in ldirectord
+    // (the plan turns it into one).
 
     let mut reals: Vec<Real> = Vec::new();
     let mut seen: std::collections::HashMap<SocketAddr, usize> = std::collections::HashMap::new();

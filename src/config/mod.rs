@@ -215,6 +215,9 @@ pub enum CheckType {
     /// Always up.
     On,
     External,
+    /// ICMP echo (`checktype=ping`; `checktype=connect` on a UDP virtual
+    /// is one too).
+    Ping,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -17,6 +17,7 @@ KT_DIR=$(cd "$(dirname "$0")" && pwd)
 export KT_RESULTS KT_DIR
 export KT_BIN=${KT_BIN:-$KT_DIR/../../target/release/ldirectord-rs}
 export KT_MODE=${KT_MODE:-director}
+export KT_TRACE=${KT_TRACE:-0}
 KT_ONLY=${KT_ONLY:-.}
 TMO=${KT_SCENARIO_TIMEOUT:-150}
 

@@ -14,6 +14,7 @@
 # inside those namespaces; everything it starts is killed by PID on exit (trap).
 # Exit codes: 0 pass, 77 skip, anything else fail. The reason goes to $KT_RESULTS/NAME.result.
 
+[ "${KT_TRACE:-0}" = 1 ] && PS4='+ ${EPOCHREALTIME} '
 set -u
 set -o pipefail
 
@@ -34,9 +35,8 @@ LOG=$WORK/ldirectord.log
 NS_C=kt-c
 NS_DIR=kt-dir
 
-rm -rf "$WORK" "$ART"
+rm -rf "$WORK" "$ART" "$RESULT"
 mkdir -p "$WORK" "$ART"
-rm -f "$RESULT"
 
 # ---------------------------------------------------------------- logging / results
 
@@ -77,7 +77,7 @@ _on_exit() {
 	[ -f "$CFG" ] && cp "$CFG" "$ART/" 2>/dev/null
 	[ -f "$LOG" ] && cp "$LOG" "$ART/" 2>/dev/null
 	[ -f "$WORK/director.out" ] && cp "$WORK/director.out" "$ART/" 2>/dev/null
-	if ip netns list 2>/dev/null | grep -q "^$NS_DIR\b"; then
+	if [ -e "/run/netns/$NS_DIR" ]; then
 		ip netns exec "$NS_DIR" ipvsadm -Ln >"$ART/ipvsadm-final.txt" 2>&1
 	fi
 	cleanup_all
@@ -95,30 +95,32 @@ kill_pid() {
 	local pid=$1 i
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 30); do
+	for i in {1..30}; do
 		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
+		nap 0.1
 	done
 	kill -KILL "$pid" 2>/dev/null
 	return 0
 }
 
 cleanup_all() {
-	local pid ns
+	local pid f n
 	for pid in "${PIDS[@]}"; do kill_pid "$pid"; done
 	PIDS=()
+	for hook in "${EXIT_HOOKS[@]}"; do eval "$hook"; done
+	EXIT_HOOKS=()
 	# anything still running inside our own namespaces was started by this scenario
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^kt-'); do
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-	done
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^kt-'); do
-		ip netns del "$ns" 2>/dev/null
-	done
-	# veth ends left in the guest's root namespace (only ours are named kt*)
-	for dev in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^kt'); do
-		ip link del "$dev" 2>/dev/null
-	done
+	for f in /run/netns/kt-*; do
+		[ -e "$f" ] || continue
+		n=${f#/run/netns/}
+		for pid in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+		echo "netns del $n"
+	done | ip -force -batch - 2>/dev/null
 }
+
+# on_exit CMD: run CMD (eval) when the scenario ends, before the namespaces go
+EXIT_HOOKS=()
+on_exit() { EXIT_HOOKS+=("$1"); }
 
 # ns NAME CMD...: run CMD inside netns NAME
 ns() {
@@ -126,6 +128,10 @@ ns() {
 	shift
 	ip netns exec "$n" "$@"
 }
+
+# nap SECONDS: sleep without starting a process (each process costs ~0.3 s under emulation)
+exec {_NAPFD}<> <(:)
+nap() { read -r -t "$1" -u "$_NAPFD" _ 2>/dev/null || true; }
 
 # wait_until TIMEOUT_S DESCRIPTION CMD...: poll CMD every 0.2 s until it succeeds
 wait_until() {
@@ -138,7 +144,7 @@ wait_until() {
 			note "timed out after ${timeout}s waiting for: $what"
 			return 1
 		fi
-		sleep 0.2
+		nap 0.2
 	done
 }
 
@@ -147,6 +153,7 @@ wait_until() {
 need_modules() {
 	local m
 	for m in "$@"; do
+		[ -d "/sys/module/$m" ] && continue
 		modprobe "$m" 2>/dev/null || skip "cannot load kernel module $m"
 	done
 }
@@ -199,7 +206,7 @@ SORRY_IP6=fd00:99:1::99
 #   kt-sorry eth0 10.99.1.99 fd00:99:1::99 (with "sorry"): the fallback server
 topo_nat() {
 	local n=$1 sorry=${2:-} i reals=() nsn a4 a6 port
-	for i in $(seq 1 "$n"); do reals+=("kt-rs$i|$(rip "$i")|$(rip6 "$i")|r$i"); done
+	for ((i = 1; i <= n; i++)); do reals+=("kt-rs$i|$(rip "$i")|$(rip6 "$i")|r$i"); done
 	[ "$sorry" = sorry ] && reals+=("kt-sorry|$SORRY_IP|$SORRY_IP6|rsorry")
 	{
 		echo "netns add $NS_DIR"
@@ -263,9 +270,9 @@ topo_lan() {
 	{
 		echo "netns add $NS_DIR"
 		echo "netns add $NS_C"
-		for i in $(seq 1 "$n"); do echo "netns add kt-rs$i"; done
+		for ((i = 1; i <= n; i++)); do echo "netns add kt-rs$i"; done
 		echo "link add eth0 netns $NS_C type veth peer name pc netns $NS_DIR"
-		for i in $(seq 1 "$n"); do
+		for ((i = 1; i <= n; i++)); do
 			echo "link add eth0 netns kt-rs$i type veth peer name r$i netns $NS_DIR"
 		done
 	} | ipb root
@@ -277,7 +284,7 @@ addr add 10.99.1.1/24 dev br1
 addr add $LAN_VIP/32 dev br1
 link set pc master br1
 link set pc up
-$(for i in $(seq 1 "$n"); do echo "link set r$i master br1"; echo "link set r$i up"; done)
+$(for ((i = 1; i <= n; i++)); do echo "link set r$i master br1"; echo "link set r$i up"; done)
 IP
 	sysctls "$NS_DIR" net.ipv4.ip_forward=1
 	ipb "$NS_C" <<IP
@@ -285,7 +292,7 @@ link set lo up
 link set eth0 up
 addr add $LAN_CIP/24 dev eth0
 IP
-	for i in $(seq 1 "$n"); do
+	for ((i = 1; i <= n; i++)); do
 		name=kt-rs$i
 		# arp_ignore=1: answer ARP only for addresses on the receiving interface (not the VIP);
 		# arp_announce=2: never use the VIP as the source of ARP requests
@@ -469,14 +476,14 @@ director_stop() {
 	DIRECTOR_RC=
 	[ -n "$DIRECTOR_PID" ] || return 0
 	kill "-$sig" "$DIRECTOR_PID" 2>/dev/null
-	for i in $(seq 1 100); do
+	for i in {1..100}; do
 		if ! kill -0 "$DIRECTOR_PID" 2>/dev/null; then
 			wait "$DIRECTOR_PID" 2>/dev/null
 			DIRECTOR_RC=$?
 			DIRECTOR_PID=
 			return 0
 		fi
-		sleep 0.1
+		nap 0.1
 	done
 	fail "director pid $DIRECTOR_PID did not exit within 10 s of SIG$sig"
 }
@@ -502,3 +509,31 @@ assert_no_log() {
 }
 
 topology_mode() { [ "$KT_MODE" = topology ]; }
+
+# ---------------------------------------------------------------- kernel function tracing
+# A fast delete + re-add of a destination is invisible in `ipvsadm` (the kernel reuses the
+# deleted dest from its trash: same counters, same connections), so "the entry was adopted, not
+# recreated" is proven with ftrace on the IPVS functions that change destinations.
+KTRACE=/sys/kernel/tracing
+
+# ktrace_start FUNC...: trace calls of these (ip_vs module) functions; empties the trace
+ktrace_start() {
+	[ -w "$KTRACE/current_tracer" ] || mount -t tracefs nodev "$KTRACE" 2>/dev/null
+	[ -w "$KTRACE/set_ftrace_filter" ] || return 1
+	on_exit "ktrace_stop"
+	echo nop >"$KTRACE/current_tracer" &&
+		echo "$*" >"$KTRACE/set_ftrace_filter" &&
+		echo function >"$KTRACE/current_tracer" &&
+		echo >"$KTRACE/trace" &&
+		echo 1 >"$KTRACE/tracing_on"
+}
+
+ktrace_stop() {
+	[ -w "$KTRACE/current_tracer" ] || return 0
+	echo nop >"$KTRACE/current_tracer"
+	echo >"$KTRACE/set_ftrace_filter"
+}
+
+# ktrace_dump FILE: the trace so far; ktrace_count FUNC FILE: calls of FUNC in it
+ktrace_dump() { grep -v '^#' "$KTRACE/trace" >"$1"; }
+ktrace_count() { grep -c " $1 <-" "$2" || true; }

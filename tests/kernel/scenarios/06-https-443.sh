@@ -37,7 +37,7 @@ wait_ipvs 10 "^TCP  $VIP:443 rr"
 wait_ipvs 10 "-> $(rip 1):443 +Masq +1 "
 snapshot up
 # give rs2's (failing) checks several intervals
-sleep 4
+nap 4
 assert_no_ipvs "-> $(rip 2):443"
 out=$(hits 4 "https://$VIP/")
 note "answers: $(echo $out)"

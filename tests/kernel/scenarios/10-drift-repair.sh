@@ -70,7 +70,7 @@ assert_ipvs "-> $R2 +Masq +1 "
 assert_ipvs "^TCP  $FOREIGN rr"
 snapshot 3-repaired-after-edit
 # the foreign virtual survives more resync rounds
-sleep 5
+nap 5
 assert_ipvs "^TCP  $FOREIGN rr"
 assert_ipvs "-> $R1 +Masq +2 "
 topology_mode || director_alive
