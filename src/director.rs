@@ -90,6 +90,8 @@ pub struct Director {
     counters: Counters,
     status_tx: mpsc::Sender<status::Request>,
     status_rx: Option<mpsc::Receiver<status::Request>>,
+    /// Email alerts (see [`crate::alert`]).
+    alerter: crate::alert::Alerter,
 }
 
 /// Counters for status and metrics.
@@ -149,6 +151,7 @@ impl Director {
         let mut d = Director {
             path: path.to_path_buf(),
             config_stamp: config_stamp(path),
+            alerter: crate::alert::Alerter::new(&config),
             config,
             checks: HashMap::new(),
             by_spec: HashMap::new(),
@@ -425,12 +428,19 @@ impl Director {
                             1,
                         );
                     }
+                    // Email alerts: the subject is the phrase without the reason.
+                    let subject = addr.map(|_| line.clone());
                     if let (Some(r), Event::DeletedReal | Event::QuiescedReal) = (reason, &ch.event)
                     {
                         line.push_str(" reason: ");
                         line.push_str(r);
                     }
                     self.log.log(&line);
+                    if let (Some(a), Some(subject)) = (addr, subject) {
+                        for l in self.alerter.event(&ch.event, &key, a, &subject, reason) {
+                            self.log.log(&l);
+                        }
+                    }
                 }
                 Err(e) => {
                     self.counters.errors += 1;
@@ -543,6 +553,10 @@ impl Director {
                 )),
             }
         }
+        // Email alerts: the new settings, sent as "reloading".
+        self.alerter.configure(&new);
+        self.alerter
+            .set_status(crate::alert::DaemonStatus::Reloading);
         let ops_before = self.ops;
         let new_keys: BTreeSet<ServiceKey> = new.virtuals.iter().map(|v| v.key).collect();
         let dropped: Vec<ServiceKey> = self
@@ -573,6 +587,7 @@ impl Director {
             self.reconcile(vi, None, "reload");
         }
         self.counters.reloads += 1;
+        self.alerter.set_status(crate::alert::DaemonStatus::Running);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let n = self.ops - ops_before;
         self.log.log(&format!(
@@ -599,6 +614,8 @@ impl Director {
 
     /// Stop: with cleanstop, remove the virtuals this director manages.
     pub fn stop(&mut self) {
+        self.alerter
+            .set_status(crate::alert::DaemonStatus::Stopping);
         for c in self.checks.values() {
             c.cancel.cancel();
         }
@@ -616,8 +633,11 @@ impl Director {
                 Ok(()) => {
                     self.ops += 1;
                     for a in addrs {
-                        self.log
-                            .log(&format!("Purged real server (stop): {a} ({vs})"));
+                        let line = format!("Purged real server (stop): {a} ({vs})");
+                        self.log.log(&line);
+                        for l in self.alerter.event(&Event::PurgedReal, &key, a, &line, None) {
+                            self.log.log(&l);
+                        }
                     }
                     self.log.log(&format!("Deleted virtual server: {vs}"));
                     self.actual.remove(&key);
@@ -786,6 +806,7 @@ impl Director {
         let mut resync = resync_timer(self.config.global.resyncinterval);
         let mut second = tokio::time::interval(Duration::from_secs(1));
         second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.alerter.set_status(crate::alert::DaemonStatus::Running);
         loop {
             tokio::select! {
                 Some(r) = rx.recv() => {
@@ -812,6 +833,10 @@ impl Director {
                 }
                 _ = second.tick() => {
                     crate::notify::watchdog();
+                    // Email alerts: re-sends due, failures of earlier sends.
+                    for l in self.alerter.tick() {
+                        self.log.log(&l);
+                    }
                     if self.need_resync {
                         self.resync();
                     }
@@ -844,9 +869,16 @@ impl Director {
             }
         }
         self.stop();
+        // Email alerts: let the last ones (the stop's) go out, bounded.
+        for l in self.alerter.flush(ALERT_FLUSH).await {
+            self.log.log(&l);
+        }
         self
     }
 }
+
+/// How long a stopping director waits for its last email alerts.
+const ALERT_FLUSH: Duration = Duration::from_secs(10);
 
 const MIN_RESYNC: Duration = Duration::from_millis(100);
 

@@ -13,8 +13,11 @@
 //! - [`director`]: the scheduler loop that ties them together, reloads and
 //!   resyncs.
 //! - [`eventlog`]: the log file operators tail (ldirectord's phrases).
+//! - [`alert`]: email alerts (`emailalert`, `smtp`, ...), sent without
+//!   blocking the director.
 //! - [`demo`]: the self-contained demonstration behind `ldirectord-rs demo`.
 
+pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -448,6 +448,7 @@ mod tests {
             comment: None,
             fallbackcommand: None,
             monitorfile: None,
+            email: Default::default(),
         }
     }
 

@@ -548,11 +548,6 @@ fn blocks_comments_and_whitespace() {
 #[test]
 fn unsupported_directives_are_named() {
     for (d, scope) in [
-        ("emailalert=root@localhost", 0),
-        ("emailalertfreq=60", 0),
-        ("emailalertstatus=all", 0),
-        ("emailalertfrom=ld@localhost", 0),
-        ("smtp=127.0.0.1", 0),
         ("execute=other.cf", 0),
         ("checkcount=3", 0),
         ("login=\"u\"", 1),
@@ -688,7 +683,7 @@ fn every_problem_is_reported_with_its_line() {
         (11, "connecttimeout directive deprecated in favour of negotiatetimeout"),
         (12, "cannot specify \"fallback6\" here. please use \"fallback\" instead"),
         (13, "invalid netmask \"24\": dotted quad notation is required"),
-        (14, "emailalert is recognised (an ldirectord directive) but not supported yet"),
+        (14, "invalid emailalertstatus \"running,none\": invalid email alert status: \"running\" specified with \"none\""),
         (15, "autoreload is a global directive"),
         (16, "lower threshold l:10 is above upper threshold u:5"),
         (17, "invalid receive \"(unclosed\": invalid regex"),
@@ -1171,4 +1166,128 @@ fn fallbackcommand_callback_monitorfile_and_checktype_n() {
             "invalid monitorfile \"m.log\": an absolute path is required",
         )],
     );
+}
+
+// ---------------------------------------------------------------------------
+// Email alerts
+// ---------------------------------------------------------------------------
+
+#[test]
+fn email_alert_directives_global_and_per_virtual() {
+    use ldirectord_rs::config::AlertStatus;
+    let c = cf_ok("all-directives.cf");
+    let g = &c.global.defaults.email;
+    assert_eq!(
+        g.emailalert,
+        vec!["ops@example.com", "Root <root@localhost>"]
+    );
+    assert_eq!(g.emailalertfreq, Duration::from_secs(3600));
+    assert_eq!(
+        g.emailalertstatus,
+        AlertStatus(AlertStatus::STARTING.0 | AlertStatus::RUNNING.0)
+    );
+    assert_eq!(
+        g.emailalertfrom.as_deref(),
+        Some("\"ldirectord Alerts\" <alerts@example.com>")
+    );
+    assert_eq!(g.smtp, Some(sa("127.0.0.1:2525")));
+    // Virtual 1 inherits everything.
+    assert_eq!(&c.virtuals[0].email, g);
+    // Virtual 2 overrides everything (smtp without a port: 25).
+    let e = &c.virtuals[1].email;
+    assert_eq!(e.emailalert, vec!["web@example.com"]);
+    assert_eq!(e.emailalertfreq, Duration::ZERO);
+    assert_eq!(e.emailalertstatus, AlertStatus::NONE);
+    assert_eq!(e.emailalertfrom.as_deref(), Some("web-alerts@example.com"));
+    assert_eq!(e.smtp, Some(sa("[::1]:25")));
+    // Through YAML and back.
+    assert_round_trip(&c);
+    let y = yaml::to_yaml(&c);
+    assert!(y.contains("emailalertfreq: 3600"), "{y}");
+    assert!(y.contains("emailalertstatus: starting,running"), "{y}");
+    assert!(y.contains("emailalertstatus: none"), "{y}");
+}
+
+#[test]
+fn email_alert_defaults_and_yaml() {
+    use ldirectord_rs::config::AlertStatus;
+    let c = cf_str("virtual=127.0.0.1:80\n\treal=127.0.0.2 gate\n").unwrap();
+    let e = &c.virtuals[0].email;
+    assert!(e.emailalert.is_empty());
+    assert_eq!(e.emailalertfreq, Duration::ZERO);
+    assert_eq!(e.emailalertstatus, AlertStatus::ALL);
+    assert_eq!((e.emailalertfrom.as_ref(), e.smtp), (None, None));
+    let y = yaml_str(
+        "emailalert: a@example.com\nemailalertfreq: 1m\nsmtp: 127.0.0.1\nvirtuals:\n  - virtual: 127.0.0.1:80\n    reals: [127.0.0.2 gate]\n    emailalertstatus: all\n    emailalertfrom: x@example.com\n",
+    )
+    .unwrap();
+    let e = &y.virtuals[0].email;
+    assert_eq!(e.emailalert, vec!["a@example.com"]);
+    assert_eq!(e.emailalertfreq, Duration::from_secs(60));
+    assert_eq!(e.smtp, Some(sa("127.0.0.1:25")));
+    assert_eq!(e.emailalertfrom.as_deref(), Some("x@example.com"));
+    assert_round_trip(&y);
+}
+
+#[test]
+fn email_alert_errors_name_the_line() {
+    for (text, line, msg) in [
+        ("emailalert=\"\"\n", 1, "no email address specified"),
+        ("emailalert=a@b,,c@d\n", 1, "empty address in the list"),
+        (
+            "emailalert=a b@c\n",
+            1,
+            "invalid email address \"a b@c\": ' ' is not allowed",
+        ),
+        ("emailalertfreq=often\n", 1, "invalid email alert frequency"),
+        (
+            "emailalertstatus=sometimes\n",
+            1,
+            "invalid email alert status at: \"sometimes\"",
+        ),
+        (
+            "emailalertstatus=none,stopping\n",
+            1,
+            "\"stopping\" specified with \"none\"",
+        ),
+        ("emailalertfrom=\n", 1, "no email from address specified"),
+        (
+            "smtp=mail.example.com\n",
+            1,
+            "hostnames are not supported yet",
+        ),
+        ("smtp=127.0.0.1:0\n", 1, "port must be in range 1..65535"),
+        (
+            "virtual=127.0.0.1:80\n\treal=127.0.0.2 gate\n\temailalertfreq=-1\n",
+            3,
+            "invalid email alert frequency",
+        ),
+        (
+            "virtual=127.0.0.1:80\n\treal=127.0.0.2 gate\n\tsmtp=300.0.0.1\n",
+            3,
+            "invalid IP address",
+        ),
+    ] {
+        let e = cf_str(text).unwrap_err();
+        assert_problems(&e, &[(line, msg)]);
+    }
+    // YAML: the same messages, with the key's line.
+    let e = yaml_str("checkinterval: 2\nemailalertstatus: bogus\n").unwrap_err();
+    assert_problems(&e, &[(2, "invalid email alert status at: \"bogus\"")]);
+}
+
+/// Debian's example with its email lines switched on loads.
+#[test]
+fn debian_example_email_lines_load() {
+    let (p, text) = fixture("debian-example.cf");
+    let enabled = text
+        .replace("#emailalert=", "emailalert=")
+        .replace("#emailalertfreq=", "emailalertfreq=")
+        .replace("#emailalertstatus=", "emailalertstatus=");
+    assert_ne!(enabled, text);
+    let c = cf::parse(&p, &enabled).unwrap_or_else(|e| panic!("{e}"));
+    let e = &c.global.defaults.email;
+    assert_eq!(e.emailalert, vec!["admin@x.y.z"]);
+    assert_eq!(e.emailalertfreq, Duration::from_secs(3600));
+    assert_eq!(e.emailalertstatus, ldirectord_rs::config::AlertStatus::ALL);
 }

@@ -74,7 +74,7 @@ where
 /// A reply of the form `ddd text` (SMTP, FTP, NNTP), multi-line replies
 /// (`ddd-...` up to `ddd ...`) read whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Reply {
+pub struct Reply {
     pub code: u16,
     /// The first line, as sent (for reasons).
     pub first: String,
@@ -91,7 +91,7 @@ impl Reply {
 
 /// A stream read line by line, within [`MAX_LINE`] per line and
 /// [`MAX_READ`] in all.
-pub(crate) struct Lines<S> {
+pub struct Lines<S> {
     stream: S,
     buf: Vec<u8>,
     read: usize,

@@ -45,6 +45,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 mod banner;
+/// The bounded line reader of the line protocols (also used by the director's
+/// SMTP alert client).
+pub use banner::{Lines, Reply};
 mod dns;
 mod external;
 mod ftp;

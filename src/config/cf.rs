@@ -30,6 +30,9 @@
 //!   double quotes; booleans accept yes/no and true/false; durations accept
 //!   decimals (`0.5`) and humantime units (`500ms`).
 //! - No DNS: addresses are IP literals or `localhost`.
+//! - `emailalertfrom` may also be set per virtual; `smtp=` takes an optional
+//!   port (`ip:port`; ldirectord cut it off) and, like every address, no
+//!   host name; `emailalertfreq` also takes durations (`1h`).
 //! - `fork` and `supervised` are accepted and have no effect (ldirectord-rs
 //!   never daemonises itself; run it under systemd or another supervisor).
 
@@ -727,6 +730,112 @@ pub fn forward_name(f: Forward) -> &'static str {
     f.ldirectord_name()
 }
 
+/// One mailbox of `emailalert=` / `emailalertfrom=`: `addr` or
+/// `Display Name <addr>`. Returns the address alone (for the SMTP envelope).
+/// A bare local name (`root`) is an address too, as sendmail takes it.
+pub fn parse_mailbox(s: &str) -> Result<&str, String> {
+    let s = s.trim();
+    let addr = match (s.find('<'), s.rfind('>')) {
+        (Some(a), Some(b)) if a < b && b == s.len() - 1 => s[a + 1..b].trim(),
+        (None, None) => s,
+        _ => return Err(format!("invalid email address \"{s}\": unbalanced < >")),
+    };
+    if addr.is_empty() {
+        return Err(format!("invalid email address \"{s}\": empty"));
+    }
+    if let Some(c) = addr
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | '"'))
+    {
+        return Err(format!(
+            "invalid email address \"{addr}\": {c:?} is not allowed in an address"
+        ));
+    }
+    Ok(addr)
+}
+
+/// `emailalert="a@b[, c@d]..."`: recipients, comma-separated.
+pub fn parse_emailalert(s: &str) -> Result<Vec<String>, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("no email address specified".into());
+    }
+    s.split(',')
+        .map(|item| {
+            let item = item.trim();
+            if item.is_empty() {
+                return Err("empty address in the list (addresses are separated by commas)".into());
+            }
+            parse_mailbox(item).map(|_| item.to_string())
+        })
+        .collect()
+}
+
+/// `emailalertfreq=N`: seconds (or a duration such as `1h`); 0 = never
+/// repeat.
+pub fn parse_emailalertfreq(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if !s.is_empty() && s.chars().all(|c| c == '0') {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(s)
+        .map_err(|_| "invalid email alert frequency: expected seconds (0 = never repeat)".into())
+}
+
+/// `emailalertstatus=all|none|starting|running|stopping|reloading[,...]`.
+pub fn parse_emailalertstatus(s: &str) -> Result<AlertStatus, String> {
+    let words: Vec<&str> = s.split(',').map(str::trim).collect();
+    if words.iter().all(|w| w.is_empty()) {
+        return Err("no status given (all, none, starting, running, stopping, reloading)".into());
+    }
+    let none = words.contains(&"none");
+    let mut bits = 0u8;
+    for w in words {
+        let bit = match w {
+            "none" => continue,
+            "all" => AlertStatus::ALL,
+            w => match AlertStatus::NAMES.iter().find(|(n, _)| *n == w) {
+                Some((_, b)) => *b,
+                None => {
+                    return Err(format!(
+                        "invalid email alert status at: \"{w}\" (expected all, none, starting, running, stopping or reloading)"
+                    ))
+                }
+            },
+        };
+        if none {
+            return Err(format!(
+                "invalid email alert status: \"{w}\" specified with \"none\""
+            ));
+        }
+        bits |= bit.0;
+    }
+    Ok(AlertStatus(bits))
+}
+
+/// `emailalertfrom=`: the `From:` header as written (`a@b` or
+/// `"Name" <a@b>`).
+pub fn parse_emailalertfrom(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("no email from address specified".into());
+    }
+    if s.chars().any(char::is_control) {
+        return Err("control characters are not allowed".into());
+    }
+    Ok(s.to_string())
+}
+
+/// `smtp=ip[:port]` (`[v6][:port]`; port 25 by default). No DNS.
+pub fn parse_smtp(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    let v6 = s.starts_with('[') || s.matches(':').count() > 1;
+    match parse_host_port(s, v6)? {
+        (_, Some(0)) => Err("port must be in range 1..65535".into()),
+        (ip, port) => Ok(SocketAddr::new(ip, port.unwrap_or(25))),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Directives
 // ---------------------------------------------------------------------------
@@ -734,11 +843,6 @@ pub fn forward_name(f: Forward) -> &'static str {
 /// Directives ldirectord has that ldirectord-rs recognises but does not
 /// implement: each is an error saying so.
 pub const UNSUPPORTED: &[&str] = &[
-    "emailalert",
-    "emailalertfreq",
-    "emailalertstatus",
-    "emailalertfrom",
-    "smtp",
     "execute",
     "checkcount",
     "login",
@@ -821,6 +925,11 @@ pub struct Shared {
     pub quiescent: Option<bool>,
     pub cleanstop: Option<bool>,
     pub fallbackcommand: Option<String>,
+    pub emailalert: Option<Vec<String>>,
+    pub emailalertfreq: Option<Duration>,
+    pub emailalertstatus: Option<AlertStatus>,
+    pub emailalertfrom: Option<String>,
+    pub smtp: Option<SocketAddr>,
 }
 
 impl Shared {
@@ -845,6 +954,11 @@ impl Shared {
                     .map(str::to_string)
                     .ok_or_else(|| "empty command".to_string()),
             ),
+            "emailalert" => set(&mut self.emailalert, parse_emailalert(value)),
+            "emailalertfreq" => set(&mut self.emailalertfreq, parse_emailalertfreq(value)),
+            "emailalertstatus" => set(&mut self.emailalertstatus, parse_emailalertstatus(value)),
+            "emailalertfrom" => set(&mut self.emailalertfrom, parse_emailalertfrom(value)),
+            "smtp" => set(&mut self.smtp, parse_smtp(value)),
             _ => return None,
         })
     }
@@ -1235,6 +1349,13 @@ pub(crate) fn resolve_global(g: &RawGlobal) -> Global {
                 forward: f.forward,
             }),
             fallbackcommand: s.fallbackcommand.clone(),
+            email: EmailAlert {
+                emailalert: s.emailalert.clone().unwrap_or_default(),
+                emailalertfreq: s.emailalertfreq.unwrap_or(Duration::ZERO),
+                emailalertstatus: s.emailalertstatus.unwrap_or_default(),
+                emailalertfrom: s.emailalertfrom.clone(),
+                smtp: s.smtp,
+            },
         },
         autoreload: g.autoreload.unwrap_or(false),
         callback: g.callback.clone(),
@@ -1494,6 +1615,19 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
             .clone()
             .or_else(|| d.fallbackcommand.clone()),
         monitorfile: v.monitorfile.clone(),
+        email: EmailAlert {
+            emailalert: s
+                .emailalert
+                .clone()
+                .unwrap_or_else(|| d.email.emailalert.clone()),
+            emailalertfreq: s.emailalertfreq.unwrap_or(d.email.emailalertfreq),
+            emailalertstatus: s.emailalertstatus.unwrap_or(d.email.emailalertstatus),
+            emailalertfrom: s
+                .emailalertfrom
+                .clone()
+                .or_else(|| d.email.emailalertfrom.clone()),
+            smtp: s.smtp.or(d.email.smtp),
+        },
     })
 }
 

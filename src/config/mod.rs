@@ -89,6 +89,8 @@ pub struct VirtualDefaults {
     /// Run as `CMD start|stop vip:port proto` when the last real of a
     /// virtual goes down / the first comes back (`fallbackcommand=`).
     pub fallbackcommand: Option<String>,
+    /// Email alerts (`emailalert*`, `smtp`).
+    pub email: EmailAlert,
 }
 
 impl Default for VirtualDefaults {
@@ -104,6 +106,75 @@ impl Default for VirtualDefaults {
             fallback: None,
             fallback6: None,
             fallbackcommand: None,
+            email: EmailAlert::default(),
+        }
+    }
+}
+
+/// Email alerts of a virtual (ldirectord's `emailalert`, `emailalertfreq`,
+/// `emailalertstatus`, `emailalertfrom`, `smtp`; each set globally or per
+/// virtual, the virtual's own winning). See [`crate::alert`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EmailAlert {
+    /// Recipients (`emailalert="a@b, c@d"`), as written; empty: no alerts.
+    pub emailalert: Vec<String>,
+    /// Re-send "Inaccessible real server" this often while a real stays
+    /// down (`emailalertfreq=`, seconds); zero: never.
+    pub emailalertfreq: Duration,
+    /// In which daemon states alerts are sent (`emailalertstatus=`).
+    pub emailalertstatus: AlertStatus,
+    /// The `From:` header (`emailalertfrom=`); none: the system's default.
+    pub emailalertfrom: Option<String>,
+    /// Send through this SMTP server (`smtp=ip[:port]`, port 25 by
+    /// default); none: the local `sendmail -t -oi`.
+    pub smtp: Option<SocketAddr>,
+}
+
+/// A set of daemon states (`emailalertstatus=`), ldirectord's bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AlertStatus(pub u8);
+
+impl AlertStatus {
+    pub const NONE: AlertStatus = AlertStatus(0);
+    pub const STARTING: AlertStatus = AlertStatus(0x1);
+    pub const RUNNING: AlertStatus = AlertStatus(0x2);
+    pub const STOPPING: AlertStatus = AlertStatus(0x4);
+    pub const RELOADING: AlertStatus = AlertStatus(0x8);
+    pub const ALL: AlertStatus = AlertStatus(0xF);
+    /// The states by name, in ldirectord's order.
+    pub const NAMES: [(&'static str, AlertStatus); 4] = [
+        ("starting", AlertStatus::STARTING),
+        ("running", AlertStatus::RUNNING),
+        ("stopping", AlertStatus::STOPPING),
+        ("reloading", AlertStatus::RELOADING),
+    ];
+
+    /// Whether every state of `other` is in this set.
+    pub fn contains(self, other: AlertStatus) -> bool {
+        other.0 != 0 && self.0 & other.0 == other.0
+    }
+}
+
+impl Default for AlertStatus {
+    fn default() -> Self {
+        AlertStatus::ALL
+    }
+}
+
+impl fmt::Display for AlertStatus {
+    /// `all`, `none`, or the states joined by commas.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            AlertStatus::ALL => f.write_str("all"),
+            AlertStatus::NONE => f.write_str("none"),
+            s => {
+                let names: Vec<&str> = AlertStatus::NAMES
+                    .iter()
+                    .filter(|(_, b)| s.contains(*b))
+                    .map(|(n, _)| *n)
+                    .collect();
+                f.write_str(&names.join(","))
+            }
         }
     }
 }
@@ -156,6 +227,8 @@ pub struct Virtual {
     /// Append one line per check result of this virtual's reals here
     /// (`monitorfile=`).
     pub monitorfile: Option<PathBuf>,
+    /// Email alerts (its own settings, else the global ones).
+    pub email: EmailAlert,
 }
 
 impl Virtual {

@@ -177,9 +177,9 @@ scalar_struct! {
         quiescent, cleanstop, autoreload, readdquiescent, logfile, maintenancedir,
         resyncinterval, maxchecks, statusaddress, syncdaemon, fork, supervised,
         callback, fallbackcommand,
+        emailalert, emailalertfreq, emailalertstatus, emailalertfrom, smtp,
         // Recognised, not supported (each is an error saying so).
-        emailalert, emailalertfreq, emailalertstatus,
-        emailalertfrom, smtp, execute, checkcount,
+        execute, checkcount,
     }
     extra {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,8 +200,9 @@ scalar_struct! {
         checktype, service, checkport, request, receive, httpmethod, virtualhost, checkcommand,
         checkinterval, checktimeout, negotiatetimeout, failurecount, risecount, quiescent, cleanstop,
         fallbackcommand, monitorfile,
+        emailalert, emailalertfreq, emailalertstatus, emailalertfrom, smtp,
         // Recognised, not supported.
-        emailalert, emailalertfreq, emailalertstatus, smtp, checkcount,
+        checkcount,
         login, passwd, database, secret,
     }
     extra {
@@ -545,6 +546,35 @@ fn boolean(b: bool) -> Option<Scalar> {
     Some(Scalar::Bool(b))
 }
 
+/// The email alert settings of `e` that differ from `base`, as scalars in
+/// the order emailalert, emailalertfreq, emailalertstatus, emailalertfrom,
+/// smtp.
+fn email_scalars(e: &EmailAlert, base: &EmailAlert) -> [Option<Scalar>; 5] {
+    let freq = |d: Duration| {
+        if d.subsec_nanos() == 0 {
+            Scalar::int(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        } else {
+            dur(d)
+        }
+    };
+    [
+        (e.emailalert != base.emailalert && !e.emailalert.is_empty())
+            .then(|| Scalar::Str(e.emailalert.join(", "))),
+        (e.emailalertfreq != base.emailalertfreq)
+            .then(|| freq(e.emailalertfreq))
+            .flatten(),
+        (e.emailalertstatus != base.emailalertstatus)
+            .then(|| Scalar::Str(e.emailalertstatus.to_string())),
+        e.emailalertfrom
+            .clone()
+            .filter(|_| e.emailalertfrom != base.emailalertfrom)
+            .map(Scalar::Str),
+        e.smtp
+            .filter(|_| e.smtp != base.smtp)
+            .map(|a| Scalar::Str(a.to_string())),
+    ]
+}
+
 /// `ip[:port] forward`, the port left out when 0 (= the virtual's).
 fn fallback_text(f: &Fallback) -> String {
     format!("{} {}", addr_text(f.addr), cf::forward_name(f.forward))
@@ -669,6 +699,13 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
     if v.fallbackcommand != g.fallbackcommand {
         y.fallbackcommand = v.fallbackcommand.clone().map(Scalar::Str);
     }
+    [
+        y.emailalert,
+        y.emailalertfreq,
+        y.emailalertstatus,
+        y.emailalertfrom,
+        y.smtp,
+    ] = email_scalars(&v.email, &g.email);
     y.monitorfile = v
         .monitorfile
         .as_ref()
@@ -750,6 +787,8 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
 pub fn to_yaml(config: &Config) -> String {
     let g = &config.global;
     let d = &g.defaults;
+    let [emailalert, emailalertfreq, emailalertstatus, emailalertfrom, smtp] =
+        email_scalars(&d.email, &EmailAlert::default());
     let y = YamlConfig {
         checkinterval: dur(d.checkinterval),
         checktimeout: dur(d.checktimeout),
@@ -777,6 +816,11 @@ pub fn to_yaml(config: &Config) -> String {
         statusaddress: g.statusaddress.and_then(|a| Scalar::str(a.to_string())),
         callback: g.callback.clone().map(Scalar::Str),
         fallbackcommand: d.fallbackcommand.clone().map(Scalar::Str),
+        emailalert,
+        emailalertfreq,
+        emailalertstatus,
+        emailalertfrom,
+        smtp,
         syncdaemon: (!g.syncdaemon.is_empty()).then(|| {
             let parts: Vec<String> = g
                 .syncdaemon
