@@ -403,8 +403,3 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     })?;
     parse(path, &text)
 }
-
-/// Parse a host address (no port) helper shared by both formats.
-pub fn parse_ip(s: &str) -> Option<IpAddr> {
-    s.trim_start_matches('[').trim_end_matches(']').parse().ok()
-}
