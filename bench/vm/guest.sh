@@ -4,12 +4,13 @@
 # (vb-*), so each IPVS table is private and starts empty.
 #
 # usage: guest.sh RESULTS_DIR
-# env:   VB_TASKS    "table compare" (default both)
+# env:   VB_TASKS    "table compare interleave" (default all three)
 #        VB_SIZES    task B sizes (default "100 1000"; 10000 is far beyond 2 emulated CPUs)
 #        VB_DAEMONS  task B daemons (default "keepalived ldirectord-rs")
 #        VB_REPS     task A repetitions (default 3)
 #        VB_TABLE_ARGS  extra task A options, e.g. "--services 10 --dests 1000 --edits 1000"
 #        VB_STEADY, VB_HANG (task B windows, s; default 20 and 20)
+#        VB_ROUNDS, VB_WINDOW (interleaved CPU measurement: rounds, window s; default 4 and 5)
 #        LD_BIN, NB_BIN, BK_BIN (binaries; default target/release/...)
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -20,7 +21,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 export LD_BIN=${LD_BIN:-$REPO/target/release/ldirectord-rs}
 export NB_BIN=${NB_BIN:-$REPO/target/release/examples/netlink_bench}
 export BK_BIN=${BK_BIN:-$REPO/target/release/backends}
-TASKS=${VB_TASKS:-table compare}
+TASKS=${VB_TASKS:-table compare interleave}
 SIZES=${VB_SIZES:-100 1000}
 DAEMONS=${VB_DAEMONS:-keepalived ldirectord-rs}
 PY=/usr/bin/python3
@@ -69,12 +70,17 @@ start=$(date +%s)
 for task in $TASKS; do
 	case $task in
 	table)
+		# task A makes a fresh namespace per measurement itself (vb-a-*): a table cleared
+		# minutes before keeps its deleted destinations in the kernel's trash, and re-adding
+		# them then costs a scan of that trash per destination
 		say "task A: table install and edits"
-		new_ns vb-a
-		ip netns exec vb-a timeout -k 5 900 $PY "$HERE/bench.py" table --out "$RES/table" \
+		timeout -k 5 1200 $PY "$HERE/bench.py" table --out "$RES/table" \
 			--reps "${VB_REPS:-3}" ${VB_TABLE_ARGS:-} 2>&1 | tee "$RES/table.log" >&2
 		[ "${PIPESTATUS[0]}" = 0 ] || { say "task A failed"; rc=1; }
-		cleanup_ns
+		for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^vb-a'); do
+			for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+			ip netns del "$n" 2>/dev/null
+		done
 		;;
 	compare)
 		for n in $SIZES; do
@@ -86,6 +92,23 @@ for task in $TASKS; do
 					2>&1 | tee "$RES/$d-$n.log" >&2
 				[ "${PIPESTATUS[0]}" = 0 ] || { say "task B $d $n failed"; rc=1; }
 				cleanup_ns
+			done
+		done
+		;;
+	interleave)
+		for n in $SIZES; do
+			say "task B (interleaved steady CPU): $n reals"
+			for ns in vb-k vb-r; do
+				ip netns add $ns && ip -n $ns link set lo up
+				ip netns exec $ns sysctl -qw net.ipv4.ip_local_port_range="10000 65000" \
+					net.ipv4.tcp_tw_reuse=1 net.core.somaxconn=4096 2>/dev/null
+			done
+			timeout -k 5 600 $PY "$HERE/bench.py" interleave --out "$RES/interleave-$n" --n "$n" \
+				--rounds "${VB_ROUNDS:-4}" --window "${VB_WINDOW:-5}" 2>&1 | tee "$RES/interleave-$n.log" >&2
+			[ "${PIPESTATUS[0]}" = 0 ] || { say "interleave $n failed"; rc=1; }
+			for ns in vb-k vb-r; do
+				for p in $(ip netns pids $ns 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+				ip netns del $ns 2>/dev/null
 			done
 		done
 		;;

@@ -5,7 +5,8 @@
 # keepalived's checker, one at a time, each in its own network namespace). See bench/vm/RESULTS.md.
 #
 # usage: bash bench/vm/run.sh [--no-build] [--kvm]
-# env:   VB_TASKS, VB_SIZES, VB_DAEMONS, VB_REPS, VB_STEADY, VB_HANG, VB_TABLE_ARGS (guest.sh),
+# env:   VB_TASKS, VB_SIZES, VB_DAEMONS, VB_REPS, VB_STEADY, VB_HANG, VB_TABLE_ARGS, VB_ROUNDS,
+#        VB_WINDOW (see guest.sh),
 #        VB_OUT (results directory, default target/vm-bench; emptied first),
 #        VB_VM_TIMEOUT (s, default 1800), VB_MEMORY (default 2G), VB_CPUS (default 2)
 # Output: target/vm-bench/ (summary.md, summary.json, per-run JSON and logs, vm-console.log).
@@ -18,7 +19,7 @@ for a in "$@"; do
 	case $a in
 	--no-build) BUILD=0 ;;
 	--kvm) KVM= ;;
-	-h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,13p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $a" >&2; exit 2 ;;
 	esac
 done
@@ -67,7 +68,7 @@ mkdir -p "$RES"
 
 q() { printf '%q' "$1"; }
 CMD=""
-for v in VB_TASKS VB_SIZES VB_DAEMONS VB_REPS VB_STEADY VB_HANG VB_TABLE_ARGS; do
+for v in VB_TASKS VB_SIZES VB_DAEMONS VB_REPS VB_STEADY VB_HANG VB_TABLE_ARGS VB_ROUNDS VB_WINDOW; do
 	[ -n "${!v:-}" ] && CMD+="$v=$(q "${!v}") "
 done
 # a private copy of the binaries: other builds in this tree cannot swap them mid-run
@@ -93,6 +94,12 @@ t0=$(date +%s)
 setsid vng --run "$KERNEL" $KVM --force-9p --cpus "${VB_CPUS:-2}" --memory "${VB_MEMORY:-2G}" \
 	--rwdir "$RES" --exec "$CMD" </dev/null >"$RES/vm-console.log" 2>&1 &
 VNG_PID=$!
+# host load while the VM runs (other work on the host slows the emulation and inflates the
+# guest's CPU accounting): unix time, loadavg 1/5/15, the cpu line of /proc/stat
+(while kill -0 "$VNG_PID" 2>/dev/null; do
+	echo "$(date +%s) $(cut -d' ' -f1-3 /proc/loadavg) $(head -1 /proc/stat | cut -d' ' -f3-)"
+	sleep 2
+done) >"$RES/host-load.txt" 2>/dev/null &
 tail -n +1 -f "$RES/vm-console.log" --pid "$VNG_PID" >&2 &
 TAIL=$!
 rc=

@@ -521,9 +521,14 @@ ktrace_start() {
 	[ -w "$KTRACE/current_tracer" ] || mount -t tracefs nodev "$KTRACE" 2>/dev/null
 	[ -w "$KTRACE/set_ftrace_filter" ] || return 1
 	on_exit "ktrace_stop"
-	echo nop >"$KTRACE/current_tracer" &&
-		echo "$*" >"$KTRACE/set_ftrace_filter" &&
-		echo function >"$KTRACE/current_tracer" &&
+	local f
+	echo nop >"$KTRACE/current_tracer" || return 1
+	echo >"$KTRACE/set_ftrace_filter"
+	for f in "$@"; do
+		echo "$f" >>"$KTRACE/set_ftrace_filter" 2>/dev/null ||
+			{ note "ftrace: cannot trace $f"; return 1; }
+	done
+	echo function >"$KTRACE/current_tracer" &&
 		echo >"$KTRACE/trace" &&
 		echo 1 >"$KTRACE/tracing_on"
 }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Restart adoption with cleanstop=no: SIGTERM leaves the table serving; a new director adopts the
 # existing, healthy entries instead of deleting and re-adding them. Proof:
-#  - kernel side, exact: ftrace on ip_vs_del_dest/ip_vs_add_dest/ip_vs_edit_dest (and the
-#    service functions) across stop + restart: no destination or service is deleted or added.
+#  - kernel side, exact: ftrace on ip_vs_del_dest/ip_vs_add_dest/ip_vs_edit_dest and
+#    ip_vs_add_service/ip_vs_unlink_service across stop + restart: no destination or service
+#    is deleted or added.
 #    (A fast delete + re-add is otherwise invisible: the kernel reuses the dest from its trash,
 #    keeping counters and connections; verified in this VM.)
 #  - a long-lived client connection through the VIP (1 KiB every 0.1 s) stays open across the
@@ -63,7 +64,7 @@ if topology_mode; then
 	nap 1
 else
 	if ktrace_start ip_vs_del_dest ip_vs_add_dest ip_vs_edit_dest ip_vs_new_dest \
-		ip_vs_add_service ip_vs_del_service ip_vs_edit_service; then
+		ip_vs_add_service ip_vs_unlink_service ip_vs_edit_service; then
 		TRACED=1
 	else
 		TRACED=0
@@ -77,7 +78,7 @@ else
 	lines_before=$(wc -l <"$LOG")
 	director_start
 	# let it run its start-up sync and several check rounds
-	for i in {1..25}; do
+	for i in {1..12}; do
 		nap 0.2
 		dest_line $R1 | grep -Eq -- "-> $R1 +Masq +1 +1 " || fail "during restart the entry changed: $(dest_line $R1)"
 	done
@@ -88,7 +89,7 @@ else
 		fail "the restarted director deleted the healthy real: $(tr '\n' '|' <"$WORK/after.log")"
 	if [ "$TRACED" = 1 ]; then
 		ktrace_dump "$ART/ftrace-restart.txt"
-		for f in ip_vs_del_dest ip_vs_add_dest ip_vs_del_service ip_vs_add_service; do
+		for f in ip_vs_del_dest ip_vs_add_dest ip_vs_unlink_service ip_vs_add_service; do
 			n=$(ktrace_count $f "$ART/ftrace-restart.txt")
 			[ "$n" = 0 ] || fail "kernel saw $n call(s) of $f during stop+restart (entry recreated, not adopted): $(head -5 "$ART/ftrace-restart.txt" | tr '\n' '|')"
 		done
