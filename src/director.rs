@@ -69,6 +69,8 @@ pub struct Director {
     monitors: HashMap<PathBuf, EventLog>,
     /// Whether any virtual has a monitorfile (skip the lookup otherwise).
     has_monitors: bool,
+    /// Compiled `receive` patterns, shared by every check that uses one.
+    regexes: crate::plan::RegexCache,
     /// For each check id: the (virtual, real) indices that use it.
     uses: HashMap<u64, Vec<crate::plan::Use>>,
     next_id: u64,
@@ -157,6 +159,7 @@ impl Director {
             by_spec: HashMap::new(),
             ids_of: Vec::new(),
             uses: HashMap::new(),
+            regexes: Default::default(),
             fallback_cmd_on: HashMap::new(),
             monitors: HashMap::new(),
             has_monitors: false,
@@ -254,9 +257,13 @@ impl Director {
         };
         self.checks.insert(id, run);
         let first = spread(spec.interval);
+        let probe = spec
+            .probe_with(&mut self.regexes)
+            .map_err(|e| format!("bad receive regex: {e}"));
         let task = CheckTask {
             id,
             spec,
+            probe,
             tx: self.tx.clone(),
             semaphore: self.semaphore.clone(),
             maintenance: self.maintenance.clone(),
@@ -927,6 +934,9 @@ pub fn signals() -> std::io::Result<mpsc::Receiver<Control>> {
 struct CheckTask {
     id: u64,
     spec: CheckSpec,
+    /// The probe, built by the director (sharing compiled regexes), or why
+    /// it could not be.
+    probe: Result<ldirectord_checks::Probe, String>,
     tx: mpsc::Sender<CheckResult>,
     semaphore: Arc<Semaphore>,
     maintenance: Maintenance,
@@ -938,13 +948,13 @@ impl CheckTask {
     /// cadence is fixed-rate: a slow probe does not push later rounds back,
     /// and a probe never overlaps the previous one of the same check.
     async fn run(self, first: Duration, cancel: CancellationToken) {
-        let probe = match self.spec.probe() {
+        let probe = match &self.probe {
             Ok(p) => p,
             Err(e) => {
                 let outcome = Outcome {
                     up: false,
                     latency: Duration::ZERO,
-                    reason: format!("bad receive regex: {e}"),
+                    reason: e.clone(),
                 };
                 let _ = self
                     .tx
@@ -1053,6 +1063,7 @@ pub fn check_task_size() -> usize {
     let spec = CheckSpec::for_real(&c.virtuals[0], &c.virtuals[0].reals[0]);
     let task = CheckTask {
         id: 0,
+        probe: spec.probe().map_err(|e| e.to_string()),
         spec,
         tx,
         semaphore: Arc::new(Semaphore::new(1)),

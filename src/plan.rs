@@ -205,11 +205,22 @@ impl CheckSpec {
     /// The probe to run. Fails only on a receive regex that does not compile
     /// (the config validates it first).
     pub fn probe(&self) -> Result<Probe, regex::Error> {
-        let receive = self
-            .receive
-            .as_deref()
-            .map(regex::bytes::Regex::new)
-            .transpose()?;
+        self.probe_with(&mut RegexCache::default())
+    }
+
+    /// [`CheckSpec::probe`], compiling each distinct `receive` pattern once:
+    /// clones of a compiled regex share it, so 10,000 reals with the same
+    /// `receive` hold one compiled program, not 10,000.
+    pub fn probe_with(&self, regexes: &mut RegexCache) -> Result<Probe, regex::Error> {
+        let mut compile = |pattern: &str| -> Result<regex::bytes::Regex, regex::Error> {
+            if let Some(r) = regexes.0.get(pattern) {
+                return Ok(r.clone());
+            }
+            let r = regex::bytes::Regex::new(pattern)?;
+            regexes.0.insert(pattern.to_string(), r.clone());
+            Ok(r)
+        };
+        let receive = self.receive.as_deref().map(&mut compile).transpose()?;
         Ok(match self.checktype {
             CheckType::On => Probe::On,
             CheckType::Off => Probe::Off,
@@ -231,7 +242,10 @@ impl CheckSpec {
                 }),
                 CheckService::SimpleTcp => Probe::SimpleTcp {
                     request: self.request.clone().into_bytes(),
-                    receive: receive.unwrap_or_else(|| regex::bytes::Regex::new("").unwrap()),
+                    receive: match receive {
+                        Some(r) => r,
+                        None => compile("")?,
+                    },
                 },
                 CheckService::None => Probe::Connect,
                 CheckService::Smtp | CheckService::Submission => Probe::Banner {
@@ -267,6 +281,10 @@ impl CheckSpec {
         })
     }
 }
+
+/// Compiled `receive` patterns, by pattern (see [`CheckSpec::probe_with`]).
+#[derive(Debug, Default)]
+pub struct RegexCache(HashMap<String, regex::bytes::Regex>);
 
 /// Where a check's result is used: virtual index and real index.
 pub type Use = (usize, usize);
