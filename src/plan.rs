@@ -212,11 +212,11 @@ impl CheckSpec {
     /// clones of a compiled regex share it, so 10,000 reals with the same
     /// `receive` hold one compiled program, not 10,000.
     pub fn probe_with(&self, regexes: &mut RegexCache) -> Result<Probe, regex::Error> {
-        let mut compile = |pattern: &str| -> Result<regex::bytes::Regex, regex::Error> {
+        let mut compile = |pattern: &str| -> Result<ldirectord_checks::Pattern, regex::Error> {
             if let Some(r) = regexes.0.get(pattern) {
                 return Ok(r.clone());
             }
-            let r = regex::bytes::Regex::new(pattern)?;
+            let r = std::sync::Arc::new(regex::bytes::Regex::new(pattern)?);
             regexes.0.insert(pattern.to_string(), r.clone());
             Ok(r)
         };
@@ -284,7 +284,7 @@ impl CheckSpec {
 
 /// Compiled `receive` patterns, by pattern (see [`CheckSpec::probe_with`]).
 #[derive(Debug, Default)]
-pub struct RegexCache(HashMap<String, regex::bytes::Regex>);
+pub struct RegexCache(HashMap<String, ldirectord_checks::Pattern>);
 
 /// Where a check's result is used: virtual index and real index.
 pub type Use = (usize, usize);

@@ -59,7 +59,7 @@ pub(crate) async fn check(p: &DnsProbe, addr: SocketAddr) -> Verdict {
         }
     }
     match answer {
-        Ok(a) => judge(&q, &a, p.receive.as_ref()),
+        Ok(a) => judge(&q, &a, p.receive.as_deref()),
         Err(reason) => down(reason),
     }
 }

@@ -62,6 +62,12 @@ mod smtp;
 mod tcp;
 mod tls;
 
+/// A compiled `receive` pattern, shared between checks. Share one (clone
+/// the `Arc`) rather than cloning a `Regex`: each `Regex` clone gets its own
+/// pool of matching caches, a few KB each, which at 10,000 reals is tens of
+/// MB for one pattern.
+pub type Pattern = std::sync::Arc<regex::bytes::Regex>;
+
 /// Most bytes any probe reads from a server (headers + body).
 pub const MAX_READ: usize = 64 * 1024;
 
@@ -80,10 +86,7 @@ pub enum Probe {
     /// HTTP or HTTPS request; up on 2xx with a body matching `receive`.
     Http(HttpProbe),
     /// Send `request`, read until `receive` matches (`service=simpletcp`).
-    SimpleTcp {
-        request: Vec<u8>,
-        receive: regex::bytes::Regex,
-    },
+    SimpleTcp { request: Vec<u8>, receive: Pattern },
     /// Run a command; exit 0 = up (`checktype=external`). The caller passes
     /// `vip vport rip rport` in `args`; they are passed as given, no shell.
     External { command: String, args: Vec<String> },
@@ -140,7 +143,7 @@ pub struct FtpProbe {
     pub retrieve: Option<String>,
     /// Regex the retrieved file must match (its first [`MAX_READ`] bytes);
     /// only used with `retrieve`.
-    pub receive: Option<regex::bytes::Regex>,
+    pub receive: Option<Pattern>,
 }
 
 impl Default for FtpProbe {
@@ -163,7 +166,7 @@ pub struct DnsProbe {
     pub name: String,
     /// Regex one A address (dotted text) or PTR name of the answer must
     /// match; `None`: any A (or PTR) record in the answer is up.
-    pub receive: Option<regex::bytes::Regex>,
+    pub receive: Option<Pattern>,
     /// UDP (retried over TCP when the answer is truncated) or TCP.
     pub transport: Transport,
 }
@@ -180,7 +183,7 @@ pub struct HttpProbe {
     /// when this is a DNS name (an optional `:port` suffix is ignored for SNI).
     pub host: Option<String>,
     /// Regex the body must match (searched in the first [`MAX_READ`] bytes).
-    pub receive: Option<regex::bytes::Regex>,
+    pub receive: Option<Pattern>,
     /// Verify the server certificate against the webpki (Mozilla) roots and
     /// the name (`host`, else the IP address). Off by default, like
     /// ldirectord: a health check wants to know the server answers, and

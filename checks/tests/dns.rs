@@ -17,7 +17,7 @@ const T: Duration = Duration::from_secs(3);
 fn dns(name: &str, receive: Option<&str>, transport: Transport) -> Probe {
     Probe::Dns(DnsProbe {
         name: name.to_string(),
-        receive: receive.map(|r| Regex::new(r).unwrap()),
+        receive: receive.map(|r| Regex::new(r).unwrap().into()),
         transport,
     })
 }

@@ -15,7 +15,7 @@ const T: Duration = Duration::from_secs(5);
 fn ftp(retrieve: Option<&str>, receive: Option<&str>) -> Probe {
     Probe::Ftp(FtpProbe {
         retrieve: retrieve.map(str::to_string),
-        receive: receive.map(|r| Regex::new(r).unwrap()),
+        receive: receive.map(|r| Regex::new(r).unwrap().into()),
         ..FtpProbe::default()
     })
 }

@@ -11,7 +11,7 @@ use regex::bytes::Regex;
 fn get(path: &str, receive: Option<&str>) -> Probe {
     Probe::Http(HttpProbe {
         path: path.to_string(),
-        receive: receive.map(|r| Regex::new(r).unwrap()),
+        receive: receive.map(|r| Regex::new(r).unwrap().into()),
         ..HttpProbe::default()
     })
 }

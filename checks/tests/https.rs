@@ -15,7 +15,7 @@ fn https(host: Option<&str>, receive: Option<&str>) -> Probe {
     Probe::Http(HttpProbe {
         tls: true,
         host: host.map(str::to_string),
-        receive: receive.map(|r| Regex::new(r).unwrap()),
+        receive: receive.map(|r| Regex::new(r).unwrap().into()),
         ..HttpProbe::default()
     })
 }

@@ -74,7 +74,7 @@ async fn real_nginx_up_and_404() {
         Probe::Http(HttpProbe {
             path: path.to_string(),
             host: Some("www.example.test".into()),
-            receive: Some(Regex::new("alive").unwrap()),
+            receive: Some(Regex::new("alive").unwrap().into()),
             ..HttpProbe::default()
         })
     };

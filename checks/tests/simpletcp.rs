@@ -15,7 +15,7 @@ const T: Duration = Duration::from_secs(3);
 fn probe(request: &str, receive: &str) -> Probe {
     Probe::SimpleTcp {
         request: request.as_bytes().to_vec(),
-        receive: Regex::new(receive).unwrap(),
+        receive: Regex::new(receive).unwrap().into(),
     }
 }
 
