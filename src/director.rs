@@ -14,7 +14,7 @@ use crate::config::{self, Config};
 use crate::eventlog::{self, EventLog};
 use crate::health::{Health, State, Transition};
 use crate::ipvs::{Ipvs, Op, ServiceKey};
-use crate::plan::{CheckSpec, Plan};
+use crate::plan::{CheckSpec, Plan, SpecMap};
 use crate::status;
 use crate::table::{self, ActualTable, Change, Context, Event};
 use ldirectord_checks::Outcome;
@@ -57,7 +57,7 @@ pub struct Director {
     path: PathBuf,
     config: Config,
     checks: HashMap<u64, CheckRun>,
-    by_spec: HashMap<CheckSpec, u64>,
+    by_spec: SpecMap<u64>,
     /// For each virtual, for each real: its check id.
     ids_of: Vec<Vec<u64>>,
     /// For each virtual: how many reals are up / unknown, and its effective
@@ -156,7 +156,7 @@ impl Director {
             alerter: crate::alert::Alerter::new(&config),
             config,
             checks: HashMap::new(),
-            by_spec: HashMap::new(),
+            by_spec: SpecMap::default(),
             ids_of: Vec::new(),
             uses: HashMap::new(),
             regexes: Default::default(),
@@ -215,8 +215,9 @@ impl Director {
     /// unchanged (and their health), start new ones, stop dropped ones.
     fn install_plan(&mut self) {
         let plan = Plan::new(&self.config);
-        let mut by_spec = HashMap::with_capacity(plan.checks.len());
+        let mut by_spec = SpecMap::with_capacity_and_hasher(plan.checks.len(), Default::default());
         let mut uses_of = HashMap::with_capacity(plan.checks.len());
+        let mut id_of = Vec::with_capacity(plan.checks.len());
         for (spec, uses) in plan.checks {
             let id = match self.by_spec.remove(&spec) {
                 Some(id) => id,
@@ -224,6 +225,7 @@ impl Director {
             };
             uses_of.insert(id, uses);
             by_spec.insert(spec, id);
+            id_of.push(id);
         }
         for (_, id) in self.by_spec.drain() {
             if let Some(c) = self.checks.remove(&id) {
@@ -231,9 +233,9 @@ impl Director {
             }
         }
         self.ids_of = plan
-            .spec_of
+            .check_of
             .iter()
-            .map(|specs| specs.iter().map(|s| by_spec[s]).collect())
+            .map(|of| of.iter().map(|&i| id_of[i]).collect())
             .collect();
         self.by_spec = by_spec;
         self.uses = uses_of;

@@ -51,11 +51,7 @@ pub async fn check_all(
         }
         for (ri, r) in v.reals.iter().enumerate() {
             if matches(real_filter, &r.addr.to_string()) {
-                wanted.push((
-                    vname.clone(),
-                    r.addr.to_string(),
-                    plan.spec_of[vi][ri].clone(),
-                ));
+                wanted.push((vname.clone(), r.addr.to_string(), plan.spec(vi, ri).clone()));
             }
         }
     }

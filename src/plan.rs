@@ -289,28 +289,47 @@ pub struct RegexCache(HashMap<String, ldirectord_checks::Pattern>);
 /// Where a check's result is used: virtual index and real index.
 pub type Use = (usize, usize);
 
+/// A map keyed by [`CheckSpec`]s. The Fx hash (rustc-hash): the keys come
+/// from the config, not from the network, and SipHash over whole specs was
+/// about a third of a 10,000-real reload.
+pub type SpecMap<V> = HashMap<CheckSpec, V, rustc_hash::FxBuildHasher>;
+
 /// The checks of a config.
 #[derive(Debug, Default)]
 pub struct Plan {
     /// Each distinct check once, with every (virtual, real) that uses it.
-    pub checks: HashMap<CheckSpec, Vec<Use>>,
-    /// For each virtual, for each real: its check.
-    pub spec_of: Vec<Vec<CheckSpec>>,
+    pub checks: Vec<(CheckSpec, Vec<Use>)>,
+    /// For each virtual, for each real: the index of its check in `checks`.
+    pub check_of: Vec<Vec<usize>>,
 }
 
 impl Plan {
     pub fn new(config: &Config) -> Plan {
         let mut plan = Plan::default();
+        let mut index: SpecMap<usize> = SpecMap::default();
         for (vi, v) in config.virtuals.iter().enumerate() {
-            let mut specs = Vec::with_capacity(v.reals.len());
+            let mut of = Vec::with_capacity(v.reals.len());
             for (ri, r) in v.reals.iter().enumerate() {
                 let spec = CheckSpec::for_real(v, r);
-                plan.checks.entry(spec.clone()).or_default().push((vi, ri));
-                specs.push(spec);
+                let i = match index.get(&spec) {
+                    Some(&i) => i,
+                    None => {
+                        index.insert(spec.clone(), plan.checks.len());
+                        plan.checks.push((spec, Vec::new()));
+                        plan.checks.len() - 1
+                    }
+                };
+                plan.checks[i].1.push((vi, ri));
+                of.push(i);
             }
-            plan.spec_of.push(specs);
+            plan.check_of.push(of);
         }
         plan
+    }
+
+    /// The check of virtual `vi`'s real `ri`.
+    pub fn spec(&self, vi: usize, ri: usize) -> &CheckSpec {
+        &self.checks[self.check_of[vi][ri]].0
     }
 }
 
@@ -330,7 +349,7 @@ mod tests {
         let (_, p) = plan(
             "checktimeout=2\nnegotiatetimeout=7\nvirtual=127.0.0.1:80\n\treal=127.0.0.2:8080 masq 1 \"/health\", \"ok\"\n\treal=127.0.0.3 masq\n\tcheckport=81\n\tservice=http\n\treceive=\"x\"\n",
         );
-        let a = &p.spec_of[0][0];
+        let a = p.spec(0, 0);
         assert_eq!(a.target, "127.0.0.2:81".parse().unwrap());
         assert_eq!(
             (a.request.as_str(), a.receive.as_deref()),
@@ -341,7 +360,7 @@ mod tests {
             Duration::from_secs(7),
             "negotiate uses negotiatetimeout"
         );
-        let b = &p.spec_of[0][1];
+        let b = p.spec(0, 1);
         assert_eq!(b.target, "127.0.0.3:81".parse().unwrap());
         assert_eq!((b.request.as_str(), b.receive.as_deref()), ("/", Some("x")));
         assert_eq!(b.describe(), "http GET /");
@@ -351,7 +370,7 @@ mod tests {
     #[test]
     fn connect_uses_checktimeout_and_ignores_negotiate_fields() {
         let (_, p) = plan("checktimeout=2\nnegotiatetimeout=7\nvirtual=127.0.0.1:80\n\treal=127.0.0.2 masq\n\tchecktype=connect\n\treceive=\"x\"\n");
-        let s = &p.spec_of[0][0];
+        let s = p.spec(0, 0);
         assert_eq!(s.timeout, Duration::from_secs(2));
         assert_eq!(s.receive, None);
         assert!(matches!(s.probe().unwrap(), Probe::Connect));
@@ -366,7 +385,7 @@ mod tests {
     #[test]
     fn external_gets_vip_vport_rip_rport() {
         let (_, p) = plan("virtual=127.0.0.1:80\n\treal=127.0.0.2:8080 masq\n\tchecktype=external\n\tcheckcommand=/bin/check\n");
-        let s = &p.spec_of[0][0];
+        let s = p.spec(0, 0);
         match s.probe().unwrap() {
             Probe::External { command, args } => {
                 assert_eq!(command, "/bin/check");
@@ -379,8 +398,7 @@ mod tests {
     #[test]
     fn ping_and_connect_on_a_udp_virtual_are_icmp_pings() {
         let (_, p) = plan("checktimeout=2\nnegotiatetimeout=7\nvirtual=127.0.0.1:53\n\treal=127.0.0.2 masq\n\tchecktype=connect\nvirtual=127.0.0.1:80\n\treal=127.0.0.2 masq\n\tchecktype=ping\nvirtual=127.0.0.1:81\n\tprotocol=tcp\n\treal=127.0.0.2 masq\n\tchecktype=connect\n");
-        let (udp_connect, ping, tcp_connect) =
-            (&p.spec_of[0][0], &p.spec_of[1][0], &p.spec_of[2][0]);
+        let (udp_connect, ping, tcp_connect) = (p.spec(0, 0), p.spec(1, 0), p.spec(2, 0));
         assert!(matches!(udp_connect.probe().unwrap(), Probe::Ping));
         assert_eq!(udp_connect.describe(), "ping");
         assert_eq!(udp_connect.timeout, Duration::from_secs(2), "checktimeout");
@@ -395,7 +413,7 @@ mod tests {
     #[test]
     fn dns_on_a_udp_virtual_is_a_udp_probe() {
         let (_, p) = plan("virtual=127.0.0.1:53\n\treal=127.0.0.2 masq\n\tservice=dns\n\trequest=\"www.example.test\"\n\treceive=\"127.0.0.9\"\n");
-        let s = &p.spec_of[0][0];
+        let s = p.spec(0, 0);
         assert!(s.udp);
         assert!(s.describe().contains("udp"), "{}", s.describe());
         assert!(matches!(s.probe().unwrap(), Probe::Dns(_)));

@@ -95,5 +95,5 @@ fn a_real_in_two_virtuals_is_one_check() {
     let cfg = ldirectord_rs::config::load(&path).unwrap();
     let plan = ldirectord_rs::plan::Plan::new(&cfg);
     assert_eq!(plan.checks.len(), 10);
-    assert!(plan.checks.values().all(|uses| uses.len() == 3));
+    assert!(plan.checks.iter().all(|(_, uses)| uses.len() == 3));
 }
