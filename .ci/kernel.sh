@@ -10,6 +10,7 @@
 #                without the director)
 #   --only RE    run only the scenarios whose name matches RE (grep -E)
 # env: KT_VM_TIMEOUT (s, default 1500), KT_SCENARIO_TIMEOUT (s, default 150), KT_KVM=1 (use KVM),
+#      KT_BIN (the binary to test; default target/release/ldirectord-rs),
 #      KT_TRACE=1 (each scenario's log is a timestamped bash -x trace)
 #
 # Output: one line per scenario (PASS name / FAIL name: why / SKIP name: why), then
@@ -53,10 +54,18 @@ if [ "$INSTALL" = 1 ]; then
 		apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
 	fi
 	if ! command -v vng >/dev/null 2>&1; then
+		if ! python3 -m pip --version >/dev/null 2>&1; then
+			say "installing python3-pip"
+			export DEBIAN_FRONTEND=noninteractive
+			apt-get -o DPkg::Lock::Timeout=600 update -qq </dev/null
+			apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends python3-pip </dev/null >/dev/null
+		fi
 		say "installing virtme-ng (pip)"
 		python3 -m pip install -q virtme-ng </dev/null ||
 			python3 -m pip install -q --break-system-packages virtme-ng </dev/null
 		hash -r
+		# a user-site install puts vng in ~/.local/bin
+		command -v vng >/dev/null 2>&1 || PATH=$PATH:$HOME/.local/bin
 	fi
 fi
 command -v vng >/dev/null 2>&1 || { say "vng (virtme-ng) not found"; exit 2; }
@@ -78,7 +87,7 @@ if [ "$BUILD" = 1 ]; then
 	say "cargo build --release --bin ldirectord-rs"
 	cargo build --release --bin ldirectord-rs </dev/null
 fi
-BIN=$REPO/target/release/ldirectord-rs
+BIN=${KT_BIN:-$REPO/target/release/ldirectord-rs}
 [ -x "$BIN" ] || { say "no binary at $BIN"; exit 2; }
 
 # ------------------------------------------------------------------ 4. one VM, all scenarios

@@ -244,14 +244,21 @@ fn open_backend(kind: Backend) -> Result<Box<dyn Ipvs>, IpvsError> {
 
 fn run(path: &std::path::Path, kind: Backend, nofile: u64) -> i32 {
     // Validate the config before touching the kernel.
-    let maxchecks = match config::load(path) {
-        Ok(c) => c.global.maxchecks as u64,
+    // Sockets in flight at most: one per real, bounded by maxchecks.
+    let (maxchecks, in_flight) = match config::load(path) {
+        Ok(c) => {
+            let reals: usize = c.virtuals.iter().map(|v| v.reals.len()).sum();
+            (
+                c.global.maxchecks as u64,
+                c.global.maxchecks.min(reals) as u64,
+            )
+        }
         Err(e) => {
             print_errors(&e);
             return 2;
         }
     };
-    if nofile < maxchecks + 64 {
+    if nofile < in_flight + 64 {
         eprintln!(
             "ldirectord-rs: warning: the open-files limit is {nofile}, too low for maxchecks={maxchecks}: lower maxchecks or raise LimitNOFILE"
         );

@@ -35,6 +35,71 @@ pub struct CheckResult {
     pub outcome: Outcome,
     /// The real is in maintenance: forced down, no probe was run.
     pub maintenance: bool,
+    /// A timeout while the director itself was starved of CPU: it says
+    /// nothing about the real, and is not counted against it.
+    pub inconclusive: bool,
+}
+
+/// Watches the runtime for CPU starvation: a task that sleeps 100 ms and
+/// notes when it wakes much later than that. A check that timed out while
+/// the director could not run may have had its answer waiting in the socket
+/// all along; counting it would remove a healthy real because the *director*
+/// was overloaded (seen at 1,000 reals in a CPU-starved VM).
+#[derive(Debug, Clone)]
+pub struct Starvation {
+    origin: Instant,
+    /// Milliseconds after `origin` of the last starved instant, plus one
+    /// (0: never).
+    last: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Default for Starvation {
+    fn default() -> Self {
+        Starvation {
+            origin: Instant::now(),
+            last: Arc::default(),
+        }
+    }
+}
+
+impl Starvation {
+    /// How late the monitor must wake to call it starvation.
+    pub const LATE: Duration = Duration::from_millis(500);
+    /// Timeouts of one check discounted in a row before the next counts
+    /// anyway (a hung real is still found under sustained overload).
+    pub const MAX_IN_A_ROW: u32 = 3;
+
+    fn ms(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.origin).as_millis() as u64 + 1
+    }
+
+    /// Record that the director is starved now.
+    pub fn mark(&self) {
+        self.last.fetch_max(
+            self.ms(Instant::now()),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Whether starvation was seen at or after `t`.
+    pub fn since(&self, t: Instant) -> bool {
+        self.last.load(std::sync::atomic::Ordering::Relaxed) >= self.ms(t)
+    }
+
+    /// Run the monitor until the returned handle is aborted.
+    pub fn spawn_monitor(&self) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let period = Duration::from_millis(100);
+            loop {
+                let before = Instant::now();
+                tokio::time::sleep(period).await;
+                if before.elapsed() > period + Self::LATE {
+                    me.mark();
+                }
+            }
+        })
+    }
 }
 
 /// One running check.
@@ -69,6 +134,10 @@ pub struct Director {
     monitors: HashMap<PathBuf, EventLog>,
     /// Whether any virtual has a monitorfile (skip the lookup otherwise).
     has_monitors: bool,
+    starvation: Starvation,
+    starvation_monitor: Option<tokio::task::JoinHandle<()>>,
+    /// Timeouts not counted since the last warning about it.
+    discounted: u64,
     /// Compiled `receive` patterns, shared by every check that uses one.
     regexes: crate::plan::RegexCache,
     /// For each check id: the (virtual, real) indices that use it.
@@ -159,6 +228,9 @@ impl Director {
             by_spec: SpecMap::default(),
             ids_of: Vec::new(),
             uses: HashMap::new(),
+            starvation: Starvation::default(),
+            starvation_monitor: None,
+            discounted: 0,
             regexes: Default::default(),
             fallback_cmd_on: HashMap::new(),
             monitors: HashMap::new(),
@@ -184,6 +256,7 @@ impl Director {
             status_tx,
             status_rx: Some(status_rx),
         };
+        d.starvation_monitor = Some(d.starvation.spawn_monitor());
         d.refresh_maintenance();
         d.ensure_sync_daemons();
         d.install_plan();
@@ -266,6 +339,7 @@ impl Director {
             id,
             spec,
             probe,
+            starvation: self.starvation.clone(),
             tx: self.tx.clone(),
             semaphore: self.semaphore.clone(),
             maintenance: self.maintenance.clone(),
@@ -465,6 +539,10 @@ impl Director {
 
     /// Handle one check result.
     pub fn on_result(&mut self, r: CheckResult) {
+        if r.inconclusive {
+            self.discounted += 1;
+            return;
+        }
         let Some(run) = self.checks.get_mut(&r.id) else {
             return;
         };
@@ -621,8 +699,16 @@ impl Director {
         self.permits = want;
     }
 
+    /// The starvation monitor (tests mark it by hand).
+    pub fn starvation(&self) -> Starvation {
+        self.starvation.clone()
+    }
+
     /// Stop: with cleanstop, remove the virtuals this director manages.
     pub fn stop(&mut self) {
+        if let Some(m) = self.starvation_monitor.take() {
+            m.abort();
+        }
         self.alerter
             .set_status(crate::alert::DaemonStatus::Stopping);
         for c in self.checks.values() {
@@ -842,6 +928,13 @@ impl Director {
                 }
                 _ = second.tick() => {
                     crate::notify::watchdog();
+                    if self.discounted > 0 {
+                        self.log.log(&format!(
+                            "Warning: the director was short of CPU; {} check timeouts were not counted against their real servers",
+                            self.discounted
+                        ));
+                        self.discounted = 0;
+                    }
                     // Email alerts: re-sends due, failures of earlier sends.
                     for l in self.alerter.tick() {
                         self.log.log(&l);
@@ -939,6 +1032,7 @@ struct CheckTask {
     /// The probe, built by the director (sharing compiled regexes), or why
     /// it could not be.
     probe: Result<ldirectord_checks::Probe, String>,
+    starvation: Starvation,
     tx: mpsc::Sender<CheckResult>,
     semaphore: Arc<Semaphore>,
     maintenance: Maintenance,
@@ -964,6 +1058,7 @@ impl CheckTask {
                         id: self.id,
                         outcome,
                         maintenance: false,
+                        inconclusive: false,
                     })
                     .await;
                 return;
@@ -972,6 +1067,7 @@ impl CheckTask {
         // checktype=N: N connect checks between negotiate checks.
         let n = self.spec.connectcount;
         let mut round: u64 = 0;
+        let mut discounted_in_a_row = 0;
         let mut next = Instant::now() + first;
         loop {
             tokio::select! {
@@ -988,8 +1084,10 @@ impl CheckTask {
                     id: self.id,
                     outcome,
                     maintenance: true,
+                    inconclusive: false,
                 }
             } else {
+                let started = Instant::now();
                 let outcome = {
                     let _permit = tokio::select! {
                         _ = cancel.cancelled() => return,
@@ -1023,10 +1121,20 @@ impl CheckTask {
                         o = probe => o,
                     }
                 };
+                let inconclusive = !outcome.up
+                    && outcome.reason.starts_with("timed out")
+                    && discounted_in_a_row < Starvation::MAX_IN_A_ROW
+                    && self.starvation.since(started);
+                discounted_in_a_row = if inconclusive {
+                    discounted_in_a_row + 1
+                } else {
+                    0
+                };
                 CheckResult {
                     id: self.id,
                     outcome,
                     maintenance: false,
+                    inconclusive,
                 }
             };
             if self.tx.send(result).await.is_err() {
@@ -1065,6 +1173,7 @@ pub fn check_task_size() -> usize {
     let spec = CheckSpec::for_real(&c.virtuals[0], &c.virtuals[0].reals[0]);
     let task = CheckTask {
         id: 0,
+        starvation: Starvation::default(),
         probe: spec.probe().map_err(|e| e.to_string()),
         spec,
         tx,

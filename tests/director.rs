@@ -525,3 +525,51 @@ async fn callback_runs_with_the_config_path_when_the_file_changes() {
         .await;
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_while_the_director_is_starved_of_cpu_are_not_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let rs = servers(38, 2).await;
+    let path = write(
+        dir.path(),
+        "l.cf",
+        &cf("", "", &[(&rs[0], 1), (&rs[1], 1)], None, 38),
+    );
+    let d = start(&path);
+    let a = rs[0].addr();
+    d.wait("up", LONG, |t| dests(t).len() == 2).await;
+    // The director reports itself starved (as its monitor does when it wakes
+    // late): a hanging real's timeouts say nothing about the real...
+    let mark = |s: ldirectord_rs::director::Starvation| {
+        tokio::spawn(async move {
+            loop {
+                s.mark();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let marker = mark(d.starvation.clone());
+    rs[0].set(Mode::Hang);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        has(&d.table.snapshot(), a),
+        "removed while the director was starved\n{:#?}",
+        d.lines()
+    );
+    d.wait_log("Warning: the director was short of CPU", LONG)
+        .await;
+    // ...but only a few in a row: under sustained overload a hung real is
+    // still taken out.
+    d.wait(
+        "removed after the discounted timeouts",
+        Duration::from_secs(15),
+        |t| !has(t, a),
+    )
+    .await;
+    // A refusal is an answer: counted at once even while starved.
+    rs[1].set(Mode::Down);
+    d.wait("refused real removed", LONG, |t| !has(t, rs[1].addr()))
+        .await;
+    marker.abort();
+    d.stop().await;
+}

@@ -27,6 +27,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -44,6 +45,9 @@ LD = os.environ.get("LD_BIN", "target/release/ldirectord-rs")
 NB = os.environ.get("NB_BIN", "target/release/examples/netlink_bench")
 BK = os.environ.get("BK_BIN", "target/release/backends")
 CTL = ("127.0.0.1", 7999)
+# daemons' logs go to the guest's own /tmp (copied to the results at the end): the results
+# directory is 9p, where every flushed line costs a round trip to the host
+LOGDIR = os.environ.get("VB_LOGDIR", "/tmp/vb-logs")
 TICK = os.sysconf("SC_CLK_TCK")
 STARTED = []  # Popen objects to stop on exit
 
@@ -291,6 +295,8 @@ def task_table(o):
         drop_ns(ns)
         res["reps"].append(r)
         log("table rep %d: %s" % (rep, json.dumps(r)))
+        with open(o.out + "/table.json", "w") as f:  # partial results survive a timeout
+            json.dump(res, f, indent=1)
     # the full director, checktype=on (no probes), each start in a fresh namespace
     n = o.director_reals
     if n:
@@ -300,7 +306,10 @@ def task_table(o):
         for rep in range(o.reps):
             ns = fresh_ns()
             x = ["ip", "netns", "exec", ns]
-            cfg, lg = dl + "/ld.cf", dl + "/ld-%d.log" % rep
+            # the event log on the guest's own /tmp, not on the 9p results directory: each
+            # line is flushed at once, and a 9p write is a round trip to the host
+            os.makedirs(LOGDIR, exist_ok=True)
+            cfg, lg = dl + "/ld.cf", LOGDIR + "/ld-%d.log" % rep
             with open(cfg, "w") as f:
                 f.write(gen.ldcf(n, lg, checktype="on"))
             log("director rep %d: start with %d reals (%s)" % (rep, n, ns))
@@ -328,9 +337,12 @@ def task_table(o):
             r["rss_kib"] = status_kib(p.pid, "VmHWM")
             r["stop_ms"] = (stop(p, wait=120) or 0) * 1e3
             r["left_after_stop"] = int(run(x + [NB, "count"]).split()[1])
+            shutil.copy(lg, dl)
             drop_ns(ns)
             res["director"]["reps"].append(r)
             log("director rep %d: %s" % (rep, json.dumps(r)))
+            with open(o.out + "/table.json", "w") as f:
+                json.dump(res, f, indent=1)
     with open(o.out + "/table.json", "w") as f:
         json.dump(res, f, indent=1)
 
@@ -351,14 +363,16 @@ class Stamper(threading.Thread):
 
 def start_daemon(kind, n, out, timeout, pre=()):
     pre = list(pre)
+    logs = os.path.join(LOGDIR, os.path.basename(out.rstrip("/")))
+    os.makedirs(logs, exist_ok=True)
     if kind == "ldirectord-rs":
-        cfg, lg = out + "/ldirectord.cf", out + "/ldirectord.log"
+        cfg, lg = out + "/ldirectord.cf", logs + "/ldirectord.log"
         with open(cfg, "w") as f:
             f.write(gen.ldcf(n, lg, timeout=timeout))
         p = spawn(pre + [LD, "-f", cfg, "run", "--ipvs", "netlink"],
                   stdout=open(out + "/daemon.out", "w"), stderr=subprocess.STDOUT)
         return p, lg
-    cfg, lg = out + "/keepalived.conf", out + "/keepalived.log"
+    cfg, lg = out + "/keepalived.conf", logs + "/keepalived.log"
     with open(cfg, "w") as f:
         f.write(gen.keepalived(n, timeout=timeout))
     p = spawn(pre + ["keepalived", "--check", "--dont-fork", "--log-console", "--no-syslog",
@@ -548,6 +562,7 @@ def task_compare(o):
         log("strace close: %s" % json.dumps(res["hang_strace_close"]))
     switch(n, 5, 10, "ok", kind, lg, 90, "hang_restore", res)
     res["stop_s"] = stop(p, wait=120)
+    shutil.copy(lg, out)
     res["left_after_stop"] = dest_count()
     try:
         with socket.create_connection(CTL, timeout=10) as s:

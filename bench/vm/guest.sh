@@ -74,7 +74,7 @@ for task in $TASKS; do
 		# minutes before keeps its deleted destinations in the kernel's trash, and re-adding
 		# them then costs a scan of that trash per destination
 		say "task A: table install and edits"
-		timeout -k 5 1200 $PY "$HERE/bench.py" table --out "$RES/table" \
+		timeout -k 5 2400 $PY "$HERE/bench.py" table --out "$RES/table" \
 			--reps "${VB_REPS:-3}" ${VB_TABLE_ARGS:-} 2>&1 | tee "$RES/table.log" >&2
 		[ "${PIPESTATUS[0]}" = 0 ] || { say "task A failed"; rc=1; }
 		for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^vb-a'); do
@@ -96,6 +96,8 @@ for task in $TASKS; do
 		done
 		;;
 	interleave)
+		# for the host-side perf report (run.sh): the guest kernel's symbols
+		cat /proc/kallsyms >"$RES/kallsyms.txt" 2>/dev/null
 		for n in $SIZES; do
 			say "task B (interleaved steady CPU): $n reals"
 			for ns in vb-k vb-r; do

@@ -8,7 +8,7 @@
 # env:   VB_TASKS, VB_SIZES, VB_DAEMONS, VB_REPS, VB_STEADY, VB_HANG, VB_TABLE_ARGS, VB_ROUNDS,
 #        VB_WINDOW (see guest.sh),
 #        VB_OUT (results directory, default target/vm-bench; emptied first),
-#        VB_VM_TIMEOUT (s, default 1800), VB_MEMORY (default 2G), VB_CPUS (default 2)
+#        VB_VM_TIMEOUT (s, default 3000), VB_MEMORY (default 2G), VB_CPUS (default 2)
 # Output: target/vm-bench/ (summary.md, summary.json, per-run JSON and logs, vm-console.log).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -108,8 +108,8 @@ while :; do
 		set +e; wait "$VNG_PID"; rc=$?; set -e
 		break
 	fi
-	if [ $(($(date +%s) - t0)) -ge "${VB_VM_TIMEOUT:-1800}" ]; then
-		say "VM did not finish in ${VB_VM_TIMEOUT:-1800}s"
+	if [ $(($(date +%s) - t0)) -ge "${VB_VM_TIMEOUT:-3000}" ]; then
+		say "VM did not finish in ${VB_VM_TIMEOUT:-3000}s"
 		cleanup
 		rc=124
 		break
@@ -119,4 +119,16 @@ done
 VNG_PID=
 kill "$TAIL" 2>/dev/null || true
 say "VM finished (exit $rc) in $(($(date +%s) - t0))s; summary: $RES/summary.md"
+# flat CPU profiles recorded in the guest (interleave), reported here where symbol lookup is fast
+if command -v perf >/dev/null 2>&1; then
+	for d in "$RES"/interleave-*/*/perf.data; do
+		[ -f "$d" ] || continue
+		KS=()
+		[ -s "$RES/kallsyms.txt" ] && KS=(--kallsyms "$RES/kallsyms.txt")
+		{
+			perf report -i "$d" "${KS[@]}" --stdio --no-children --sort dso 2>/dev/null
+			perf report -i "$d" "${KS[@]}" --stdio --no-children --sort dso,sym --percent-limit 0.5 2>/dev/null
+		} >"${d%.data}-report.txt"
+	done
+fi
 exit "$rc"

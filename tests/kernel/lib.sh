@@ -499,6 +499,13 @@ wait_log() {
 		fail "log never said '$2' within $1 s; log tail: $(tail -5 "$LOG" 2>/dev/null | tr '\n' '|'); stderr: $(tail -3 "$WORK/director.out" 2>/dev/null | tr '\n' '|')"
 }
 
+# wait_log_count TIMEOUT N TEXT: until at least N log lines contain TEXT
+wait_log_count() {
+	wait_until "$1" "$2 log lines '$3'" _log_at_least "$2" "$3" ||
+		fail "log has $(log_count "$3") (wanted >= $2) lines '$3' after $1 s; log tail: $(tail -5 "$LOG" 2>/dev/null | tr '\n' '|')"
+}
+_log_at_least() { [ "$(log_count "$2")" -ge "$1" ]; }
+
 # log_count TEXT: number of log lines containing TEXT
 log_count() { grep -cF -- "$1" "$LOG" 2>/dev/null || true; }
 

@@ -77,9 +77,10 @@ else
 	snapshot 2-stopped
 	lines_before=$(wc -l <"$LOG")
 	director_start
-	# let it run its start-up sync and several check rounds
-	for i in {1..12}; do
-		nap 0.2
+	# let it run its start-up sync and several check rounds (>= 6 s at checkinterval=1)
+	t_end=$((${EPOCHREALTIME/./} / 1000 + 6000))
+	while [ $((${EPOCHREALTIME/./} / 1000)) -lt $t_end ]; do
+		nap 0.3
 		dest_line $R1 | grep -Eq -- "-> $R1 +Masq +1 +1 " || fail "during restart the entry changed: $(dest_line $R1)"
 	done
 	director_alive
