@@ -174,7 +174,7 @@ fn install(o: &Opts) -> Result<(), String> {
     let add = t.elapsed();
     // Weight changes spread over the whole table, as reloads and health
     // changes would be.
-    let stride = if edits == 0 { 1 } else { total / edits };
+    let stride = total.checked_div(edits).unwrap_or(1);
     let t = Instant::now();
     for j in 0..edits {
         let i = j * stride;

@@ -1096,7 +1096,7 @@ impl CheckTask {
                     // Boxed: a probe's state machine is ~13 KB; a sleeping
                     // task then holds a few hundred bytes, not that, times
                     // 10,000 reals.
-                    let connect_only = n > 0 && round % (u64::from(n) + 1) != 0;
+                    let connect_only = n > 0 && !round.is_multiple_of(u64::from(n) + 1);
                     round += 1;
                     let probe = if connect_only {
                         Box::pin(ldirectord_checks::run(
@@ -1111,7 +1111,7 @@ impl CheckTask {
                         ))
                     } else {
                         Box::pin(ldirectord_checks::run(
-                            &probe,
+                            probe,
                             self.spec.target,
                             self.spec.timeout,
                         ))
