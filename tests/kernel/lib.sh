@@ -455,6 +455,32 @@ snapshot() { ipvs >"$ART/ipvsadm-$1.txt" 2>&1; }
 # write_cf: the config from stdin; LOG is filled in for "logfile="
 write_cf() { cat >"$CFG"; }
 
+# two_reals_up VIP SCHED FWD W1 W2: $(rip 1):80 and $(rip 2):80 behind VIP:80 with scheduler
+# SCHED, forwarding FWD (masq|gate|ipip) and weights W1, W2: put there by the director (or,
+# in topology mode, by ipvsadm); waits until ipvsadm shows the service and both reals.
+two_reals_up() {
+	local vip=$1 sched=$2 fwd=$3 w1=$4 w2=$5 flag name
+	case $fwd in
+	masq) flag=-m name=Masq ;;
+	gate) flag=-g name=Route ;;
+	ipip) flag=-i name=Tunnel ;;
+	*) fail "two_reals_up: unknown forwarding method $fwd" ;;
+	esac
+	if topology_mode; then
+		ns $NS_DIR ipvsadm -A -t $vip:80 -s $sched || fail "ipvsadm -A"
+		ns $NS_DIR ipvsadm -a -t $vip:80 -r "$(rip 1):80" $flag -w $w1 || fail "ipvsadm -a rs1"
+		ns $NS_DIR ipvsadm -a -t $vip:80 -r "$(rip 2):80" $flag -w $w2 || fail "ipvsadm -a rs2"
+	else
+		director_start
+		wait_log 30 "Added real server: $(rip 1):80 ($vip:80) (Weight set to $w1)"
+		wait_log 10 "Added real server: $(rip 2):80 ($vip:80) (Weight set to $w2)"
+	fi
+	wait_ipvs 10 "^TCP  $vip:80 $sched"
+	wait_ipvs 10 "-> $(rip 1):80 +$name +$w1 "
+	wait_ipvs 10 "-> $(rip 2):80 +$name +$w2 "
+	snapshot up
+}
+
 director_needed() {
 	[ "$KT_MODE" = topology ] && return 0
 	[ "${KT_DIRECTOR_OK:-0}" = 1 ] ||

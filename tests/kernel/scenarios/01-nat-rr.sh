@@ -24,20 +24,8 @@ virtual=$VIP:80
 	receive="ok"
 CF
 
-if topology_mode; then
-	ns $NS_DIR ipvsadm -A -t $VIP:80 -s rr || fail "ipvsadm -A"
-	ns $NS_DIR ipvsadm -a -t $VIP:80 -r "$(rip 1):80" -m -w 1 || fail "ipvsadm -a rs1"
-	ns $NS_DIR ipvsadm -a -t $VIP:80 -r "$(rip 2):80" -m -w 1 || fail "ipvsadm -a rs2"
-else
-	director_start
-	wait_log 30 "Added real server: $(rip 1):80 ($VIP:80) (Weight set to 1)"
-	wait_log 10 "Added real server: $(rip 2):80 ($VIP:80) (Weight set to 1)"
-	director_alive
-fi
-wait_ipvs 10 "^TCP  $VIP:80 rr"
-wait_ipvs 10 "-> $(rip 1):80 +Masq +1 "
-wait_ipvs 10 "-> $(rip 2):80 +Masq +1 "
-snapshot up
+two_reals_up $VIP rr masq 1 1
+topology_mode || director_alive
 
 out=$(hits 6 "http://$VIP/")
 note "answers: $(echo $out)"

@@ -24,18 +24,7 @@ virtual=$LAN_VIP:80
 	receive="ok"
 CF
 
-if topology_mode; then
-	ns $NS_DIR ipvsadm -A -t $LAN_VIP:80 -s rr || fail "ipvsadm -A"
-	ns $NS_DIR ipvsadm -a -t $LAN_VIP:80 -r "$(rip 1):80" -i -w 1 || fail "ipvsadm -a rs1"
-	ns $NS_DIR ipvsadm -a -t $LAN_VIP:80 -r "$(rip 2):80" -i -w 1 || fail "ipvsadm -a rs2"
-else
-	director_start
-	wait_log 30 "Added real server: $(rip 1):80 ($LAN_VIP:80) (Weight set to 1)"
-	wait_log 10 "Added real server: $(rip 2):80 ($LAN_VIP:80) (Weight set to 1)"
-fi
-wait_ipvs 10 "-> $(rip 1):80 +Tunnel +1 "
-wait_ipvs 10 "-> $(rip 2):80 +Tunnel +1 "
-snapshot up
+two_reals_up $LAN_VIP rr ipip 1 1
 
 out=$(hits 6 "http://$LAN_VIP/")
 note "answers: $(echo $out)"
