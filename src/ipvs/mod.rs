@@ -10,7 +10,7 @@ pub mod memory;
 pub mod netlink;
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 /// Transport protocol of a service keyed by address and port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -279,21 +279,6 @@ pub trait Ipvs: Send {
             Op::EditDest(k, d) => self.edit_dest(k, d),
             Op::DelDest(k, a) => self.del_dest(k, *a),
         }
-    }
-}
-
-/// Format an address the way ldirectord logs a real server: `ip:port`,
-/// `[v6]:port`.
-pub fn fmt_addr(addr: &SocketAddr) -> String {
-    addr.to_string()
-}
-
-/// The unspecified address of a family (used for fwmark services).
-pub fn any_addr(v6: bool) -> IpAddr {
-    if v6 {
-        IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
-    } else {
-        IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
     }
 }
 
