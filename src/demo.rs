@@ -82,8 +82,7 @@ async fn demo() -> Result<(), String> {
     println!("== ldirectord-rs demo: 3 HTTP real servers and a sorry server on loopback,");
     println!("== checked every second (GET / expecting \"rs<N>\"), programming an in-memory IPVS table.\n");
     let table = MemoryIpvs::new();
-    let mut log = EventLog::stdout();
-    log.echo = false;
+    let log = EventLog::stdout();
     let director = Director::with_config(path, config, Box::new(table.clone()), log)
         .map_err(|e| e.to_string())?;
     let (control, control_rx) = tokio::sync::mpsc::channel(1);

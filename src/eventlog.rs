@@ -35,26 +35,18 @@ enum Sink {
     Memory(Arc<Mutex<Vec<String>>>),
 }
 
-/// The event log. Cheap to share behind a `Mutex` in the director.
+/// The event log, owned by the director task.
 pub struct EventLog {
     sink: Sink,
-    /// Also echo every line to standard output (the demo).
-    pub echo: bool,
 }
 
 impl EventLog {
     pub fn stderr() -> EventLog {
-        EventLog {
-            sink: Sink::Stderr,
-            echo: false,
-        }
+        EventLog { sink: Sink::Stderr }
     }
 
     pub fn stdout() -> EventLog {
-        EventLog {
-            sink: Sink::Stdout,
-            echo: false,
-        }
+        EventLog { sink: Sink::Stdout }
     }
 
     pub fn memory() -> (EventLog, Arc<Mutex<Vec<String>>>) {
@@ -62,7 +54,6 @@ impl EventLog {
         (
             EventLog {
                 sink: Sink::Memory(lines.clone()),
-                echo: false,
             },
             lines,
         )
@@ -87,7 +78,7 @@ impl EventLog {
                 Sink::Syslog
             }
         };
-        Ok(EventLog { sink, echo: false })
+        Ok(EventLog { sink })
     }
 
     /// Reopen a log file (after logrotate renamed it).
@@ -100,9 +91,6 @@ impl EventLog {
     /// Write one event line.
     pub fn log(&mut self, msg: &str) {
         let line = format!("{} {}\n", timestamp(), msg);
-        if self.echo {
-            print!("{line}");
-        }
         match &mut self.sink {
             Sink::Stderr => {
                 let _ = std::io::stderr().write_all(line.as_bytes());
