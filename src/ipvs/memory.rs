@@ -3,8 +3,12 @@
 //! Cloning a [`MemoryIpvs`] shares the table: tests and the demo keep a clone
 //! to look at what the director programmed.
 
-use super::*;
+use super::types::{
+    Dest, DestEntry, DestStats, Service, ServiceEntry, ServiceKey, SyncDaemon, SyncState,
+};
+use super::{Ipvs, IpvsError};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Default)]
