@@ -21,7 +21,7 @@ use neli::{
 };
 
 use super::*;
-use wire::{Kind, Request, WireError};
+use wire::{GenlRequest, RequestKind, WireError};
 
 /// Why a request failed below the IPVS layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,10 +34,10 @@ pub enum TransportError {
 
 /// Moves request payloads to the kernel and brings reply payloads back.
 pub trait Transport: Send {
-    /// Sends one request. For [`Kind::Ack`] returns no payloads on success;
-    /// for [`Kind::Dump`] returns every reply's generic netlink payload
+    /// Sends one request. For [`RequestKind::Ack`] returns no payloads on success;
+    /// for [`RequestKind::Dump`] returns every reply's generic netlink payload
     /// (genl header + attributes), in order.
-    fn request(&mut self, req: &Request) -> Result<Vec<Vec<u8>>, TransportError>;
+    fn request(&mut self, req: &GenlRequest) -> Result<Vec<Vec<u8>>, TransportError>;
 }
 
 /// The real transport: one long-lived neli router on a NETLINK_GENERIC
@@ -100,7 +100,7 @@ impl NeliTransport {
         })
     }
 
-    fn once(&mut self, req: &Request) -> Result<Vec<Vec<u8>>, TransportError> {
+    fn once(&mut self, req: &GenlRequest) -> Result<Vec<Vec<u8>>, TransportError> {
         if self.router.is_none() {
             self.router = Some(open_router().map_err(|e| TransportError::Other(e.to_string()))?);
         }
@@ -116,10 +116,14 @@ impl NeliTransport {
 }
 
 /// One request and all its replies.
-fn exchange(router: &NlRouter, family: u16, req: &Request) -> Result<Vec<Vec<u8>>, TransportError> {
+fn exchange(
+    router: &NlRouter,
+    family: u16,
+    req: &GenlRequest,
+) -> Result<Vec<Vec<u8>>, TransportError> {
     let flags = match req.kind {
-        Kind::Ack => NlmF::ACK,
-        Kind::Dump => NlmF::DUMP,
+        RequestKind::Ack => NlmF::ACK,
+        RequestKind::Dump => NlmF::DUMP,
     };
     let recv = router
         .send::<u16, Buffer, u16, Buffer>(
@@ -137,7 +141,7 @@ fn exchange(router: &NlRouter, family: u16, req: &Request) -> Result<Vec<Vec<u8>
                 if *msg.nl_type() == libc::NLMSG_DONE as u16 {
                     continue;
                 }
-                if req.kind == Kind::Dump {
+                if req.kind == RequestKind::Dump {
                     out.push(p.as_ref().to_vec());
                 }
             }
@@ -159,9 +163,9 @@ fn exchange(router: &NlRouter, family: u16, req: &Request) -> Result<Vec<Vec<u8>
 }
 
 impl Transport for NeliTransport {
-    fn request(&mut self, req: &Request) -> Result<Vec<Vec<u8>>, TransportError> {
+    fn request(&mut self, req: &GenlRequest) -> Result<Vec<Vec<u8>>, TransportError> {
         match self.once(req) {
-            Err(TransportError::Other(m)) if req.kind == Kind::Dump => {
+            Err(TransportError::Other(m)) if req.kind == RequestKind::Dump => {
                 tracing::debug!("IPVS dump failed on the socket ({m}); retrying on a fresh one");
                 self.once(req)
             }
@@ -275,7 +279,7 @@ impl NetlinkIpvs {
         &mut self,
         op: &str,
         subject: Subject<'_>,
-        req: &Request,
+        req: &GenlRequest,
     ) -> Result<Vec<Vec<u8>>, IpvsError> {
         self.transport.request(req).map_err(|e| match e {
             TransportError::Errno(n) => map_errno(n, op, &subject),
@@ -418,11 +422,11 @@ mod tests {
     /// and records what was sent.
     struct Fake {
         script: Arc<Mutex<Script>>,
-        sent: Arc<Mutex<Vec<Request>>>,
+        sent: Arc<Mutex<Vec<GenlRequest>>>,
     }
 
     impl Transport for Fake {
-        fn request(&mut self, req: &Request) -> Result<Vec<Vec<u8>>, TransportError> {
+        fn request(&mut self, req: &GenlRequest) -> Result<Vec<Vec<u8>>, TransportError> {
             self.sent.lock().unwrap().push(req.clone());
             self.script
                 .lock()
@@ -434,7 +438,7 @@ mod tests {
 
     fn fake(
         script: Vec<Result<Vec<Vec<u8>>, TransportError>>,
-    ) -> (NetlinkIpvs, Arc<Mutex<Vec<Request>>>) {
+    ) -> (NetlinkIpvs, Arc<Mutex<Vec<GenlRequest>>>) {
         let sent = Arc::new(Mutex::new(Vec::new()));
         let ipvs = NetlinkIpvs::with_transport(Box::new(Fake {
             script: Arc::new(Mutex::new(script.into())),
@@ -530,11 +534,11 @@ mod tests {
         };
         let (mut ipvs, sent) = fake(vec![
             Ok(vec![
-                wire::encode_service_reply(&svc(), flags::HASHED),
-                wire::encode_service_reply(&fwm, flags::HASHED),
+                wire::replies::encode_service_reply(&svc(), flags::HASHED),
+                wire::replies::encode_service_reply(&fwm, flags::HASHED),
             ]),
-            Ok(vec![wire::encode_dest_reply(&d1)]),
-            Ok(vec![wire::encode_dest_reply(&d2)]),
+            Ok(vec![wire::replies::encode_dest_reply(&d1)]),
+            Ok(vec![wire::replies::encode_dest_reply(&d2)]),
         ]);
         let got = ipvs.dump().unwrap();
         assert_eq!(
