@@ -714,38 +714,13 @@ fn rfc2822_now() -> String {
 
 /// This host's name (`gethostname`), `localhost` when unknown.
 fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
-    // unless truncated, and the last byte stays 0.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) } == 0;
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(0);
-    match std::str::from_utf8(&buf[..end]) {
-        Ok(s) if ok && !s.is_empty() => s.to_string(),
-        _ => "localhost".to_string(),
-    }
+    crate::sys::hostname().unwrap_or_else(|| "localhost".to_string())
 }
 
 /// The name of the real user (as Perl's `getpwuid($<)`), else its uid.
 fn username() -> String {
-    // SAFETY: getpwuid_r with a valid passwd struct and buffer of the given
-    // length; the returned name points into `buf`, read before it goes.
-    unsafe {
-        let uid = libc::getuid();
-        let mut pw: libc::passwd = std::mem::zeroed();
-        let mut buf = vec![0 as libc::c_char; 4096];
-        let mut out: *mut libc::passwd = std::ptr::null_mut();
-        if libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) == 0
-            && !out.is_null()
-            && !pw.pw_name.is_null()
-        {
-            if let Ok(s) = std::ffi::CStr::from_ptr(pw.pw_name).to_str() {
-                if !s.is_empty() {
-                    return s.to_string();
-                }
-            }
-        }
-        uid.to_string()
-    }
+    let uid = crate::sys::real_uid();
+    crate::sys::user_name(uid).unwrap_or_else(|| uid.to_string())
 }
 
 #[cfg(test)]
