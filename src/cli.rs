@@ -87,35 +87,9 @@ fn print_errors(e: &config::ConfigErrors) {
     }
 }
 
-/// Raise the soft open-files limit to the hard one: thousands of checks in
-/// flight need thousands of sockets, and running out would show healthy
-/// reals as down. Returns the limit now in force.
-pub fn raise_nofile() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 0;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let want = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                return want.rlim_cur;
-            }
-        }
-    }
-    lim.rlim_cur
-}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let nofile = raise_nofile();
+    let nofile = crate::sys::raise_nofile_limit();
     let code = match cli.command {
         Command::Configtest => match config::load(&cli.config) {
             Ok(c) => {

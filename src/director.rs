@@ -159,8 +159,8 @@ pub struct Director {
     /// Table operations applied so far.
     pub ops: u64,
     counters: Counters,
-    status_tx: mpsc::Sender<status::Request>,
-    status_rx: Option<mpsc::Receiver<status::Request>>,
+    status_tx: mpsc::Sender<status::StatusQuery>,
+    status_rx: Option<mpsc::Receiver<status::StatusQuery>>,
     /// Email alerts (see [`crate::alert`]).
     alerter: crate::alert::Alerter,
 }
@@ -823,7 +823,7 @@ impl Director {
     }
 
     /// A sender for status requests (see [`status::serve`]).
-    pub fn status_sender(&self) -> mpsc::Sender<status::Request> {
+    pub fn status_sender(&self) -> mpsc::Sender<status::StatusQuery> {
         self.status_tx.clone()
     }
 
@@ -919,10 +919,10 @@ impl Director {
                 _ = resync.tick() => self.resync(),
                 Some(req) = status_rx.recv() => {
                     let st = self.status();
-                    let body = match req.kind {
-                        status::Kind::Status => serde_json::to_string_pretty(&st).unwrap_or_default(),
-                        status::Kind::Metrics => status::format_metrics(&st),
-                        status::Kind::Health => "ok\n".to_string(),
+                    let body = match req.page {
+                        status::Page::Status => serde_json::to_string_pretty(&st).unwrap_or_default(),
+                        status::Page::Metrics => status::format_metrics(&st),
+                        status::Page::Health => "ok\n".to_string(),
                     };
                     let _ = req.reply.send(body);
                 }

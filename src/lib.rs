@@ -12,22 +12,28 @@
 //! - [`ipvs`]: the [`ipvs::Ipvs`] trait, the in-memory and netlink backends.
 //! - [`director`]: the scheduler loop that ties them together, reloads and
 //!   resyncs.
-//! - [`eventlog`]: the log file operators tail (ldirectord's phrases).
-//! - [`alert`]: email alerts (`emailalert`, `smtp`, ...), sent without
-//!   blocking the director.
+//! - [`output`]: what the director tells the world: the event log
+//!   ([`output::eventlog`]), status and metrics over HTTP
+//!   ([`output::status`]), email alerts ([`output::alert`]), systemd
+//!   readiness ([`output::notify`]).
 //! - [`demo`]: the self-contained demonstration behind `ldirectord-rs demo`.
+//! - [`sys`]: every libc call, as small safe wrappers (`unsafe_code` is
+//!   denied everywhere else).
 
-pub mod alert;
+#![deny(unsafe_code)]
+
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod director;
-pub mod eventlog;
 pub mod health;
 pub mod ipvs;
-pub mod notify;
 pub mod oneshot;
+pub mod output;
 pub mod plan;
-pub mod status;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod table;
 pub mod testbed;
+
+pub use output::{alert, eventlog, notify, status}; // SHIM(layout)

@@ -5,7 +5,7 @@
 use ldirectord_rs::director::{Control, Director};
 use ldirectord_rs::eventlog::EventLog;
 use ldirectord_rs::ipvs::memory::MemoryIpvs;
-use ldirectord_rs::status::{Kind, Request, Status};
+use ldirectord_rs::status::{Page, Status, StatusQuery};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,10 +24,10 @@ fn config(n: usize, virtuals: usize) -> String {
     s
 }
 
-async fn status(tx: &mpsc::Sender<Request>) -> Status {
+async fn status(tx: &mpsc::Sender<StatusQuery>) -> Status {
     let (reply, rx) = oneshot::channel();
-    tx.send(Request {
-        kind: Kind::Status,
+    tx.send(StatusQuery {
+        page: Page::Status,
         reply,
     })
     .await

@@ -74,7 +74,7 @@ impl EventLog {
                 s
             }
             Some(LogTarget::Syslog(facility)) => {
-                open_syslog(facility);
+                crate::sys::open_syslog(facility);
                 Sink::Syslog
             }
         };
@@ -101,7 +101,7 @@ impl EventLog {
                 let _ = out.flush();
             }
             Sink::Memory(v) => v.lock().unwrap().push(line.trim_end().to_string()),
-            Sink::Syslog => syslog(msg),
+            Sink::Syslog => crate::sys::syslog_info(msg),
             Sink::File { .. } => {
                 if rotated(&self.sink) {
                     self.reopen();
@@ -176,41 +176,6 @@ pub fn format_time(t: std::time::SystemTime) -> String {
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
     );
     now.format(&fmt).unwrap_or_default()
-}
-
-fn open_syslog(facility: &str) {
-    use libc::*;
-    let fac = match facility {
-        "auth" => LOG_AUTH,
-        "authpriv" => LOG_AUTHPRIV,
-        "cron" => LOG_CRON,
-        "daemon" => LOG_DAEMON,
-        "kern" => LOG_KERN,
-        "lpr" => LOG_LPR,
-        "mail" => LOG_MAIL,
-        "news" => LOG_NEWS,
-        "syslog" => LOG_SYSLOG,
-        "user" => LOG_USER,
-        "uucp" => LOG_UUCP,
-        "local0" => LOG_LOCAL0,
-        "local1" => LOG_LOCAL1,
-        "local2" => LOG_LOCAL2,
-        "local3" => LOG_LOCAL3,
-        "local4" => LOG_LOCAL4,
-        "local5" => LOG_LOCAL5,
-        "local6" => LOG_LOCAL6,
-        "local7" => LOG_LOCAL7,
-        _ => LOG_DAEMON,
-    };
-    static IDENT: &[u8] = b"ldirectord-rs\0";
-    // SAFETY: IDENT is a static NUL-terminated string, as openlog requires.
-    unsafe { openlog(IDENT.as_ptr() as *const c_char, LOG_PID, fac) };
-}
-
-fn syslog(msg: &str) {
-    let c = std::ffi::CString::new(msg.replace('\0', " ")).unwrap_or_default();
-    // SAFETY: "%s" with one valid C string argument.
-    unsafe { libc::syslog(libc::LOG_INFO, c"%s".as_ptr(), c.as_ptr()) };
 }
 
 /// ldirectord's spelling of a virtual in event lines: `vip:vport`, or the

@@ -1,0 +1,144 @@
+//! Every libc call of the main crate, each behind a small safe wrapper.
+//!
+//! `unsafe_code` is denied everywhere else in the crate (see `lib.rs`); this
+//! module alone is allowed it, so each `unsafe` block sits here with the
+//! reason it is sound next to it.
+
+use std::ffi::{CStr, CString};
+
+/// This host's name (`gethostname(2)`); `None` when it cannot be read or is
+/// empty or not UTF-8.
+pub fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
+    // unless truncated, and the last byte stays 0.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(s) if ok && !s.is_empty() => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+/// The real user id of this process (`getuid(2)`, Perl's `$<`).
+pub fn real_uid() -> u32 {
+    // SAFETY: getuid takes no arguments and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// The login name of user `uid` (`getpwuid_r(3)`); `None` when the user is
+/// unknown or the name is empty or not UTF-8.
+pub fn user_name(uid: u32) -> Option<String> {
+    // SAFETY: getpwuid_r with a valid passwd struct and a buffer of the given
+    // length; the returned name points into `buf`, read before it goes.
+    unsafe {
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut out: *mut libc::passwd = std::ptr::null_mut();
+        if libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) == 0
+            && !out.is_null()
+            && !pw.pw_name.is_null()
+        {
+            if let Ok(s) = CStr::from_ptr(pw.pw_name).to_str() {
+                if !s.is_empty() {
+                    return Some(s.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Raise the soft open-files limit (`RLIMIT_NOFILE`) to the hard one
+/// (`getrlimit(2)`, `setrlimit(2)`): thousands of checks in flight need
+/// thousands of sockets, and running out would show healthy reals as down.
+/// Returns the soft limit now in force (0 when it cannot be read).
+pub fn raise_nofile_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                return want.rlim_cur;
+            }
+        }
+    }
+    lim.rlim_cur
+}
+
+/// Connect to syslog (`openlog(3)`) as `ldirectord-rs`, with the pid, under
+/// `facility` (`daemon`, `local0`, ...; unknown names: `daemon`).
+pub fn open_syslog(facility: &str) {
+    static IDENT: &CStr = c"ldirectord-rs";
+    let fac = syslog_facility(facility);
+    // SAFETY: IDENT is a static NUL-terminated string, as openlog requires
+    // (it keeps the pointer).
+    unsafe { libc::openlog(IDENT.as_ptr(), libc::LOG_PID, fac) };
+}
+
+/// Send `msg` to syslog at priority `info` (`syslog(3)`); NUL bytes in it
+/// become spaces.
+pub fn syslog_info(msg: &str) {
+    let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    // SAFETY: "%s" with one valid C string argument.
+    unsafe { libc::syslog(libc::LOG_INFO, c"%s".as_ptr(), c.as_ptr()) };
+}
+
+/// The syslog facility named `name` (`LOG_DAEMON` when unknown).
+fn syslog_facility(name: &str) -> libc::c_int {
+    use libc::*;
+    match name {
+        "auth" => LOG_AUTH,
+        "authpriv" => LOG_AUTHPRIV,
+        "cron" => LOG_CRON,
+        "daemon" => LOG_DAEMON,
+        "kern" => LOG_KERN,
+        "lpr" => LOG_LPR,
+        "mail" => LOG_MAIL,
+        "news" => LOG_NEWS,
+        "syslog" => LOG_SYSLOG,
+        "user" => LOG_USER,
+        "uucp" => LOG_UUCP,
+        "local0" => LOG_LOCAL0,
+        "local1" => LOG_LOCAL1,
+        "local2" => LOG_LOCAL2,
+        "local3" => LOG_LOCAL3,
+        "local4" => LOG_LOCAL4,
+        "local5" => LOG_LOCAL5,
+        "local6" => LOG_LOCAL6,
+        "local7" => LOG_LOCAL7,
+        _ => LOG_DAEMON,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_user_and_nofile_are_known() {
+        assert!(hostname().is_some());
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        if passwd.starts_with("root:") || passwd.contains("\nroot:") {
+            assert_eq!(user_name(0).as_deref(), Some("root"));
+        }
+        assert!(raise_nofile_limit() > 0);
+    }
+
+    #[test]
+    fn facilities_by_name() {
+        assert_eq!(syslog_facility("local3"), libc::LOG_LOCAL3);
+        assert_eq!(syslog_facility("mail"), libc::LOG_MAIL);
+        assert_eq!(syslog_facility("nonsense"), libc::LOG_DAEMON);
+    }
+}
