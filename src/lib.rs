@@ -20,14 +20,15 @@
 pub mod alert;
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod demo;
 pub mod director;
 pub mod eventlog;
-pub mod health;
 pub mod ipvs;
 pub mod notify;
 pub mod oneshot;
-pub mod plan;
 pub mod status;
-pub mod table;
 pub mod testbed;
+
+// SHIM(layout): the old paths of the modules now under `core`.
+pub use self::core::{health, plan, table};

@@ -16,7 +16,7 @@
 //!   be: additions first, then edits, then deletions.
 
 use crate::config::{Real, Virtual};
-use crate::health::State;
+use super::health::State;
 use crate::ipvs::{flags, Dest, Op, Service, ServiceKey};
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;

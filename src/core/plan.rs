@@ -7,7 +7,7 @@
 //! change keeps its health; a changed one starts afresh.
 
 use crate::config::{CheckService, CheckType, Config, HttpMethod, Real, Virtual};
-use crate::health::Thresholds;
+use super::health::Thresholds;
 use ldirectord_checks::{BannerProtocol, DnsProbe, FtpProbe, HttpProbe, Probe, Transport};
 use std::collections::HashMap;
 use std::net::SocketAddr;
