@@ -12,11 +12,13 @@
 
 use crate::config::{self, Config};
 use crate::eventlog::{self, EventLog};
-use crate::health::{Health, State, Transition};
+use crate::core::actual::{self, ActualTable};
+use crate::core::events::{fmt_virtual, Event, Phase, SoftFailure, TableEvent};
+use crate::core::health::{Health, State, Transition};
+use crate::core::plan::{CheckSpec, Plan, SpecMap};
+use crate::core::table::{self, Change, Context};
 use crate::ipvs::{Ipvs, Op, ServiceKey};
-use crate::plan::{CheckSpec, Plan, SpecMap};
 use crate::status;
-use crate::table::{self, ActualTable, Change, Context, Event};
 use ldirectord_checks::Outcome;
 use rand::Rng;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -214,7 +216,7 @@ impl Director {
         mut backend: Box<dyn Ipvs>,
         log: EventLog,
     ) -> Result<Director, StartError> {
-        let actual = table::actual_from_dump(backend.dump()?);
+        let actual = actual::actual_from_dump(backend.dump()?);
         let (tx, rx) = mpsc::channel(4096);
         let permits = config.global.maxchecks.max(1);
         let semaphore = Arc::new(Semaphore::new(permits));
@@ -261,7 +263,7 @@ impl Director {
         d.ensure_sync_daemons();
         d.install_plan();
         for vi in 0..d.config.virtuals.len() {
-            d.reconcile(vi, None, "start");
+            d.reconcile(vi, None, Phase::Start);
         }
         Ok(d)
     }
@@ -350,7 +352,7 @@ impl Director {
     }
 
     /// Apply the diff for one virtual.
-    fn reconcile(&mut self, vi: usize, reason: Option<&str>, phase: &str) {
+    fn reconcile(&mut self, vi: usize, reason: Option<&str>, phase: Phase) {
         let v = &self.config.virtuals[vi];
         let ids = &self.ids_of[vi];
         let checks = &self.checks;
@@ -409,7 +411,7 @@ impl Director {
         };
         let changes = table::diff_real(v, ri, new, counts, fallback, self.actual.get(&v.key), &ctx);
         let (key, addr) = (v.key, v.reals[ri].addr);
-        self.apply(changes, Some(reason), "check");
+        self.apply(changes, Some(reason), Phase::Check);
         self.fallback_command(vi, counts);
         let weight = self
             .actual
@@ -470,7 +472,7 @@ impl Director {
             let line = format!(
                 "{} ({}) {} {:.1}ms {}",
                 v.reals[ri].addr,
-                eventlog::fmt_virtual(&v.key),
+                fmt_virtual(&v.key),
                 if outcome.up { "up" } else { "down" },
                 outcome.latency.as_secs_f64() * 1000.0,
                 outcome.reason
@@ -496,34 +498,15 @@ impl Director {
     }
 
     /// Send each change to the backend; log it; on error, schedule a resync.
-    fn apply(&mut self, changes: Vec<Change>, reason: Option<&str>, phase: &str) {
+    fn apply(&mut self, changes: Vec<Change>, reason: Option<&str>, phase: Phase) {
         for ch in changes {
             match self.backend.apply(&ch.op) {
                 Ok(()) => {
                     self.ops += 1;
-                    table::record(&mut self.actual, &ch.op);
-                    let (key, addr) = op_target(&ch.op);
-                    let mut line = eventlog::phrase(&ch.event, &key, addr);
-                    if ch.event == Event::PurgedReal {
-                        line = line.replacen(
-                            "Purged real server:",
-                            &format!("Purged real server ({phase}):"),
-                            1,
-                        );
-                    }
-                    // Email alerts: the subject is the phrase without the reason.
-                    let subject = addr.map(|_| line.clone());
-                    if let (Some(r), Event::DeletedReal | Event::QuiescedReal) = (reason, &ch.event)
-                    {
-                        line.push_str(" reason: ");
-                        line.push_str(r);
-                    }
-                    self.log.log(&line);
-                    if let (Some(a), Some(subject)) = (addr, subject) {
-                        for l in self.alerter.event(&ch.event, &key, a, &subject, reason) {
-                            self.log.log(&l);
-                        }
-                    }
+                    actual::record(&mut self.actual, &ch.op);
+                    let event = TableEvent::of(&ch, phase, reason);
+                    self.log.log(&event.line());
+                    self.alert(&event);
                 }
                 Err(e) => {
                     self.counters.errors += 1;
@@ -534,6 +517,19 @@ impl Director {
                     self.need_resync = true;
                 }
             }
+        }
+    }
+
+    /// Email alerts for a real's or fallback's event (the subject is its
+    /// phrase, without the reason).
+    fn alert(&mut self, event: &TableEvent<'_>) {
+        let Some(addr) = event.addr else { return };
+        let subject = event.phrase();
+        for l in self
+            .alerter
+            .event(&event.event, &event.key, addr, &subject, event.reason)
+        {
+            self.log.log(&l);
         }
     }
 
@@ -581,11 +577,14 @@ impl Director {
             } => {
                 for &(vi, ri) in self.uses.get(&r.id).map(Vec::as_slice).unwrap_or_default() {
                     let v = &self.config.virtuals[vi];
-                    let line = format!(
-                        "Soft failure real server: {} ({}) failure {failures}/{failurecount} reason: {reason}",
-                        v.reals[ri].addr,
-                        eventlog::fmt_virtual(&v.key)
-                    );
+                    let line = SoftFailure {
+                        real: v.reals[ri].addr,
+                        key: v.key,
+                        failures,
+                        failurecount,
+                        reason: &reason,
+                    }
+                    .line();
                     self.log.log(&line);
                 }
             }
@@ -599,10 +598,10 @@ impl Director {
         self.last_resync = Instant::now();
         match self.backend.dump() {
             Ok(dump) => {
-                self.actual = table::actual_from_dump(dump);
+                self.actual = actual::actual_from_dump(dump);
                 self.need_resync = false;
                 for vi in 0..self.config.virtuals.len() {
-                    self.reconcile(vi, None, "resync");
+                    self.reconcile(vi, None, Phase::Resync);
                 }
             }
             Err(e) => {
@@ -666,12 +665,12 @@ impl Director {
                         event: Event::DeletedVirtual,
                     }],
                     None,
-                    "reload",
+                    Phase::Reload,
                 );
             }
         }
         for vi in 0..self.config.virtuals.len() {
-            self.reconcile(vi, None, "reload");
+            self.reconcile(vi, None, Phase::Reload);
         }
         self.counters.reloads += 1;
         self.alerter.set_status(crate::alert::DaemonStatus::Running);
@@ -723,23 +722,36 @@ impl Director {
             .collect();
         for key in managed {
             let addrs: Vec<SocketAddr> = self.actual[&key].dests.keys().copied().collect();
-            let vs = eventlog::fmt_virtual(&key);
             match self.backend.del_service(&key) {
                 Ok(()) => {
                     self.ops += 1;
+                    // One call removed the service with its destinations;
+                    // each is told as ldirectord tells it.
                     for a in addrs {
-                        let line = format!("Purged real server (stop): {a} ({vs})");
-                        self.log.log(&line);
-                        for l in self.alerter.event(&Event::PurgedReal, &key, a, &line, None) {
-                            self.log.log(&l);
-                        }
+                        let purged = TableEvent {
+                            event: Event::PurgedReal,
+                            key,
+                            addr: Some(a),
+                            phase: Phase::Stop,
+                            reason: None,
+                        };
+                        self.log.log(&purged.line());
+                        self.alert(&purged);
                     }
-                    self.log.log(&format!("Deleted virtual server: {vs}"));
+                    let deleted = TableEvent {
+                        event: Event::DeletedVirtual,
+                        key,
+                        addr: None,
+                        phase: Phase::Stop,
+                        reason: None,
+                    };
+                    self.log.log(&deleted.line());
                     self.actual.remove(&key);
                 }
-                Err(e) => self
-                    .log
-                    .log(&format!("Error: cannot delete virtual server {vs}: {e}")),
+                Err(e) => self.log.log(&format!(
+                    "Error: cannot delete virtual server {}: {e}",
+                    fmt_virtual(&key)
+                )),
             }
         }
         if self.config.global.defaults.cleanstop {
@@ -1229,13 +1241,4 @@ fn sync_desc(d: &crate::ipvs::SyncDaemon) -> String {
 fn config_stamp(path: &Path) -> Option<(SystemTime, u64)> {
     let m = std::fs::metadata(path).ok()?;
     Some((m.modified().ok()?, m.len()))
-}
-
-fn op_target(op: &Op) -> (ServiceKey, Option<SocketAddr>) {
-    match op {
-        Op::AddService(s) | Op::EditService(s) => (s.key, None),
-        Op::DelService(k) => (*k, None),
-        Op::AddDest(k, d) | Op::EditDest(k, d) => (*k, Some(d.addr)),
-        Op::DelDest(k, a) => (*k, Some(*a)),
-    }
 }

@@ -14,6 +14,8 @@
 //! - [`events`]: what each change (or soft failure) is called, rendered to
 //!   ldirectord's log phrase in one place.
 
+pub mod actual;
+pub mod events;
 pub mod health;
 pub mod plan;
 pub mod table;
