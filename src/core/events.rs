@@ -226,7 +226,10 @@ mod tests {
             event: Event::DeletedReal,
         };
         let e = TableEvent::of(&deleted, Phase::Check, Some("HTTP 503"));
-        assert_eq!(e.phrase(), "Deleted real server: 10.0.0.2:80 (10.0.0.100:80)");
+        assert_eq!(
+            e.phrase(),
+            "Deleted real server: 10.0.0.2:80 (10.0.0.100:80)"
+        );
         assert_eq!(
             e.line(),
             "Deleted real server: 10.0.0.2:80 (10.0.0.100:80) reason: HTTP 503"

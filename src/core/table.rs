@@ -314,8 +314,8 @@ pub fn same_service(a: &Service, b: &Service) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::actual::{record, ActualTable};
     use crate::config::{Check, CheckService, CheckType, Fallback, HttpMethod, Line};
+    use crate::core::actual::{record, ActualTable};
     use crate::ipvs::{Forward, Protocol};
     use std::time::Duration;
 
