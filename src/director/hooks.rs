@@ -7,7 +7,7 @@
 //! - `maintenancedir`: the names of its files, read once a second, force
 //!   the reals they name down (the check tasks read the set);
 //! - connection-sync daemons: started when configured, stopped on cleanstop;
-//! - [`run_command`]: how every command is run (`/bin/sh -c`, in the
+//! - `run_command`: how every command is run (`/bin/sh -c`, in the
 //!   background, bounded).
 
 use super::Director;
