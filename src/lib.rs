@@ -3,15 +3,22 @@
 //! Follow one check result to one netlink message:
 //!
 //! - [`config`]: `ldirectord.cf` and YAML into one typed model.
-//! - [`plan`]: the checks to run, derived from the config (one per real and
-//!   check parameters, shared by every virtual that lists that real).
+//! - [`core`]: the pure core (no tokio, no file system, no
+//!   clock):
+//!   - [`core::plan`]: the checks to run, derived from the config (one per
+//!     real and check parameters, shared by every virtual that lists that
+//!     real).
+//!   - [`core::health`]: a state machine per check (failurecount, risecount).
+//!   - [`core::table`]: the desired IPVS table as a function of config +
+//!     health, and the minimal diff against the actual table.
+//!   - [`core::actual`]: the director's copy of the kernel table.
+//!   - [`core::events`]: each table event and soft failure, rendered to
+//!     ldirectord's log phrase in one place.
 //! - `ldirectord_checks` (the `checks/` crate): the probes themselves.
-//! - [`health`]: a pure state machine per check (failurecount, risecount).
-//! - [`table`]: the desired IPVS table as a pure function of config + health,
-//!   and the minimal diff against the actual table.
 //! - [`ipvs`]: the [`ipvs::Ipvs`] trait, the in-memory and netlink backends.
-//! - [`director`]: the scheduler loop that ties them together, reloads and
-//!   resyncs.
+//! - [`director`]: the scheduler loop that ties them together (a check
+//!   result goes to the backend through `director/on_result.rs`), reloads
+//!   and resyncs.
 //! - [`output`]: what the director tells the world: the event log
 //!   ([`output::eventlog`]), status and metrics over HTTP
 //!   ([`output::status`]), email alerts ([`output::alert`]), systemd
@@ -24,16 +31,15 @@
 
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod demo;
 pub mod director;
-pub mod health;
 pub mod ipvs;
 pub mod oneshot;
 pub mod output;
-pub mod plan;
 #[allow(unsafe_code)]
 pub mod sys;
-pub mod table;
 pub mod testbed;
 
 pub use output::{alert, eventlog, notify, status}; // SHIM(layout)
+pub use self::core::{health, plan, table}; // SHIM(layout)

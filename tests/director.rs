@@ -324,11 +324,11 @@ async fn adoption_leaves_a_healthy_entry_alone_and_drift_is_repaired() {
     let v = &config.virtuals[0];
     let mut table = ldirectord_rs::ipvs::memory::MemoryIpvs::new();
     table
-        .add_service(&ldirectord_rs::table::desired_service(v))
+        .add_service(&ldirectord_rs::core::table::desired_service(v))
         .unwrap();
     for r in &v.reals {
         table
-            .add_dest(&v.key, &ldirectord_rs::table::desired_dest(r))
+            .add_dest(&v.key, &ldirectord_rs::core::table::desired_dest(r))
             .unwrap();
     }
     let ops_before = table.op_count();

@@ -93,7 +93,7 @@ fn a_real_in_two_virtuals_is_one_check() {
     let path = dir.path().join("l.cf");
     std::fs::write(&path, config(10, 3)).unwrap();
     let cfg = ldirectord_rs::config::load(&path).unwrap();
-    let plan = ldirectord_rs::plan::Plan::new(&cfg);
+    let plan = ldirectord_rs::core::plan::Plan::new(&cfg);
     assert_eq!(plan.checks.len(), 10);
     assert!(plan.checks.iter().all(|(_, uses)| uses.len() == 3));
 }

@@ -12,13 +12,13 @@
 //! does it at once on SIGHUP too.
 
 use crate::config::LogTarget;
-use crate::ipvs::ServiceKey;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+pub use crate::core::events::fmt_virtual; // SHIM(layout): now in core::events
 
 /// Where lines go.
 enum Sink {
@@ -176,35 +176,4 @@ pub fn format_time(t: std::time::SystemTime) -> String {
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
     );
     now.format(&fmt).unwrap_or_default()
-}
-
-/// ldirectord's spelling of a virtual in event lines: `vip:vport`, or the
-/// mark number for a fwmark service.
-pub fn fmt_virtual(key: &ServiceKey) -> String {
-    match key {
-        ServiceKey::Inet { addr, .. } => addr.to_string(),
-        ServiceKey::Fwmark { mark, .. } => mark.to_string(),
-    }
-}
-
-/// The line for one table change (`None` for changes that are not events).
-pub fn phrase(event: &crate::table::Event, key: &ServiceKey, addr: Option<SocketAddr>) -> String {
-    use crate::table::Event::*;
-    let v = fmt_virtual(key);
-    let r = addr.map(|a| a.to_string()).unwrap_or_default();
-    match event {
-        AddedVirtual => format!("Added virtual server: {v}"),
-        EditedVirtual => format!("Edited virtual server: {v}"),
-        DeletedVirtual => format!("Deleted virtual server: {v}"),
-        AddedReal { weight } => format!("Added real server: {r} ({v}) (Weight set to {weight})"),
-        RestoredReal { weight } => {
-            format!("Restored real server: {r} ({v}) (Weight set to {weight})")
-        }
-        EditedReal { weight } => format!("Edited real server: {r} ({v}) (Weight set to {weight})"),
-        QuiescedReal => format!("Quiescent real server: {r} ({v}) (Weight set to 0)"),
-        DeletedReal => format!("Deleted real server: {r} ({v})"),
-        PurgedReal => format!("Purged real server: {r} ({v})"),
-        AddedFallback => format!("Added fallback server: {r} ({v})"),
-        DeletedFallback => format!("Deleted fallback server: {r} ({v})"),
-    }
 }

@@ -15,64 +15,14 @@
 //! - changes are ordered so a service is never left empty when it need not
 //!   be: additions first, then edits, then deletions.
 
+use super::actual::ActualService;
+use super::health::State;
 use crate::config::{Real, Virtual};
-use crate::health::State;
 use crate::ipvs::{flags, Dest, Op, Service, ServiceKey};
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 
-/// A service as the director keeps it: settings and destinations by address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActualService {
-    pub service: Service,
-    pub dests: BTreeMap<SocketAddr, Dest>,
-}
-
-/// The actual table, by service key.
-pub type ActualTable = BTreeMap<ServiceKey, ActualService>;
-
-/// Build the actual table from a backend dump.
-pub fn actual_from_dump(dump: Vec<crate::ipvs::ServiceEntry>) -> ActualTable {
-    dump.into_iter()
-        .map(|e| {
-            let dests = e.dests.into_iter().map(|d| (d.dest.addr, d.dest)).collect();
-            (
-                e.service.key,
-                ActualService {
-                    service: e.service,
-                    dests,
-                },
-            )
-        })
-        .collect()
-}
-
-/// Why a change is made: this is what the event log says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    AddedVirtual,
-    EditedVirtual,
-    DeletedVirtual,
-    /// A real added with its weight (at start, or back up when not quiescent).
-    AddedReal {
-        weight: u32,
-    },
-    /// A real's weight raised back from 0 (quiescent mode).
-    RestoredReal {
-        weight: u32,
-    },
-    /// A real's weight set to 0.
-    QuiescedReal,
-    DeletedReal,
-    /// A real's settings changed by a reload (weight, method, thresholds).
-    EditedReal {
-        weight: u32,
-    },
-    /// A destination the config does not list, purged.
-    PurgedReal,
-    AddedFallback,
-    DeletedFallback,
-}
+pub use super::events::Event; // SHIM(layout): `table::Event`, now `core::events::Event`
 
 /// One table operation and the event it stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,39 +311,11 @@ pub fn same_service(a: &Service, b: &Service) -> bool {
         && (!persistent || (a.timeout == b.timeout && a.netmask == b.netmask))
 }
 
-/// Apply a change to the director's copy of the actual table (after the
-/// backend accepted it).
-pub fn record(actual: &mut ActualTable, op: &Op) {
-    match op {
-        Op::AddService(s) | Op::EditService(s) => {
-            actual
-                .entry(s.key)
-                .and_modify(|a| a.service = s.clone())
-                .or_insert_with(|| ActualService {
-                    service: s.clone(),
-                    dests: BTreeMap::new(),
-                });
-        }
-        Op::DelService(k) => {
-            actual.remove(k);
-        }
-        Op::AddDest(k, d) | Op::EditDest(k, d) => {
-            if let Some(a) = actual.get_mut(k) {
-                a.dests.insert(d.addr, *d);
-            }
-        }
-        Op::DelDest(k, addr) => {
-            if let Some(a) = actual.get_mut(k) {
-                a.dests.remove(addr);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{Check, CheckService, CheckType, Fallback, HttpMethod, Line};
+    use crate::core::actual::{record, ActualTable};
     use crate::ipvs::{Forward, Protocol};
     use std::time::Duration;
 

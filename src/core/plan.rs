@@ -6,8 +6,8 @@
 //! probe per interval, one health state). On reload, a spec that did not
 //! change keeps its health; a changed one starts afresh.
 
+use super::health::Thresholds;
 use crate::config::{CheckService, CheckType, Config, HttpMethod, Real, Virtual};
-use crate::health::Thresholds;
 use ldirectord_checks::{BannerProtocol, DnsProbe, FtpProbe, HttpProbe, Probe, Transport};
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,0 +1,360 @@
+//! The checks: one task per distinct check, probing on its own cadence and
+//! sending [`CheckResult`]s to the director over a channel, so no check ever
+//! waits for another, nor for the table.
+//!
+//! - cadence: fixed-rate every `interval`, the first after a random
+//!   [`spread`] so checks spread over the round; `checktype=N` runs N
+//!   connect checks between negotiate checks;
+//! - `maxchecks`: one shared semaphore bounds the probes in flight;
+//! - starvation: a timeout while the director itself was starved of CPU is
+//!   sent as inconclusive (see [`Starvation`]);
+//! - the director side: installing the plan (start, keep, stop tasks as the
+//!   config asks) and following `maxchecks` on reload.
+
+use super::hooks::Maintenance;
+use super::Director;
+use crate::config;
+use crate::core::health::Health;
+use crate::core::plan::{CheckSpec, Plan, SpecMap};
+use ldirectord_checks::Outcome;
+use rand::Rng;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// A check's result, sent by its task.
+#[derive(Debug)]
+pub struct CheckResult {
+    pub id: u64,
+    pub outcome: Outcome,
+    /// The real is in maintenance: forced down, no probe was run.
+    pub maintenance: bool,
+    /// A timeout while the director itself was starved of CPU: it says
+    /// nothing about the real, and is not counted against it.
+    pub inconclusive: bool,
+}
+
+/// Watches the runtime for CPU starvation: a task that sleeps 100 ms and
+/// notes when it wakes much later than that. A check that timed out while
+/// the director could not run may have had its answer waiting in the socket
+/// all along; counting it would remove a healthy real because the *director*
+/// was overloaded (seen at 1,000 reals in a CPU-starved VM).
+#[derive(Debug, Clone)]
+pub struct Starvation {
+    origin: Instant,
+    /// Milliseconds after `origin` of the last starved instant, plus one
+    /// (0: never).
+    last: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Default for Starvation {
+    fn default() -> Self {
+        Starvation {
+            origin: Instant::now(),
+            last: Arc::default(),
+        }
+    }
+}
+
+impl Starvation {
+    /// How late the monitor must wake to call it starvation.
+    pub const LATE: Duration = Duration::from_millis(500);
+    /// Timeouts of one check discounted in a row before the next counts
+    /// anyway (a hung real is still found under sustained overload).
+    pub const MAX_IN_A_ROW: u32 = 3;
+
+    fn ms(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.origin).as_millis() as u64 + 1
+    }
+
+    /// Record that the director is starved now.
+    pub fn mark(&self) {
+        self.last.fetch_max(
+            self.ms(Instant::now()),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Whether starvation was seen at or after `t`.
+    pub fn since(&self, t: Instant) -> bool {
+        self.last.load(std::sync::atomic::Ordering::Relaxed) >= self.ms(t)
+    }
+
+    /// Run the monitor until the returned handle is aborted.
+    pub fn spawn_monitor(&self) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let period = Duration::from_millis(100);
+            loop {
+                let before = Instant::now();
+                tokio::time::sleep(period).await;
+                if before.elapsed() > period + Self::LATE {
+                    me.mark();
+                }
+            }
+        })
+    }
+}
+
+/// One running check.
+pub(super) struct CheckRun {
+    pub(super) spec: CheckSpec,
+    pub(super) health: Health,
+    pub(super) last: Option<Outcome>,
+    /// When the last result came (wall clock, for status).
+    pub(super) last_at: Option<SystemTime>,
+    pub(super) checks: u64,
+    pub(super) failed: u64,
+    pub(super) cancel: CancellationToken,
+}
+
+impl Director {
+    /// Bring checks in line with the config: keep those whose spec is
+    /// unchanged (and their health), start new ones, stop dropped ones.
+    pub(super) fn install_plan(&mut self) {
+        let plan = Plan::new(&self.config);
+        let mut by_spec = SpecMap::with_capacity_and_hasher(plan.checks.len(), Default::default());
+        let mut uses_of = HashMap::with_capacity(plan.checks.len());
+        let mut id_of = Vec::with_capacity(plan.checks.len());
+        for (spec, uses) in plan.checks {
+            let id = match self.by_spec.remove(&spec) {
+                Some(id) => id,
+                None => self.spawn_check(spec.clone()),
+            };
+            uses_of.insert(id, uses);
+            by_spec.insert(spec, id);
+            id_of.push(id);
+        }
+        for (_, id) in self.by_spec.drain() {
+            if let Some(c) = self.checks.remove(&id) {
+                c.cancel.cancel();
+            }
+        }
+        self.ids_of = plan
+            .check_of
+            .iter()
+            .map(|of| of.iter().map(|&i| id_of[i]).collect())
+            .collect();
+        self.by_spec = by_spec;
+        self.uses = uses_of;
+        self.vinfo.truncate(self.config.virtuals.len());
+        self.has_monitors = self.config.virtuals.iter().any(|v| v.monitorfile.is_some());
+        self.monitors.clear();
+    }
+
+    fn spawn_check(&mut self, spec: CheckSpec) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let cancel = CancellationToken::new();
+        let run = CheckRun {
+            spec: spec.clone(),
+            health: Health::default(),
+            last: None,
+            last_at: None,
+            checks: 0,
+            failed: 0,
+            cancel: cancel.clone(),
+        };
+        self.checks.insert(id, run);
+        let first = spread(spec.interval);
+        let probe = spec
+            .probe_with(&mut self.regexes)
+            .map_err(|e| format!("bad receive regex: {e}"));
+        let task = CheckTask {
+            id,
+            spec,
+            probe,
+            starvation: self.starvation.clone(),
+            tx: self.tx.clone(),
+            semaphore: self.semaphore.clone(),
+            maintenance: self.maintenance.clone(),
+            has_maintenance: self.config.global.maintenancedir.is_some(),
+        };
+        tokio::spawn(task.run(first, cancel));
+        id
+    }
+
+    /// Follow a new `maxchecks`: the running check tasks share this one
+    /// semaphore, so grow or shrink it rather than replacing it.
+    pub(super) fn resize_semaphore(&mut self) {
+        let want = self.config.global.maxchecks.max(1);
+        if want > self.permits {
+            self.semaphore.add_permits(want - self.permits);
+        } else if want < self.permits {
+            // Only idle permits can be forgotten; the rest go as checks end.
+            let forgotten = self.semaphore.forget_permits(self.permits - want);
+            self.permits -= forgotten;
+            return;
+        }
+        self.permits = want;
+    }
+}
+
+/// What a check task needs.
+struct CheckTask {
+    id: u64,
+    spec: CheckSpec,
+    /// The probe, built by the director (sharing compiled regexes), or why
+    /// it could not be.
+    probe: Result<ldirectord_checks::Probe, String>,
+    starvation: Starvation,
+    tx: mpsc::Sender<CheckResult>,
+    semaphore: Arc<Semaphore>,
+    maintenance: Maintenance,
+    has_maintenance: bool,
+}
+
+impl CheckTask {
+    /// Probe every `interval`, first after `first`, until cancelled. The
+    /// cadence is fixed-rate: a slow probe does not push later rounds back,
+    /// and a probe never overlaps the previous one of the same check.
+    async fn run(self, first: Duration, cancel: CancellationToken) {
+        let probe = match &self.probe {
+            Ok(p) => p,
+            Err(e) => {
+                let outcome = Outcome {
+                    up: false,
+                    latency: Duration::ZERO,
+                    reason: e.clone(),
+                };
+                let _ = self
+                    .tx
+                    .send(CheckResult {
+                        id: self.id,
+                        outcome,
+                        maintenance: false,
+                        inconclusive: false,
+                    })
+                    .await;
+                return;
+            }
+        };
+        // checktype=N: N connect checks between negotiate checks.
+        let n = self.spec.connectcount;
+        let mut round: u64 = 0;
+        let mut discounted_in_a_row = 0;
+        let mut next = Instant::now() + first;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep_until(next) => {}
+            }
+            let result = if self.has_maintenance && self.in_maintenance() {
+                let outcome = Outcome {
+                    up: false,
+                    latency: Duration::ZERO,
+                    reason: "in maintenance".into(),
+                };
+                CheckResult {
+                    id: self.id,
+                    outcome,
+                    maintenance: true,
+                    inconclusive: false,
+                }
+            } else {
+                let started = Instant::now();
+                let outcome = {
+                    let _permit = tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        p = self.semaphore.acquire() => p,
+                    };
+                    // Boxed: a probe's state machine is ~13 KB; a sleeping
+                    // task then holds a few hundred bytes, not that, times
+                    // 10,000 reals.
+                    let connect_only = n > 0 && !round.is_multiple_of(u64::from(n) + 1);
+                    round += 1;
+                    let probe = if connect_only {
+                        Box::pin(ldirectord_checks::run(
+                            // On a UDP virtual, "connect" is an ICMP ping.
+                            if self.spec.udp {
+                                &ldirectord_checks::Probe::Ping
+                            } else {
+                                &ldirectord_checks::Probe::Connect
+                            },
+                            self.spec.target,
+                            self.spec.connect_timeout,
+                        ))
+                    } else {
+                        Box::pin(ldirectord_checks::run(
+                            probe,
+                            self.spec.target,
+                            self.spec.timeout,
+                        ))
+                    };
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        o = probe => o,
+                    }
+                };
+                let inconclusive = !outcome.up
+                    && outcome.reason.starts_with("timed out")
+                    && discounted_in_a_row < Starvation::MAX_IN_A_ROW
+                    && self.starvation.since(started);
+                discounted_in_a_row = if inconclusive {
+                    discounted_in_a_row + 1
+                } else {
+                    0
+                };
+                CheckResult {
+                    id: self.id,
+                    outcome,
+                    maintenance: false,
+                    inconclusive,
+                }
+            };
+            if self.tx.send(result).await.is_err() {
+                return;
+            }
+            next += self.spec.interval;
+            let now = Instant::now();
+            if next < now {
+                next = now;
+            }
+        }
+    }
+
+    fn in_maintenance(&self) -> bool {
+        let set = self.maintenance.read().unwrap();
+        if set.is_empty() {
+            return false;
+        }
+        let ip = self.spec.target.ip().to_string();
+        let ipport = self.spec.target.to_string();
+        set.contains(&ipport)
+            || set.contains(&ip)
+            || set.contains(&format!("{ip}:{}", self.spec.target.port()))
+    }
+}
+
+/// The size of one check task's future: the memory each real costs while
+/// it waits for its next check (see `examples/futsize.rs`).
+pub fn check_task_size() -> usize {
+    let (tx, _rx) = mpsc::channel(1);
+    let c = config::parse(
+        Path::new("size.cf"),
+        "virtual=127.0.0.1:80\n\treal=127.0.0.2 masq\n\tservice=http\n",
+    )
+    .expect("built-in config parses");
+    let spec = CheckSpec::for_real(&c.virtuals[0], &c.virtuals[0].reals[0]);
+    let task = CheckTask {
+        id: 0,
+        starvation: Starvation::default(),
+        probe: spec.probe().map_err(|e| e.to_string()),
+        spec,
+        tx,
+        semaphore: Arc::new(Semaphore::new(1)),
+        maintenance: Arc::default(),
+        has_maintenance: false,
+    };
+    std::mem::size_of_val(&task.run(Duration::ZERO, CancellationToken::new()))
+}
+
+/// A random first delay in `[0, interval)`, so checks spread over the round.
+fn spread(interval: Duration) -> Duration {
+    let ms = interval.as_millis().max(1) as u64;
+    Duration::from_millis(rand::rng().random_range(0..ms))
+}

@@ -1,0 +1,196 @@
+//! What the director does beside the table: the operator's hooks and the
+//! kernel's sync daemons.
+//!
+//! - `fallbackcommand`: run `start` when every real of a virtual is known
+//!   down, `stop` when one is back;
+//! - `monitorfile`: one line per check result of the virtuals that have one;
+//! - `maintenancedir`: the names of its files, read once a second, force
+//!   the reals they name down (the check tasks read the set);
+//! - connection-sync daemons: started when configured, stopped on cleanstop;
+//! - `run_command`: how every command is run (`/bin/sh -c`, in the
+//!   background, bounded).
+
+use super::Director;
+use crate::config;
+use crate::core::events::fmt_virtual;
+use crate::core::table;
+use crate::eventlog::EventLog;
+use crate::ipvs::{ServiceKey, SyncDaemon, SyncState};
+use ldirectord_checks::Outcome;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Names of files in `maintenancedir`, refreshed by the director.
+pub(super) type Maintenance = Arc<RwLock<HashSet<String>>>;
+
+impl Director {
+    /// Run `fallbackcommand start` when every real of virtual `vi` is known
+    /// down, `stop` when one is back (once per edge).
+    pub(super) fn fallback_command(&mut self, vi: usize, counts: table::Counts) {
+        let v = &self.config.virtuals[vi];
+        let Some(cmd) = v.fallbackcommand.clone() else {
+            return;
+        };
+        let was_on = self.fallback_cmd_on.get(&v.key).copied().unwrap_or(false);
+        let on = if counts.up > 0 {
+            false
+        } else if counts.unknown == 0 {
+            true
+        } else {
+            return;
+        };
+        if on == was_on {
+            return;
+        }
+        self.fallback_cmd_on.insert(v.key, on);
+        let (vip, proto) = match v.key {
+            ServiceKey::Inet { proto, addr } => (addr.to_string(), proto.name()),
+            ServiceKey::Fwmark { mark, .. } => (mark.to_string(), "fwm"),
+        };
+        let action = if on { "start" } else { "stop" };
+        self.log.log(&format!(
+            "Running fallbackcommand: {cmd} {action} {vip} {proto}"
+        ));
+        run_command(&cmd, &[action, &vip, proto]);
+    }
+
+    /// Append a check result to the monitorfile of each virtual using it.
+    pub(super) fn monitor(&mut self, id: u64, outcome: &Outcome) {
+        let Some(uses) = self.uses.get(&id) else {
+            return;
+        };
+        for &(vi, ri) in uses {
+            let v = &self.config.virtuals[vi];
+            let Some(path) = v.monitorfile.as_ref() else {
+                continue;
+            };
+            let line = format!(
+                "{} ({}) {} {:.1}ms {}",
+                v.reals[ri].addr,
+                fmt_virtual(&v.key),
+                if outcome.up { "up" } else { "down" },
+                outcome.latency.as_secs_f64() * 1000.0,
+                outcome.reason
+            );
+            if !self.monitors.contains_key(path) {
+                match EventLog::open(Some(&config::LogTarget::File(path.clone()))) {
+                    Ok(l) => {
+                        self.monitors.insert(path.clone(), l);
+                    }
+                    Err(e) => {
+                        self.log.log(&format!(
+                            "Error: cannot open monitorfile {}: {e}",
+                            path.display()
+                        ));
+                        continue;
+                    }
+                }
+            }
+            if let Some(m) = self.monitors.get_mut(path) {
+                m.log(&line);
+            }
+        }
+    }
+
+    /// Start the configured connection-sync daemons that are not running.
+    /// One already running with other settings is left alone, with a warning.
+    pub(super) fn ensure_sync_daemons(&mut self) {
+        if self.config.global.syncdaemon.is_empty() {
+            return;
+        }
+        let running = match self.backend.sync_daemons() {
+            Ok(r) => r,
+            Err(e) => {
+                self.log
+                    .log(&format!("Error: cannot list connection sync daemons: {e}"));
+                return;
+            }
+        };
+        for want in self.config.global.syncdaemon.clone() {
+            let desc = sync_desc(&want);
+            match running.iter().find(|r| r.state == want.state) {
+                Some(r) if *r == want => {}
+                Some(r) => self.log.log(&format!(
+                    "Warning: a connection sync daemon already runs as {}; leaving it (configured: {desc})",
+                    sync_desc(r)
+                )),
+                None => match self.backend.start_sync_daemon(&want) {
+                    Ok(()) => self.log.log(&format!("Started connection sync daemon: {desc}")),
+                    Err(e) => self.log.log(&format!("Error: cannot start connection sync daemon {desc}: {e}")),
+                },
+            }
+        }
+    }
+
+    /// Reread `maintenancedir`.
+    pub(super) fn refresh_maintenance(&mut self) {
+        let Some(dir) = self.config.global.maintenancedir.as_ref() else {
+            return;
+        };
+        let mut names = HashSet::new();
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                if let Some(n) = e.file_name().to_str() {
+                    names.insert(n.to_string());
+                }
+            }
+        }
+        *self.maintenance.write().unwrap() = names;
+    }
+
+    /// With cleanstop: stop the configured connection-sync daemons.
+    pub(super) fn stop_sync_daemons(&mut self) {
+        if !self.config.global.defaults.cleanstop {
+            return;
+        }
+        for d in self.config.global.syncdaemon.clone() {
+            match self.backend.stop_sync_daemon(d.state) {
+                Ok(()) => self.log.log(&format!(
+                    "Stopped connection sync daemon: {}",
+                    sync_desc(&d)
+                )),
+                Err(e) => self.log.log(&format!(
+                    "Error: cannot stop connection sync daemon {}: {e}",
+                    sync_desc(&d)
+                )),
+            }
+        }
+    }
+}
+
+/// Run `cmd` (a shell command line, as ldirectord's `system()` did) with
+/// `args` appended as separate arguments, in the background; killed after
+/// 60 s. Failures go to standard error.
+pub(super) fn run_command(cmd: &str, args: &[&str]) {
+    let mut c = tokio::process::Command::new("/bin/sh");
+    c.arg("-c")
+        .arg(format!("{cmd} \"$@\""))
+        .arg("sh")
+        .args(args);
+    c.stdin(std::process::Stdio::null()).kill_on_drop(true);
+    let what = format!("{cmd} {}", args.join(" "));
+    match c.spawn() {
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                match tokio::time::timeout(Duration::from_secs(60), child.wait()).await {
+                    Ok(Ok(st)) if st.success() => {}
+                    Ok(Ok(st)) => eprintln!("ldirectord-rs: {what}: {st}"),
+                    Ok(Err(e)) => eprintln!("ldirectord-rs: {what}: {e}"),
+                    Err(_) => eprintln!("ldirectord-rs: {what}: killed after 60s"),
+                }
+            });
+        }
+        Err(e) => eprintln!("ldirectord-rs: cannot run {what}: {e}"),
+    }
+}
+
+/// `master eth0 syncid 1`.
+fn sync_desc(d: &SyncDaemon) -> String {
+    let st = if d.state == SyncState::Master {
+        "master"
+    } else {
+        "backup"
+    };
+    format!("{st} {} syncid {}", d.ifname, d.syncid)
+}

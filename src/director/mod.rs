@@ -1,0 +1,325 @@
+//! The director: runs the checks, feeds the health model, and keeps the IPVS
+//! table equal to what config + health ask for.
+//!
+//! One task owns all state ([`Director`]); check tasks only probe and send
+//! results over a channel, so no check ever waits for another, nor for the
+//! table. The select loop ([`Director::run`]) hands each result to
+//! [`Director::on_result`], and the whole path from there to the backend
+//! call is one file, `on_result.rs`:
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | the state, the constructor, the select loop |
+//! | `on_result.rs` | check result → health → diff → backend call, event line, alert |
+//! | `checks.rs` | the per-check task: cadence, spread, `maxchecks`, starvation |
+//! | `lifecycle.rs` | whole-virtual passes: start, reload, resync; stop; signals |
+//! | `hooks.rs` | fallbackcommand, monitorfile, maintenancedir, sync daemons |
+//! | `status_view.rs` | the status model from the director's state |
+
+mod checks;
+mod hooks;
+mod lifecycle;
+mod on_result;
+mod status_view;
+
+pub use checks::{check_task_size, CheckResult, Starvation};
+pub use lifecycle::{signals, Control};
+
+use crate::config::{self, Config};
+use crate::core::actual::{self, ActualTable};
+use crate::core::events::Phase;
+use crate::core::health::State;
+use crate::core::plan::{RegexCache, SpecMap, Use};
+use crate::core::table::Counts;
+use crate::eventlog::{self, EventLog};
+use crate::ipvs::{Ipvs, ServiceKey};
+use crate::status;
+use checks::CheckRun;
+use hooks::{run_command, Maintenance};
+use lifecycle::config_stamp;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+
+/// Everything the director owns.
+pub struct Director {
+    path: PathBuf,
+    config: Config,
+    checks: HashMap<u64, CheckRun>,
+    by_spec: SpecMap<u64>,
+    /// For each virtual, for each real: its check id.
+    ids_of: Vec<Vec<u64>>,
+    /// For each virtual: what a state change of one of its reals needs.
+    vinfo: Vec<VirtualInfo>,
+    /// For each virtual: whether `fallbackcommand start` was run last.
+    fallback_cmd_on: HashMap<ServiceKey, bool>,
+    /// Open `monitorfile`s, by path.
+    monitors: HashMap<PathBuf, EventLog>,
+    /// Whether any virtual has a monitorfile (skip the lookup otherwise).
+    has_monitors: bool,
+    starvation: Starvation,
+    starvation_monitor: Option<tokio::task::JoinHandle<()>>,
+    /// Timeouts not counted since the last warning about it.
+    discounted: u64,
+    /// Compiled `receive` patterns, shared by every check that uses one.
+    regexes: RegexCache,
+    /// For each check id: the (virtual, real) indices that use it.
+    uses: HashMap<u64, Vec<Use>>,
+    next_id: u64,
+    backend: Box<dyn Ipvs>,
+    actual: ActualTable,
+    quiesced_seen: HashSet<(ServiceKey, SocketAddr)>,
+    log: EventLog,
+    tx: mpsc::Sender<CheckResult>,
+    rx: Option<mpsc::Receiver<CheckResult>>,
+    /// Bounds the checks in flight; its size follows `maxchecks` on reload.
+    semaphore: Arc<Semaphore>,
+    permits: usize,
+    maintenance: Maintenance,
+    need_resync: bool,
+    last_resync: Instant,
+    config_stamp: Option<(SystemTime, u64)>,
+    /// Table operations applied so far.
+    pub ops: u64,
+    counters: Counters,
+    status_tx: mpsc::Sender<status::StatusQuery>,
+    status_rx: Option<mpsc::Receiver<status::StatusQuery>>,
+    /// Email alerts (see [`crate::alert`]).
+    alerter: crate::alert::Alerter,
+}
+
+/// For one virtual: how many reals are up / unknown, and its effective
+/// fallback, kept up to date so a state change costs O(1).
+#[derive(Debug, Clone, Copy, Default)]
+struct VirtualInfo {
+    counts: Counts,
+    fallback: Option<config::Fallback>,
+}
+
+/// Counters for status and metrics.
+#[derive(Debug, Default)]
+struct Counters {
+    started: String,
+    errors: u64,
+    reloads: u64,
+    failed_reloads: u64,
+    resyncs: u64,
+}
+
+/// Why the director stopped before serving.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] config::ConfigErrors),
+    #[error("{0}")]
+    Ipvs(#[from] crate::ipvs::IpvsError),
+    #[error("cannot open log: {0}")]
+    Log(std::io::Error),
+}
+
+impl StartError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StartError::Config(_) => 2,
+            StartError::Ipvs(e) => e.exit_code(),
+            StartError::Log(_) => 6,
+        }
+    }
+}
+
+impl Director {
+    /// Load the config, open the log, adopt the live table. Nothing is
+    /// checked yet: reals already in the table stay exactly as they are until
+    /// their first check.
+    pub fn start(path: &Path, backend: Box<dyn Ipvs>) -> Result<Director, StartError> {
+        let config = config::load(path)?;
+        let log = EventLog::open(config.global.logfile.as_ref()).map_err(StartError::Log)?;
+        Self::with_config(path, config, backend, log)
+    }
+
+    /// Like [`Director::start`] with a config and log already made (the demo
+    /// and tests).
+    pub fn with_config(
+        path: &Path,
+        config: Config,
+        mut backend: Box<dyn Ipvs>,
+        log: EventLog,
+    ) -> Result<Director, StartError> {
+        let actual = actual::actual_from_dump(backend.dump()?);
+        let (tx, rx) = mpsc::channel(4096);
+        let permits = config.global.maxchecks.max(1);
+        let semaphore = Arc::new(Semaphore::new(permits));
+        let (status_tx, status_rx) = mpsc::channel(16);
+        let mut d = Director {
+            path: path.to_path_buf(),
+            config_stamp: config_stamp(path),
+            alerter: crate::alert::Alerter::new(&config),
+            config,
+            checks: HashMap::new(),
+            by_spec: SpecMap::default(),
+            ids_of: Vec::new(),
+            uses: HashMap::new(),
+            starvation: Starvation::default(),
+            starvation_monitor: None,
+            discounted: 0,
+            regexes: Default::default(),
+            fallback_cmd_on: HashMap::new(),
+            monitors: HashMap::new(),
+            has_monitors: false,
+            vinfo: Vec::new(),
+            next_id: 1,
+            backend,
+            actual,
+            quiesced_seen: HashSet::new(),
+            log,
+            tx,
+            rx: Some(rx),
+            semaphore,
+            permits,
+            maintenance: Arc::new(RwLock::new(HashSet::new())),
+            need_resync: false,
+            last_resync: Instant::now(),
+            ops: 0,
+            counters: Counters {
+                started: eventlog::timestamp(),
+                ..Counters::default()
+            },
+            status_tx,
+            status_rx: Some(status_rx),
+        };
+        d.starvation_monitor = Some(d.starvation.spawn_monitor());
+        d.refresh_maintenance();
+        d.ensure_sync_daemons();
+        d.install_plan();
+        for vi in 0..d.config.virtuals.len() {
+            d.reconcile(vi, Phase::Start);
+        }
+        Ok(d)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The state of `vi`'s real `ri`.
+    pub fn state_of(&self, vi: usize, ri: usize) -> State {
+        self.ids_of
+            .get(vi)
+            .and_then(|ids| ids.get(ri))
+            .and_then(|id| self.checks.get(id))
+            .map_or(State::Unknown, |c| c.health.state())
+    }
+
+    /// The director's view of the table.
+    pub fn actual(&self) -> &ActualTable {
+        &self.actual
+    }
+
+    /// The starvation monitor (tests mark it by hand).
+    pub fn starvation(&self) -> Starvation {
+        self.starvation.clone()
+    }
+
+    /// Take the result receiver (once).
+    pub fn take_receiver(&mut self) -> mpsc::Receiver<CheckResult> {
+        self.rx.take().expect("receiver taken once")
+    }
+
+    /// Log a line in the event log.
+    pub fn log(&mut self, line: &str) {
+        self.log.log(line);
+    }
+
+    /// Run until [`Control::Stop`] (or the control channel closes), then
+    /// stop (honouring cleanstop) and hand the director back.
+    pub async fn run(mut self, mut control: mpsc::Receiver<Control>) -> Director {
+        let mut rx = self.take_receiver();
+        let mut status_rx = self.status_rx.take().expect("status receiver taken once");
+        let mut resync = resync_timer(self.config.global.resyncinterval);
+        let mut second = tokio::time::interval(Duration::from_secs(1));
+        second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.alerter.set_status(crate::alert::DaemonStatus::Running);
+        loop {
+            tokio::select! {
+                Some(r) = rx.recv() => {
+                    self.on_result(r);
+                    // Drain what is already queued before looking elsewhere.
+                    while let Ok(r) = rx.try_recv() {
+                        self.on_result(r);
+                    }
+                    // After a kernel error, re-read the table (at most once a
+                    // second, so a failing dump cannot become a storm).
+                    if self.need_resync && self.last_resync.elapsed() >= Duration::from_secs(1) {
+                        self.resync();
+                    }
+                }
+                _ = resync.tick() => self.resync(),
+                Some(req) = status_rx.recv() => self.answer(req),
+                _ = second.tick() => {
+                    crate::notify::watchdog();
+                    if self.discounted > 0 {
+                        self.log.log(&format!(
+                            "Warning: the director was short of CPU; {} check timeouts were not counted against their real servers",
+                            self.discounted
+                        ));
+                        self.discounted = 0;
+                    }
+                    // Email alerts: re-sends due, failures of earlier sends.
+                    for l in self.alerter.tick() {
+                        self.log.log(&l);
+                    }
+                    if self.need_resync {
+                        self.resync();
+                    }
+                    self.refresh_maintenance();
+                    if self.config.global.autoreload && self.config_changed() {
+                        self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
+                        if let Some(cb) = self.config.global.callback.clone() {
+                            self.log.log(&format!("Running callback: {cb} {}", self.path.display()));
+                            run_command(&cb, &[&self.path.display().to_string()]);
+                        }
+                        self.reload();
+                    }
+                }
+                c = control.recv() => match c {
+                    Some(Control::Reload) => {
+                        self.log.reopen();
+                        self.log.log(&format!("Received SIGHUP, reloading {}", self.path.display()));
+                        self.reload();
+                    }
+                    Some(Control::Resync) => self.resync(),
+                    Some(Control::Stop(why)) => {
+                        self.log.log(&format!("{why}, stopping"));
+                        break;
+                    }
+                    None => break,
+                },
+            }
+            if resync.period() != self.config.global.resyncinterval.max(MIN_RESYNC) {
+                resync = resync_timer(self.config.global.resyncinterval);
+            }
+        }
+        self.stop();
+        // Email alerts: let the last ones (the stop's) go out, bounded.
+        for l in self.alerter.flush(ALERT_FLUSH).await {
+            self.log.log(&l);
+        }
+        self
+    }
+}
+
+/// How long a stopping director waits for its last email alerts.
+const ALERT_FLUSH: Duration = Duration::from_secs(10);
+
+const MIN_RESYNC: Duration = Duration::from_millis(100);
+
+fn resync_timer(period: Duration) -> tokio::time::Interval {
+    let period = period.max(MIN_RESYNC);
+    let mut t = tokio::time::interval_at(Instant::now() + period, period);
+    t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    t
+}
