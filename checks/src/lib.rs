@@ -45,14 +45,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 mod banner;
-/// The bounded line reader of the line protocols (also used by the director's
-/// SMTP alert client).
-pub use banner::{Lines, Reply};
 mod dns;
 mod external;
 mod ftp;
 mod http;
 mod imap;
+mod lines;
 mod nntp;
 mod ping;
 mod pop;
@@ -61,6 +59,10 @@ mod sip;
 mod smtp;
 mod tcp;
 mod tls;
+
+/// The bounded line reader of the line protocols (also used by the director's
+/// SMTP alert client).
+pub use lines::{Lines, Reply};
 
 /// A compiled `receive` pattern, shared between checks. Share one (clone
 /// the `Arc`) rather than cloning a `Regex`: each `Regex` clone gets its own

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::UdpSocket;
 
-use crate::banner::Lines;
+use crate::lines::Lines;
 use crate::{connect, down, io_reason, quote_text, up, Transport, Verdict};
 
 /// Most UDP sends of one request.
