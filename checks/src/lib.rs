@@ -54,6 +54,7 @@ mod lines;
 mod nntp;
 mod ping;
 mod pop;
+mod random;
 mod simpletcp;
 mod sip;
 mod smtp;

@@ -20,8 +20,6 @@
 //! `cannot open ICMP socket: <error>`, `cannot send echo request: <error>`
 //! (e.g. no route), `cannot receive echo reply: <error>`.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr};
@@ -32,6 +30,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::time::Instant;
 
+use crate::random::random_u64;
 use crate::{down, up, Verdict};
 
 /// Most echo requests per check.
@@ -201,18 +200,6 @@ fn checksum(data: &[u8]) -> u16 {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     !(sum as u16)
-}
-
-/// 64 random bits from the standard library's per-process random keys.
-fn random_u64() -> u64 {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
 }
 
 /// A non-blocking ICMP socket registered with tokio.
