@@ -16,14 +16,13 @@
 //! thirty crates into the build (url, idna and the ICU4X tables) for what is
 //! a hundred lines, all bounds-checked and tested below on malformed input.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 
+use crate::random::random_u64;
 use crate::{connect, down, io_reason, quote_regex, up, DnsProbe, Transport, Verdict};
 
 /// Most UDP sends of one query.
@@ -97,16 +96,9 @@ fn rcode_name(rcode: u8) -> String {
     }
 }
 
-/// A 16-bit query id from the standard library's per-process random keys.
+/// A 16-bit query id.
 fn random_id() -> u16 {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish() as u16
+    random_u64() as u16
 }
 
 /// The one question of a query.

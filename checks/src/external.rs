@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
+use crate::sys;
 use crate::{down, timed_out, up, Verdict, MAX_EXTERNAL_OUTPUT};
 
 /// After the command exits, how long to wait for the rest of its output (a
@@ -124,15 +125,9 @@ struct GroupKiller(Option<u32>);
 
 impl Drop for GroupKiller {
     fn drop(&mut self) {
-        if let Some(pid) = self.0.and_then(|p| libc::pid_t::try_from(p).ok()) {
-            if pid > 0 {
-                // SAFETY: kill(2) with a negative pid signals that process
-                // group; the group leader is our unreaped child, so the id
-                // cannot have been reused.
-                unsafe {
-                    libc::kill(-pid, libc::SIGKILL);
-                }
-            }
+        if let Some(pgid) = self.0 {
+            // The group leader is our unreaped child: the id is still ours.
+            sys::kill_process_group(pgid);
         }
     }
 }

@@ -18,7 +18,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::banner::{Lines, Reply};
+use crate::lines::{Lines, Reply};
 use crate::{connect, down, io_reason, quote_regex, up, FtpProbe, Verdict, MAX_READ};
 
 /// One FTP check. The caller bounds the time by `deadline`.

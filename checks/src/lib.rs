@@ -7,29 +7,29 @@
 //! nothing of IPVS: it takes an address and a [`Probe`], and returns an
 //! [`Outcome`].
 //!
-//! Files:
-//! - `lib.rs`: the shared types ([`Probe`], [`HttpProbe`], [`Outcome`]), the
-//!   entry point [`run`] (which applies the deadline and measures latency),
-//!   `checktype=on`/`off`, and the reason helpers.
+//! # Layout
+//! One line per file; imports go down this list, never up (lib.rs aside,
+//! which every file uses for the shared types and reason helpers).
+//! - `lib.rs`: the shared types ([`Probe`], [`HttpProbe`], [`Outcome`], ...),
+//!   the entry point [`run`] (deadline, latency), `checktype=on`/`off`, reasons.
 //! - `tcp.rs`: [`Probe::Connect`], a TCP connect then close.
-//! - `http.rs`: [`Probe::Http`], HTTP and HTTPS over hyper 1's low-level
-//!   HTTP/1.1 client and tokio-rustls (ring provider); certificates are not
-//!   verified unless [`HttpProbe::verify_tls`] is set.
+//! - `http.rs`: [`Probe::Http`], HTTP and HTTPS (hyper 1, tokio-rustls).
 //! - `simpletcp.rs`: [`Probe::SimpleTcp`], send bytes, wait for a regex.
-//! - `external.rs`: [`Probe::External`], run a command in its own process
-//!   group; exit 0 is up; on the deadline the whole group is killed.
-//! - `tls.rs`: the TLS client shared by https, imaps and pops (ring
-//!   provider, configurations built once, SNI rule, handshake reasons).
-//! - `banner.rs`: [`Probe::Banner`], the line-protocol services where the
-//!   server speaks first: the bounded line reader they share, TLS, and the
-//!   polite QUIT; the dialogues themselves are in `smtp.rs` (smtp and
-//!   submission), `pop.rs`, `imap.rs` and `nntp.rs`.
+//! - `external.rs`: [`Probe::External`], a command in its own process group.
+//! - `banner.rs`: [`Probe::Banner`], connect (TLS for imaps/pops), run the
+//!   protocol's dialogue, then the polite goodbye.
+//! - `smtp.rs`, `pop.rs`, `imap.rs`, `nntp.rs`: each one protocol's dialogue
+//!   for `banner.rs` (smtp also for submission).
 //! - `ftp.rs`: [`Probe::Ftp`], greeting, login, and optionally one RETR.
-//! - `dns.rs`: [`Probe::Dns`], one A (or PTR) query to the server itself,
-//!   over UDP (TCP on a truncated answer) or TCP.
 //! - `sip.rs`: [`Probe::Sip`], an OPTIONS request over UDP or TCP.
-//! - `ping.rs`: [`Probe::Ping`], ICMP (ICMPv6) echo over an unprivileged
-//!   ping socket, else a raw socket.
+//! - `dns.rs`: [`Probe::Dns`], one A (or PTR) query to the server itself.
+//! - `ping.rs`: [`Probe::Ping`], ICMP (ICMPv6) echo, ping socket else raw.
+//! - `lines.rs`: [`Lines`] and [`Reply`], the bounded line reader/writer of
+//!   the line protocols (and of the director's SMTP alert client).
+//! - `tls.rs`: the TLS client of https, imaps and pops (ring, SNI rule).
+//! - `random.rs`: random ids and tokens (dns, sip, ping).
+//! - `sys.rs`: every `unsafe` call (socket registration, recvfrom, ICMPv6
+//!   filter, kill); `unsafe_code` is denied everywhere else.
 //!
 //! Reasons are short, stable strings meant for logs: `connection refused`,
 //! `connection reset`, `HTTP 503`, `timed out after 3s`,
@@ -39,28 +39,34 @@
 //! `DNS NXDOMAIN for www.example.com`, `SIP 200`, `SIP 404 Not Found`,
 //! `echo reply in 0.3ms`, `no echo reply`.
 
+#![deny(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 mod banner;
-/// The bounded line reader of the line protocols (also used by the director's
-/// SMTP alert client).
-pub use banner::{Lines, Reply};
 mod dns;
 mod external;
 mod ftp;
 mod http;
 mod imap;
+mod lines;
 mod nntp;
 mod ping;
 mod pop;
+mod random;
 mod simpletcp;
 mod sip;
 mod smtp;
+mod sys;
 mod tcp;
 mod tls;
+
+/// The bounded line reader of the line protocols (also used by the director's
+/// SMTP alert client).
+pub use lines::{Lines, Reply};
 
 /// A compiled `receive` pattern, shared between checks. Share one (clone
 /// the `Arc`) rather than cloning a `Regex`: each `Regex` clone gets its own

@@ -4,7 +4,7 @@
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::banner::{reply_code, Lines};
+use crate::lines::{reply_code, Lines};
 use crate::{down, quote_text, up, Verdict};
 
 pub(crate) const QUIT: &str = "QUIT";

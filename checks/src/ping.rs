@@ -20,10 +20,7 @@
 //! `cannot open ICMP socket: <error>`, `cannot send echo request: <error>`
 //! (e.g. no route), `cannot receive echo reply: <error>`.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -32,6 +29,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::time::Instant;
 
+use crate::random::random_u64;
+use crate::sys;
 use crate::{down, up, Verdict};
 
 /// Most echo requests per check.
@@ -46,8 +45,6 @@ const ICMP_ECHO_REPLY: u8 = 0;
 const ICMP_ECHO_REQUEST: u8 = 8;
 const ICMPV6_ECHO_REQUEST: u8 = 128;
 const ICMPV6_ECHO_REPLY: u8 = 129;
-/// `ICMP6_FILTER` from <netinet/icmp6.h> (level `IPPROTO_ICMPV6`).
-const ICMP6_FILTER: libc::c_int = 1;
 
 /// Ping `target` (its port is ignored) until a reply or `deadline`.
 pub(crate) async fn check(target: SocketAddr, deadline: Instant) -> Verdict {
@@ -59,7 +56,7 @@ pub(crate) async fn check(target: SocketAddr, deadline: Instant) -> Verdict {
     };
     let dest = SockAddr::from(target);
     let mut sent_at: Vec<Instant> = Vec::with_capacity(TRIES as usize);
-    let mut buf = [MaybeUninit::<u8>::uninit(); RECV_BUF];
+    let mut buf = [0u8; RECV_BUF];
     for attempt in 0..TRIES {
         let now = Instant::now();
         if now >= deadline {
@@ -203,18 +200,6 @@ fn checksum(data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// 64 random bits from the standard library's per-process random keys.
-fn random_u64() -> u64 {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
-}
-
 /// A non-blocking ICMP socket registered with tokio.
 struct IcmpSocket {
     fd: AsyncFd<Socket>,
@@ -262,9 +247,7 @@ impl IcmpSocket {
                 only_echo_replies_v4(&sock, ident)
             };
         }
-        // SAFETY: a socket2::Socket owns its descriptor: it stays open and
-        // is the same one for as long as the AsyncFd holds the Socket.
-        let fd = unsafe { AsyncFd::register(sock) }?;
+        let fd = sys::register(sock)?;
         Ok(IcmpSocket { fd, raw })
     }
 
@@ -290,17 +273,14 @@ impl IcmpSocket {
         req: &Request,
         target: &SocketAddr,
         tries: u16,
-        buf: &mut [MaybeUninit<u8>; RECV_BUF],
+        buf: &mut [u8; RECV_BUF],
     ) -> io::Result<u16> {
         loop {
             let (n, from) = self
                 .fd
-                .async_io(Interest::READABLE, |s| s.recv_from(&mut buf[..]))
+                .async_io(Interest::READABLE, |s| sys::recv_from(s, &mut buf[..]))
                 .await?;
-            let n = n.min(RECV_BUF);
-            // SAFETY: recvfrom(2) wrote the first `n` bytes (socket2's
-            // recv_from contract), and `n` is bounded by the buffer.
-            let bytes: &[u8] = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
+            let bytes = &buf[..n];
             if from.as_socket().map(|a| a.ip()) != Some(target.ip()) {
                 continue;
             }
@@ -354,27 +334,11 @@ fn only_echo_replies_v4(sock: &Socket, ident: u16) -> io::Result<()> {
 
 /// On a raw ICMPv6 socket: let the kernel queue only echo replies.
 fn only_echo_replies_v6(sock: &Socket) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     // A set bit blocks that type.
     let mut filter = [u32::MAX; 8];
     let t = usize::from(ICMPV6_ECHO_REPLY);
     filter[t >> 5] &= !(1u32 << (t & 31));
-    // SAFETY: a valid socket and a pointer to 32 bytes that outlive the
-    // call, which is struct icmp6_filter's layout.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::IPPROTO_ICMPV6,
-            ICMP6_FILTER,
-            filter.as_ptr().cast(),
-            std::mem::size_of_val(&filter) as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    sys::set_icmp6_filter(sock, &filter)
 }
 
 #[cfg(test)]

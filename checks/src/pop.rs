@@ -2,7 +2,7 @@
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::banner::Lines;
+use crate::lines::Lines;
 use crate::{down, quote_text, up, Verdict};
 
 pub(crate) const QUIT: &str = "QUIT";

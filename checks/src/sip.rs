@@ -9,15 +9,14 @@
 //! [`UDP_TRIES`] times; datagrams that are not the answer to this request
 //! (another Call-ID) are ignored.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::UdpSocket;
 
-use crate::banner::Lines;
+use crate::lines::Lines;
+use crate::random::random_u64;
 use crate::{connect, down, io_reason, quote_text, up, Transport, Verdict};
 
 /// Most UDP sends of one request.
@@ -41,14 +40,7 @@ pub(crate) async fn check(transport: Transport, addr: SocketAddr) -> Verdict {
 
 /// A random token (hex) for Call-ID, branch and tag.
 fn token() -> String {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    format!("{:016x}", h.finish())
+    format!("{:016x}", random_u64())
 }
 
 /// `127.0.0.1:5060` or `[::1]:5060`.

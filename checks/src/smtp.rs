@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::banner::Lines;
+use crate::lines::Lines;
 use crate::{down, up, Verdict};
 
 pub(crate) const QUIT: &str = "QUIT";
