@@ -37,11 +37,11 @@
 //!   never daemonises itself; run it under systemd or another supervisor).
 
 use super::*;
-use crate::ipvs::{flags, Protocol};
+use crate::ipvs::{flags, Forward, Protocol, ServiceKey};
+use std::net::{IpAddr, SocketAddr};
 use std::net::{Ipv4Addr, Ipv6Addr};
-
-/// Problems found so far: (line, message).
-pub(crate) type Problems = Vec<(usize, String)>;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 // ---------------------------------------------------------------------------
 // Values
@@ -1664,20 +1664,6 @@ pub(crate) fn resolve(
     } else {
         Err(to_errors(path, errs))
     }
-}
-
-/// Problems to [`ConfigErrors`], in line order (stable for one line).
-pub(crate) fn to_errors(path: &Path, mut errs: Problems) -> ConfigErrors {
-    errs.sort_by_key(|(l, _)| *l);
-    ConfigErrors(
-        errs.into_iter()
-            .map(|(line, message)| ConfigError {
-                file: path.to_path_buf(),
-                line,
-                message,
-            })
-            .collect(),
-    )
 }
 
 // ---------------------------------------------------------------------------

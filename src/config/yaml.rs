@@ -25,11 +25,16 @@
 //! their line is found by walking the text along the value's path
 //! (`virtuals[2].reals[1]`), see [`LineIndex`].
 
-use super::cf::{self, Applied, Problems, RawGlobal, RawVirtual};
+use super::cf::{self, Applied, RawGlobal, RawVirtual};
+use super::Problems;
 use super::*;
+use crate::ipvs::ServiceKey;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::net::Ipv4Addr;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
 
 // ---------------------------------------------------------------------------
 // Serde types
