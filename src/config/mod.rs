@@ -11,6 +11,7 @@
 pub mod cf;
 mod error;
 mod types;
+mod value;
 pub mod yaml;
 
 pub(crate) use error::{to_errors, Problems};

@@ -3,7 +3,7 @@
 
 // The plain IPVS types the config speaks of: the one place config imports
 // from `crate::ipvs` (the other config files take them from here).
-pub(crate) use crate::ipvs::{Forward, ServiceKey, SyncDaemon};
+pub(crate) use crate::ipvs::{flags, Forward, Protocol, ServiceKey, SyncDaemon, SyncState};
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -26,6 +26,7 @@
 //! (`virtuals[2].reals[1]`), see [`LineIndex`].
 
 use super::cf::{self, Applied, RawGlobal, RawVirtual};
+use super::value;
 use super::Problems;
 use super::*;
 use crate::ipvs::ServiceKey;
@@ -398,24 +399,24 @@ fn fallback_spec(f: &StrOrMap<YamlFallback>) -> String {
     }
 }
 
-/// A real map to a [`cf::RealSpec`] with the shared value parsers.
-fn real_from_map(m: &YamlReal, v6: bool) -> Result<cf::RealSpec, String> {
-    let (first, last, port) = cf::parse_real_target(&m.address.text(), v6)?;
+/// A real map to a [`value::RealSpec`] with the shared value parsers.
+fn real_from_map(m: &YamlReal, v6: bool) -> Result<value::RealSpec, String> {
+    let (first, last, port) = value::parse_real_target(&m.address.text(), v6)?;
     let count = |s: &Option<Scalar>, what: &str| -> Result<u32, String> {
         s.as_ref().map_or(Ok(0), |s| {
-            cf::parse_count(&s.text(), 0)
+            value::parse_count(&s.text(), 0)
                 .map_err(|e| format!("invalid {what} \"{}\": {e}", s.text()))
         })
     };
-    Ok(cf::RealSpec {
+    Ok(value::RealSpec {
         first,
         last,
         port,
-        forward: cf::parse_forward(&m.forward.text())?,
+        forward: value::parse_forward(&m.forward.text())?,
         weight: m
             .weight
             .as_ref()
-            .map_or(Ok(1), |w| cf::parse_weight(&w.text()))?,
+            .map_or(Ok(1), |w| value::parse_weight(&w.text()))?,
         request: m.request.as_ref().map(Scalar::text),
         receive: m.receive.as_ref().map(Scalar::text),
         lower: count(&m.lower, "lower")?,
@@ -582,7 +583,7 @@ fn email_scalars(e: &EmailAlert, base: &EmailAlert) -> [Option<Scalar>; 5] {
 
 /// `ip[:port] forward`, the port left out when 0 (= the virtual's).
 fn fallback_text(f: &Fallback) -> String {
-    format!("{} {}", addr_text(f.addr), cf::forward_name(f.forward))
+    format!("{} {}", addr_text(f.addr), value::forward_name(f.forward))
 }
 
 /// `ip:port`, `[v6]:port`; `ip` / `[v6]` when the port is 0.
@@ -614,7 +615,7 @@ fn implicit_service(v: &Virtual) -> Option<CheckService> {
     match v.key {
         ServiceKey::Fwmark { .. } => Some(CheckService::None),
         ServiceKey::Inet { addr, .. } => {
-            match cf::supported_service(cf::default_service_name(addr.port())) {
+            match value::supported_service(value::default_service_name(addr.port())) {
                 Some(s) => Some(s),
                 None if v.check.checktype == CheckType::Negotiate => None,
                 None => Some(CheckService::None),
@@ -628,7 +629,7 @@ fn real_entry(r: &Real) -> StrOrMap<YamlReal> {
         let mut s = format!(
             "{} {} {}",
             addr_text(r.addr),
-            cf::forward_name(r.forward),
+            value::forward_name(r.forward),
             r.weight
         );
         if r.lower != 0 {
@@ -641,7 +642,7 @@ fn real_entry(r: &Real) -> StrOrMap<YamlReal> {
     }
     StrOrMap::Map(YamlReal {
         address: Scalar::Str(addr_text(r.addr)),
-        forward: Scalar::Str(cf::forward_name(r.forward).into()),
+        forward: Scalar::Str(value::forward_name(r.forward).into()),
         weight: Scalar::int(r.weight),
         request: r.request.clone().map(Scalar::Str),
         receive: r.receive.clone().map(Scalar::Str),
@@ -699,7 +700,7 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
     if c.connectcount > 0 {
         y.checktype = Scalar::str(c.connectcount.to_string());
     } else if c.checktype != CheckType::Negotiate {
-        y.checktype = Scalar::str(cf::checktype_name(c.checktype));
+        y.checktype = Scalar::str(value::checktype_name(c.checktype));
     }
     if v.fallbackcommand != g.fallbackcommand {
         y.fallbackcommand = v.fallbackcommand.clone().map(Scalar::Str);
@@ -716,7 +717,7 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
         .as_ref()
         .map(|p| Scalar::Str(p.display().to_string()));
     if implicit_service(v) != Some(c.service) {
-        y.service = Scalar::str(cf::service_name(c.service));
+        y.service = Scalar::str(value::service_name(c.service));
     }
     y.checkport = c.checkport.and_then(Scalar::int);
     if c.request != cf::normalise_request(c.service, cf::default_request(c.service)) {
@@ -772,7 +773,7 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
         let text = Some(StrOrMap::Str(format!(
             "{} {}",
             f.addr,
-            cf::forward_name(f.forward)
+            value::forward_name(f.forward)
         )));
         if v.key.is_v6() {
             y.fallback6 = text;
