@@ -9,6 +9,7 @@
 //!   `file:line`.
 
 pub mod cf;
+mod directives;
 mod error;
 mod types;
 mod value;

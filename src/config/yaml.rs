@@ -25,7 +25,8 @@
 //! their line is found by walking the text along the value's path
 //! (`virtuals[2].reals[1]`), see [`LineIndex`].
 
-use super::cf::{self, Applied, RawGlobal, RawVirtual};
+use super::cf;
+use super::directives::{Applied, RawGlobal, RawVirtual, Scope};
 use super::value;
 use super::Problems;
 use super::*;
