@@ -11,6 +11,7 @@
 pub mod cf;
 mod directives;
 mod error;
+mod resolve;
 mod types;
 mod value;
 pub mod yaml;

@@ -25,8 +25,8 @@
 //! their line is found by walking the text along the value's path
 //! (`virtuals[2].reals[1]`), see [`LineIndex`].
 
-use super::cf;
 use super::directives::{Applied, RawGlobal, RawVirtual, Scope};
+use super::resolve;
 use super::value;
 use super::Problems;
 use super::*;
@@ -538,7 +538,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         .enumerate()
         .map(|(i, v)| read_virtual(i, v, &ix, &mut errs))
         .collect();
-    cf::resolve(path, &g, &virtuals, errs)
+    resolve::resolve(path, &g, &virtuals, errs)
 }
 
 // ---------------------------------------------------------------------------
@@ -680,7 +680,7 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
         }
     }
     y.comment = v.comment.clone().map(Scalar::Str);
-    if v.scheduler != cf::DEFAULT_SCHEDULER {
+    if v.scheduler != resolve::DEFAULT_SCHEDULER {
         y.scheduler = Scalar::str(v.scheduler.clone());
     }
     y.persistent = v.persistent.and_then(Scalar::int);
@@ -721,7 +721,7 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
         y.service = Scalar::str(value::service_name(c.service));
     }
     y.checkport = c.checkport.and_then(Scalar::int);
-    if c.request != cf::normalise_request(c.service, cf::default_request(c.service)) {
+    if c.request != resolve::normalise_request(c.service, resolve::default_request(c.service)) {
         y.request = Scalar::str(c.request.clone());
     }
     y.receive = c.receive.clone().map(Scalar::Str);
