@@ -393,7 +393,7 @@ pub fn record(actual: &mut ActualTable, op: &Op) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Check, CheckService, CheckType, Fallback, HttpMethod, Line};
+    use crate::config::{Check, CheckService, CheckType, Fallback, HttpMethod, Line, Settings};
     use crate::ipvs::{Forward, Protocol};
     use std::time::Duration;
 
@@ -438,17 +438,19 @@ mod tests {
                 checkcommand: None,
                 connectcount: 0,
             },
-            checkinterval: Duration::from_secs(1),
-            checktimeout: Duration::from_secs(1),
-            negotiatetimeout: Duration::from_secs(1),
-            failurecount: 1,
-            risecount: 1,
-            quiescent,
-            cleanstop: true,
+            settings: Settings {
+                checkinterval: Duration::from_secs(1),
+                checktimeout: Duration::from_secs(1),
+                negotiatetimeout: Duration::from_secs(1),
+                failurecount: 1,
+                risecount: 1,
+                quiescent,
+                cleanstop: true,
+                fallbackcommand: None,
+                email: Default::default(),
+            },
             comment: None,
-            fallbackcommand: None,
             monitorfile: None,
-            email: Default::default(),
         }
     }
 

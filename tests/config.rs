@@ -609,7 +609,7 @@ fn unsupported_directives_are_named() {
     ] {
         let c = cf_str(&format!("virtual=127.0.0.1:80\n\tservice={svc}\n")).unwrap();
         assert_eq!(c.virtuals[0].check.service, want, "{svc}");
-        assert_eq!(cf::service_name(want), svc);
+        assert_eq!(want.name(), svc);
     }
     assert_problems(
         &cf_str("virtual=127.0.0.1:80\n\tservice=gopher\n").unwrap_err(),

@@ -5,7 +5,7 @@
 //! (protocol, default service, duplicate virtuals and reals,
 //! thresholds...).
 
-use super::directives::{bad, RawGlobal, RawVirtual};
+use super::directives::{bad, RawGlobal, RawSettings, RawVirtual};
 use super::types::*;
 use super::value::*;
 use super::{to_errors, ConfigErrors, Problems};
@@ -15,39 +15,11 @@ use std::time::Duration;
 
 /// The globals, resolved (defaults applied).
 pub(crate) fn resolve_global(g: &RawGlobal) -> Global {
-    let d = VirtualDefaults::default();
-    let s = &g.settings;
     Global {
         defaults: VirtualDefaults {
-            checkinterval: s.checkinterval.unwrap_or(d.checkinterval),
-            checktimeout: s
-                .checktimeout
-                .or(s.negotiatetimeout)
-                .unwrap_or(d.checktimeout),
-            negotiatetimeout: s
-                .negotiatetimeout
-                .or(s.checktimeout)
-                .unwrap_or(d.negotiatetimeout),
-            failurecount: s.failurecount.unwrap_or(d.failurecount),
-            risecount: s.risecount.unwrap_or(d.risecount),
-            quiescent: s.quiescent.unwrap_or(d.quiescent),
-            cleanstop: s.cleanstop.unwrap_or(d.cleanstop),
-            fallback: g.fallback.map(|f| Fallback {
-                addr: SocketAddr::new(f.addr, f.port.unwrap_or(0)),
-                forward: f.forward,
-            }),
-            fallback6: g.fallback6.map(|f| Fallback {
-                addr: SocketAddr::new(f.addr, f.port.unwrap_or(0)),
-                forward: f.forward,
-            }),
-            fallbackcommand: s.fallbackcommand.clone(),
-            email: EmailAlert {
-                emailalert: s.emailalert.clone().unwrap_or_default(),
-                emailalertfreq: s.emailalertfreq.unwrap_or(Duration::ZERO),
-                emailalertstatus: s.emailalertstatus.unwrap_or_default(),
-                emailalertfrom: s.emailalertfrom.clone(),
-                smtp: s.smtp,
-            },
+            settings: resolve_settings(&g.settings, &Settings::default()),
+            fallback: g.fallback.map(FallbackSpec::to_fallback),
+            fallback6: g.fallback6.map(FallbackSpec::to_fallback),
         },
         autoreload: g.autoreload.unwrap_or(false),
         callback: g.callback.clone(),
@@ -58,6 +30,42 @@ pub(crate) fn resolve_global(g: &RawGlobal) -> Global {
         maxchecks: g.maxchecks.unwrap_or(4096),
         statusaddress: g.statusaddress,
         syncdaemon: g.syncdaemon.clone().unwrap_or_default(),
+    }
+}
+
+/// The settings of a scope: each its own, else `base`'s (the globals', or
+/// the defaults for the globals). The two timeouts default to each other
+/// first: `checktimeout=3` alone sets both.
+fn resolve_settings(s: &RawSettings, base: &Settings) -> Settings {
+    let e = &base.email;
+    Settings {
+        checkinterval: s.checkinterval.unwrap_or(base.checkinterval),
+        checktimeout: s
+            .checktimeout
+            .or(s.negotiatetimeout)
+            .unwrap_or(base.checktimeout),
+        negotiatetimeout: s
+            .negotiatetimeout
+            .or(s.checktimeout)
+            .unwrap_or(base.negotiatetimeout),
+        failurecount: s.failurecount.unwrap_or(base.failurecount),
+        risecount: s.risecount.unwrap_or(base.risecount),
+        quiescent: s.quiescent.unwrap_or(base.quiescent),
+        cleanstop: s.cleanstop.unwrap_or(base.cleanstop),
+        fallbackcommand: s
+            .fallbackcommand
+            .clone()
+            .or_else(|| base.fallbackcommand.clone()),
+        email: EmailAlert {
+            emailalert: s.emailalert.clone().unwrap_or_else(|| e.emailalert.clone()),
+            emailalertfreq: s.emailalertfreq.unwrap_or(e.emailalertfreq),
+            emailalertstatus: s.emailalertstatus.unwrap_or(e.emailalertstatus),
+            emailalertfrom: s
+                .emailalertfrom
+                .clone()
+                .or_else(|| e.emailalertfrom.clone()),
+            smtp: s.smtp.or(e.smtp),
+        },
     }
 }
 
@@ -126,7 +134,7 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
         (None, VirtualAddr::Fwmark(_)) => CheckService::None,
         (None, VirtualAddr::Inet(_)) => {
             let name = default_service_name(port);
-            match supported_service(name) {
+            match CheckService::from_name(name) {
                 Some(s) => s,
                 None if checktype == CheckType::Negotiate => {
                     errs.push((
@@ -216,24 +224,8 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
     }
 
     let fallback = match v.fallback {
-        Some(f) => Some(Fallback {
-            addr: SocketAddr::new(f.addr, f.port.unwrap_or(port)),
-            forward: f.forward,
-        }),
-        None => {
-            let gf = if v.v6 { d.fallback6 } else { d.fallback };
-            gf.map(|f| Fallback {
-                addr: SocketAddr::new(
-                    f.addr.ip(),
-                    if f.addr.port() == 0 {
-                        port
-                    } else {
-                        f.addr.port()
-                    },
-                ),
-                forward: f.forward,
-            })
-        }
+        Some(f) => Some(f.to_fallback().on_port(port)),
+        None => Fallback::inherited(d, &key),
     };
 
     // A probe that opens a connection needs a port.
@@ -254,21 +246,6 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
         (None, CheckType::External) => Some("/bin/true".to_string()),
         (None, _) => None,
     };
-
-    let s = &v.settings;
-    let (checktimeout, negotiatetimeout) =
-        if s.checktimeout.is_some() || s.negotiatetimeout.is_some() {
-            (
-                s.checktimeout
-                    .or(s.negotiatetimeout)
-                    .unwrap_or(d.checktimeout),
-                s.negotiatetimeout
-                    .or(s.checktimeout)
-                    .unwrap_or(d.negotiatetimeout),
-            )
-        } else {
-            (d.checktimeout, d.negotiatetimeout)
-        };
 
     Some(Virtual {
         line: Line(v.line),
@@ -294,32 +271,9 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
             checkcommand,
             connectcount: v.connectcount.unwrap_or(0),
         },
-        checkinterval: s.checkinterval.unwrap_or(d.checkinterval),
-        checktimeout,
-        negotiatetimeout,
-        failurecount: s.failurecount.unwrap_or(d.failurecount),
-        risecount: s.risecount.unwrap_or(d.risecount),
-        quiescent: s.quiescent.unwrap_or(d.quiescent),
-        cleanstop: s.cleanstop.unwrap_or(d.cleanstop),
+        settings: resolve_settings(&v.settings, &d.settings),
         comment: v.comment.clone(),
-        fallbackcommand: s
-            .fallbackcommand
-            .clone()
-            .or_else(|| d.fallbackcommand.clone()),
         monitorfile: v.monitorfile.clone(),
-        email: EmailAlert {
-            emailalert: s
-                .emailalert
-                .clone()
-                .unwrap_or_else(|| d.email.emailalert.clone()),
-            emailalertfreq: s.emailalertfreq.unwrap_or(d.email.emailalertfreq),
-            emailalertstatus: s.emailalertstatus.unwrap_or(d.email.emailalertstatus),
-            emailalertfrom: s
-                .emailalertfrom
-                .clone()
-                .or_else(|| d.email.emailalertfrom.clone()),
-            smtp: s.smtp.or(d.email.smtp),
-        },
     })
 }
 

@@ -7,6 +7,7 @@ pub(crate) use crate::ipvs::{flags, Forward, Protocol, ServiceKey, SyncDaemon, S
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -60,9 +61,11 @@ pub struct Global {
     pub syncdaemon: Vec<SyncDaemon>,
 }
 
-/// Settings a virtual inherits from the globals unless it sets its own.
+/// The settings allowed both globally and per virtual, the virtual's own
+/// winning: the globals hold the defaults ([`VirtualDefaults`]), each
+/// virtual its resolved copy ([`Virtual::settings`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct VirtualDefaults {
+pub struct Settings {
     pub checkinterval: Duration,
     pub checktimeout: Duration,
     pub negotiatetimeout: Duration,
@@ -72,10 +75,6 @@ pub struct VirtualDefaults {
     pub risecount: u32,
     pub quiescent: bool,
     pub cleanstop: bool,
-    /// IPv4 fallback (`fallback=`).
-    pub fallback: Option<Fallback>,
-    /// IPv6 fallback (`fallback6=`).
-    pub fallback6: Option<Fallback>,
     /// Run as `CMD start|stop vip:port proto` when the last real of a
     /// virtual goes down / the first comes back (`fallbackcommand=`).
     pub fallbackcommand: Option<String>,
@@ -83,9 +82,9 @@ pub struct VirtualDefaults {
     pub email: EmailAlert,
 }
 
-impl Default for VirtualDefaults {
+impl Default for Settings {
     fn default() -> Self {
-        VirtualDefaults {
+        Settings {
             checkinterval: Duration::from_secs(10),
             checktimeout: Duration::from_secs(5),
             negotiatetimeout: Duration::from_secs(30),
@@ -93,11 +92,29 @@ impl Default for VirtualDefaults {
             risecount: 1,
             quiescent: false,
             cleanstop: true,
-            fallback: None,
-            fallback6: None,
             fallbackcommand: None,
             email: EmailAlert::default(),
         }
+    }
+}
+
+/// What a virtual inherits from the globals unless it sets its own: the
+/// [`Settings`], and the fallback of its family (see
+/// [`Fallback::inherited`]). A setting reads through
+/// (`defaults.checktimeout`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VirtualDefaults {
+    pub settings: Settings,
+    /// IPv4 fallback (`fallback=`); port 0: the virtual's.
+    pub fallback: Option<Fallback>,
+    /// IPv6 fallback (`fallback6=`); port 0: the virtual's.
+    pub fallback6: Option<Fallback>,
+}
+
+impl Deref for VirtualDefaults {
+    type Target = Settings;
+    fn deref(&self) -> &Settings {
+        &self.settings
     }
 }
 
@@ -185,6 +202,40 @@ pub struct Fallback {
     pub forward: Forward,
 }
 
+impl Fallback {
+    /// This fallback, on `port` when it names none (port 0).
+    pub fn on_port(self, port: u16) -> Fallback {
+        if self.addr.port() == 0 {
+            Fallback {
+                addr: SocketAddr::new(self.addr.ip(), port),
+                ..self
+            }
+        } else {
+            self
+        }
+    }
+
+    /// The fallback a virtual with `key` gets when it sets none of its own:
+    /// the global one of its family (`fallback=` for IPv4, `fallback6=` for
+    /// IPv6), on the virtual's port when it names none.
+    pub fn inherited(defaults: &VirtualDefaults, key: &ServiceKey) -> Option<Fallback> {
+        let global = if key.is_v6() {
+            defaults.fallback6
+        } else {
+            defaults.fallback
+        };
+        global.map(|f| f.on_port(port_of(key)))
+    }
+}
+
+/// The port of a virtual service (0 for a firewall mark).
+fn port_of(key: &ServiceKey) -> u16 {
+    match key {
+        ServiceKey::Inet { addr, .. } => addr.port(),
+        ServiceKey::Fwmark { .. } => 0,
+    }
+}
+
 /// One `virtual=` block, fully resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Virtual {
@@ -203,31 +254,27 @@ pub struct Virtual {
     /// The fallback for this virtual (its own, else the global of its family).
     pub fallback: Option<Fallback>,
     pub check: Check,
-    pub checkinterval: Duration,
-    pub checktimeout: Duration,
-    pub negotiatetimeout: Duration,
-    pub failurecount: u32,
-    pub risecount: u32,
-    pub quiescent: bool,
-    pub cleanstop: bool,
+    /// Its own settings, else the global ones. A setting reads through
+    /// (`virtual.checktimeout`).
+    pub settings: Settings,
     /// `servicename=` / `comment=`: free text for humans.
     pub comment: Option<String>,
-    /// See [`VirtualDefaults::fallbackcommand`].
-    pub fallbackcommand: Option<String>,
     /// Append one line per check result of this virtual's reals here
     /// (`monitorfile=`).
     pub monitorfile: Option<PathBuf>,
-    /// Email alerts (its own settings, else the global ones).
-    pub email: EmailAlert,
+}
+
+impl Deref for Virtual {
+    type Target = Settings;
+    fn deref(&self) -> &Settings {
+        &self.settings
+    }
 }
 
 impl Virtual {
     /// The port checks go to when neither `checkport` nor the real's port says.
     pub fn port(&self) -> u16 {
-        match self.key {
-            ServiceKey::Inet { addr, .. } => addr.port(),
-            ServiceKey::Fwmark { .. } => 0,
-        }
+        port_of(&self.key)
     }
 }
 
@@ -300,6 +347,63 @@ pub enum CheckService {
     Ftp,
     Dns,
     Sip,
+}
+
+impl CheckService {
+    /// A service ldirectord-rs implements, by its name in the config.
+    pub fn from_name(name: &str) -> Option<CheckService> {
+        match name {
+            "http" => Some(CheckService::Http),
+            "https" => Some(CheckService::Https),
+            "simpletcp" => Some(CheckService::SimpleTcp),
+            "none" => Some(CheckService::None),
+            "smtp" => Some(CheckService::Smtp),
+            "submission" => Some(CheckService::Submission),
+            "pop" => Some(CheckService::Pop),
+            "pops" => Some(CheckService::Pops),
+            "imap" => Some(CheckService::Imap),
+            "imaps" => Some(CheckService::Imaps),
+            "nntp" => Some(CheckService::Nntp),
+            "ftp" => Some(CheckService::Ftp),
+            "dns" => Some(CheckService::Dns),
+            "sip" => Some(CheckService::Sip),
+            _ => None,
+        }
+    }
+
+    /// Its name in the config (`service=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckService::None => "none",
+            CheckService::Http => "http",
+            CheckService::Https => "https",
+            CheckService::SimpleTcp => "simpletcp",
+            CheckService::Smtp => "smtp",
+            CheckService::Submission => "submission",
+            CheckService::Pop => "pop",
+            CheckService::Pops => "pops",
+            CheckService::Imap => "imap",
+            CheckService::Imaps => "imaps",
+            CheckService::Nntp => "nntp",
+            CheckService::Ftp => "ftp",
+            CheckService::Dns => "dns",
+            CheckService::Sip => "sip",
+        }
+    }
+}
+
+impl CheckType {
+    /// Its name in the config (`checktype=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckType::Connect => "connect",
+            CheckType::Negotiate => "negotiate",
+            CheckType::Off => "off",
+            CheckType::On => "on",
+            CheckType::External => "external",
+            CheckType::Ping => "ping",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

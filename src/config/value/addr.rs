@@ -2,7 +2,7 @@
 //! `fallback=`, forward methods and persistence netmasks.
 
 use super::parse_count;
-use crate::config::types::Forward;
+use crate::config::types::{Fallback, Forward};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Well-known service names accepted where a port number is expected.
@@ -286,6 +286,16 @@ pub struct FallbackSpec {
     pub addr: IpAddr,
     pub port: Option<u16>,
     pub forward: Forward,
+}
+
+impl FallbackSpec {
+    /// As a [`Fallback`], on port 0 (the virtual's) when it names none.
+    pub fn to_fallback(self) -> Fallback {
+        Fallback {
+            addr: SocketAddr::new(self.addr, self.port.unwrap_or(0)),
+            forward: self.forward,
+        }
+    }
 }
 
 /// `fallback=ip[:port] [gate|masq|ipip]` (forward default gate).

@@ -63,69 +63,16 @@ pub const LDIRECTORD_SERVICES: &[&str] = &[
 pub fn supported_services() -> String {
     LDIRECTORD_SERVICES
         .iter()
-        .filter(|s| supported_service(s).is_some())
+        .filter(|s| CheckService::from_name(s).is_some())
         .copied()
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// A service ldirectord-rs implements, by name.
-pub fn supported_service(name: &str) -> Option<CheckService> {
-    match name {
-        "http" => Some(CheckService::Http),
-        "https" => Some(CheckService::Https),
-        "simpletcp" => Some(CheckService::SimpleTcp),
-        "none" => Some(CheckService::None),
-        "smtp" => Some(CheckService::Smtp),
-        "submission" => Some(CheckService::Submission),
-        "pop" => Some(CheckService::Pop),
-        "pops" => Some(CheckService::Pops),
-        "imap" => Some(CheckService::Imap),
-        "imaps" => Some(CheckService::Imaps),
-        "nntp" => Some(CheckService::Nntp),
-        "ftp" => Some(CheckService::Ftp),
-        "dns" => Some(CheckService::Dns),
-        "sip" => Some(CheckService::Sip),
-        _ => None,
-    }
-}
-
-/// The name of a [`CheckService`] in the config.
-pub fn service_name(s: CheckService) -> &'static str {
-    match s {
-        CheckService::None => "none",
-        CheckService::Http => "http",
-        CheckService::Https => "https",
-        CheckService::SimpleTcp => "simpletcp",
-        CheckService::Smtp => "smtp",
-        CheckService::Submission => "submission",
-        CheckService::Pop => "pop",
-        CheckService::Pops => "pops",
-        CheckService::Imap => "imap",
-        CheckService::Imaps => "imaps",
-        CheckService::Nntp => "nntp",
-        CheckService::Ftp => "ftp",
-        CheckService::Dns => "dns",
-        CheckService::Sip => "sip",
-    }
-}
-
-/// The name of a [`CheckType`] in the config.
-pub fn checktype_name(t: CheckType) -> &'static str {
-    match t {
-        CheckType::Connect => "connect",
-        CheckType::Negotiate => "negotiate",
-        CheckType::Off => "off",
-        CheckType::On => "on",
-        CheckType::External => "external",
-        CheckType::Ping => "ping",
-    }
-}
-
 /// `service=`.
 pub fn parse_service(s: &str) -> Result<CheckService, String> {
     let s = s.trim();
-    if let Some(svc) = supported_service(s) {
+    if let Some(svc) = CheckService::from_name(s) {
         return Ok(svc);
     }
     if LDIRECTORD_SERVICES.contains(&s) {

@@ -78,7 +78,7 @@ fn implicit_service(v: &Virtual) -> Option<CheckService> {
     match v.key {
         ServiceKey::Fwmark { .. } => Some(CheckService::None),
         ServiceKey::Inet { addr, .. } => {
-            match value::supported_service(value::default_service_name(addr.port())) {
+            match CheckService::from_name(value::default_service_name(addr.port())) {
                 Some(s) => Some(s),
                 None if v.check.checktype == CheckType::Negotiate => None,
                 None => Some(CheckService::None),
@@ -163,7 +163,7 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
     if c.connectcount > 0 {
         y.checktype = Scalar::str(c.connectcount.to_string());
     } else if c.checktype != CheckType::Negotiate {
-        y.checktype = Scalar::str(value::checktype_name(c.checktype));
+        y.checktype = Scalar::str(c.checktype.name());
     }
     if v.fallbackcommand != g.fallbackcommand {
         y.fallbackcommand = v.fallbackcommand.clone().map(Scalar::Str);
@@ -180,7 +180,7 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
         .as_ref()
         .map(|p| Scalar::Str(p.display().to_string()));
     if implicit_service(v) != Some(c.service) {
-        y.service = Scalar::str(value::service_name(c.service));
+        y.service = Scalar::str(c.service.name());
     }
     y.checkport = c.checkport.and_then(Scalar::int);
     if c.request != resolve::normalise_request(c.service, resolve::default_request(c.service)) {
@@ -216,22 +216,7 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
     if v.cleanstop != g.cleanstop {
         y.cleanstop = boolean(v.cleanstop);
     }
-    let inherited = (if v.key.is_v6() {
-        g.fallback6
-    } else {
-        g.fallback
-    })
-    .map(|f| Fallback {
-        addr: SocketAddr::new(
-            f.addr.ip(),
-            if f.addr.port() == 0 {
-                port
-            } else {
-                f.addr.port()
-            },
-        ),
-        forward: f.forward,
-    });
+    let inherited = Fallback::inherited(g, &v.key);
     if let Some(f) = v.fallback.filter(|f| Some(*f) != inherited) {
         let text = Some(StrOrMap::Str(format!(
             "{} {}",
