@@ -9,7 +9,9 @@
 //! - `fork` and `supervised` are accepted and have no effect (ldirectord-rs
 //!   never daemonises itself; run it under systemd or another supervisor).
 
-use super::types::{AlertStatus, CheckService, CheckType, HttpMethod, LogTarget, SyncDaemon};
+use super::types::{
+    AlertStatus, CheckService, CheckType, HttpMethod, LogTarget, Mailbox, SyncDaemon,
+};
 use super::value::*;
 use super::Problems;
 use std::net::SocketAddr;
@@ -101,10 +103,10 @@ pub struct RawSettings {
     pub quiescent: Option<bool>,
     pub cleanstop: Option<bool>,
     pub fallbackcommand: Option<String>,
-    pub emailalert: Option<Vec<String>>,
+    pub emailalert: Option<Vec<Mailbox>>,
     pub emailalertfreq: Option<Duration>,
     pub emailalertstatus: Option<AlertStatus>,
-    pub emailalertfrom: Option<String>,
+    pub emailalertfrom: Option<Mailbox>,
     pub smtp: Option<SocketAddr>,
 }
 

@@ -38,6 +38,8 @@ pub(crate) fn resolve_global(g: &RawGlobal) -> Global {
 /// first: `checktimeout=3` alone sets both.
 fn resolve_settings(s: &RawSettings, base: &Settings) -> Settings {
     let e = &base.email;
+    let to = s.emailalert.clone().unwrap_or_else(|| e.to.clone());
+    let from = s.emailalertfrom.clone().or_else(|| e.from.clone());
     Settings {
         checkinterval: s.checkinterval.unwrap_or(base.checkinterval),
         checktimeout: s
@@ -57,13 +59,12 @@ fn resolve_settings(s: &RawSettings, base: &Settings) -> Settings {
             .clone()
             .or_else(|| base.fallbackcommand.clone()),
         email: EmailAlert {
-            emailalert: s.emailalert.clone().unwrap_or_else(|| e.emailalert.clone()),
+            emailalert: to.iter().map(|m| m.text().to_string()).collect(),
+            to,
             emailalertfreq: s.emailalertfreq.unwrap_or(e.emailalertfreq),
             emailalertstatus: s.emailalertstatus.unwrap_or(e.emailalertstatus),
-            emailalertfrom: s
-                .emailalertfrom
-                .clone()
-                .or_else(|| e.emailalertfrom.clone()),
+            emailalertfrom: from.as_ref().map(|m| m.text().to_string()),
+            from,
             smtp: s.smtp.or(e.smtp),
         },
     }

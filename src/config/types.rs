@@ -124,17 +124,52 @@ impl Deref for VirtualDefaults {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EmailAlert {
     /// Recipients (`emailalert="a@b, c@d"`), as written; empty: no alerts.
+    /// The text of [`EmailAlert::to`], kept for readers of the text.
     pub emailalert: Vec<String>,
+    /// The recipients, parsed at load: each one's text and address.
+    pub to: Vec<Mailbox>,
     /// Re-send "Inaccessible real server" this often while a real stays
     /// down (`emailalertfreq=`, seconds); zero: never.
     pub emailalertfreq: Duration,
     /// In which daemon states alerts are sent (`emailalertstatus=`).
     pub emailalertstatus: AlertStatus,
     /// The `From:` header (`emailalertfrom=`); none: the system's default.
+    /// The text of [`EmailAlert::from`], kept for readers of the text.
     pub emailalertfrom: Option<String>,
+    /// `emailalertfrom=`, parsed at load.
+    pub from: Option<Mailbox>,
     /// Send through this SMTP server (`smtp=ip[:port]`, port 25 by
     /// default); none: the local `sendmail -t -oi`.
     pub smtp: Option<SocketAddr>,
+}
+
+/// One mailbox of `emailalert=` or `emailalertfrom=` as written (`a@b`,
+/// `Name <a@b>`, or a bare local name such as `root`, as sendmail takes
+/// it), with its address alone, for the SMTP envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Mailbox {
+    pub(in crate::config) text: String,
+    pub(in crate::config) addr: Option<String>,
+}
+
+impl Mailbox {
+    /// As written, for the `To:` / `From:` header.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The address alone, for the SMTP envelope. A recipient always has
+    /// one; an `emailalertfrom=` may hold none (the envelope then uses the
+    /// default sender).
+    pub fn addr(&self) -> Option<&str> {
+        self.addr.as_deref()
+    }
+}
+
+impl fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 /// A set of daemon states (`emailalertstatus=`), ldirectord's bits.

@@ -2,7 +2,7 @@
 //! `emailalertfreq`, `emailalertstatus` and `smtp`.
 
 use super::{parse_duration, parse_host_port};
-use crate::config::types::AlertStatus;
+use crate::config::types::{AlertStatus, Mailbox};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ pub fn parse_mailbox(s: &str) -> Result<&str, String> {
 }
 
 /// `emailalert="a@b[, c@d]..."`: recipients, comma-separated.
-pub fn parse_emailalert(s: &str) -> Result<Vec<String>, String> {
+pub fn parse_emailalert(s: &str) -> Result<Vec<Mailbox>, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("no email address specified".into());
@@ -42,7 +42,10 @@ pub fn parse_emailalert(s: &str) -> Result<Vec<String>, String> {
             if item.is_empty() {
                 return Err("empty address in the list (addresses are separated by commas)".into());
             }
-            parse_mailbox(item).map(|_| item.to_string())
+            parse_mailbox(item).map(|addr| Mailbox {
+                text: item.to_string(),
+                addr: Some(addr.to_string()),
+            })
         })
         .collect()
 }
@@ -90,8 +93,8 @@ pub fn parse_emailalertstatus(s: &str) -> Result<AlertStatus, String> {
 }
 
 /// `emailalertfrom=`: the `From:` header as written (`a@b` or
-/// `"Name" <a@b>`).
-pub fn parse_emailalertfrom(s: &str) -> Result<String, String> {
+/// `"Name" <a@b>`), with its address when it holds one.
+pub fn parse_emailalertfrom(s: &str) -> Result<Mailbox, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("no email from address specified".into());
@@ -99,7 +102,10 @@ pub fn parse_emailalertfrom(s: &str) -> Result<String, String> {
     if s.chars().any(char::is_control) {
         return Err("control characters are not allowed".into());
     }
-    Ok(s.to_string())
+    Ok(Mailbox {
+        text: s.to_string(),
+        addr: parse_mailbox(s).ok().map(str::to_string),
+    })
 }
 
 /// `smtp=ip[:port]` (`[v6][:port]`; port 25 by default). No DNS.

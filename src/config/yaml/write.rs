@@ -27,17 +27,19 @@ fn email_scalars(e: &EmailAlert, base: &EmailAlert) -> [Option<Scalar>; 5] {
         }
     };
     [
-        (e.emailalert != base.emailalert && !e.emailalert.is_empty())
-            .then(|| Scalar::Str(e.emailalert.join(", "))),
+        (e.to != base.to && !e.to.is_empty()).then(|| {
+            let texts: Vec<&str> = e.to.iter().map(Mailbox::text).collect();
+            Scalar::Str(texts.join(", "))
+        }),
         (e.emailalertfreq != base.emailalertfreq)
             .then(|| freq(e.emailalertfreq))
             .flatten(),
         (e.emailalertstatus != base.emailalertstatus)
             .then(|| Scalar::Str(e.emailalertstatus.to_string())),
-        e.emailalertfrom
-            .clone()
-            .filter(|_| e.emailalertfrom != base.emailalertfrom)
-            .map(Scalar::Str),
+        e.from
+            .as_ref()
+            .filter(|_| e.from != base.from)
+            .map(|m| Scalar::Str(m.text().to_string())),
         e.smtp
             .filter(|_| e.smtp != base.smtp)
             .map(|a| Scalar::Str(a.to_string())),
