@@ -1,8 +1,7 @@
 //! The legacy `ldirectord.cf` reader: lines to directives. A line at
 //! column 0 is a global directive or starts a `virtual=` block; an indented
 //! line belongs to the block above. Each `key=value` goes to the directive
-//! model ([`super::directives`]), then the whole is resolved
-//! ([`super::resolve`]).
+//! model (`directives`), then the whole is resolved (`resolve`).
 //!
 //! Every problem is collected, none stops the parse: the caller gets all of
 //! them with their line numbers.

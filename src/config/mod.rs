@@ -3,10 +3,24 @@
 //! `checktimeout` is the per-virtual one if given, else the global one, else
 //! the default, so the rest of the director never looks at defaults.
 //!
-//! - [`cf`]: the ldirectord.cf grammar (see ../shared/ldirectord-reference.md).
-//! - [`yaml`]: the YAML format (`ldirectord.example.yaml`) and `convert`.
-//! - [`load`] / [`parse`]: recognise the format and parse; errors carry
-//!   `file:line`.
+//! A file goes through these, in order (every problem is collected with its
+//! line, none stops the parse):
+//!
+//! - [`load`] / [`parse`] (here): recognise the format, read the file.
+//! - [`cf`] / [`yaml`]: the two readers, lines or a YAML document to
+//!   directives (`key`, `value` as written); [`yaml`] also writes a model
+//!   back (`convert`).
+//! - `value`: the value grammar both share (durations, addresses, `real=`,
+//!   services, mailboxes, ...).
+//! - `directives`: which directive is allowed where and what it sets, in a
+//!   raw model where every setting is optional.
+//! - `resolve`: raw model to [`Config`]: defaults, inheritance, the checks
+//!   that need a whole block, duplicates.
+//! - `types`: the typed model itself; `error`: [`ConfigErrors`].
+//!
+//! The grammar is ldirectord's (see the ldirectord(8) manual page); each
+//! difference, on purpose, is listed where it is made (`cf`, `value`,
+//! `directives`).
 
 pub mod cf;
 mod directives;

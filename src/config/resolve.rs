@@ -6,8 +6,14 @@
 //! thresholds...).
 
 use super::directives::{bad, RawGlobal, RawSettings, RawVirtual};
-use super::types::*;
-use super::value::*;
+use super::types::{
+    Check, CheckService, CheckType, Config, EmailAlert, Fallback, Global, HttpMethod, Line,
+    Protocol, Real, ServiceKey, Settings, Virtual, VirtualDefaults,
+};
+use super::value::{
+    default_service_name, parse_schedflags, supported_services, FallbackSpec, ProtocolWord,
+    VirtualAddr,
+};
 use super::{to_errors, ConfigErrors, Problems};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;

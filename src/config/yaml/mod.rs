@@ -23,13 +23,13 @@
 //! Structure errors (unknown keys, a list where a value belongs, bad YAML)
 //! stop the parse with yaml_serde's line. Value errors are all collected;
 //! their line is found by walking the text along the value's path
-//! (`virtuals[2].reals[1]`), see [`lines::LineIndex`].
+//! (`virtuals[2].reals[1]`), see [`LineIndex`].
 //!
-//! - [`schema`]: the document's shape (serde types; every value a scalar
+//! - `schema`: the document's shape (serde types; every value a scalar
 //!   kept as written);
-//! - [`lines`]: the line of a value, found by its path;
-//! - [`read`]: document to the directive model, then resolved;
-//! - [`write`]: a model back to YAML (`convert`).
+//! - `lines`: the line of a value, found by its path;
+//! - `read`: document to the directive model, then resolved;
+//! - `write`: a model back to YAML (`convert`).
 
 mod lines;
 mod read;

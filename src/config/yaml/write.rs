@@ -2,7 +2,10 @@
 //! from the defaults, so that reading it back gives the same model.
 
 use super::schema::{Scalar, StrOrMap, YamlConfig, YamlReal, YamlVirtual};
-use crate::config::types::*;
+use crate::config::types::{
+    flags, CheckService, CheckType, Config, EmailAlert, Fallback, HttpMethod, LogTarget, Mailbox,
+    Protocol, Real, ServiceKey, SyncState, Virtual, VirtualDefaults,
+};
 use crate::config::{resolve, value};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -61,7 +64,6 @@ fn addr_text(a: SocketAddr) -> String {
 }
 
 fn schedflags_text(bits: u32) -> String {
-    use crate::ipvs::flags;
     [
         (flags::SCHED1, "flag-1"),
         (flags::SCHED2, "flag-2"),
@@ -127,9 +129,9 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
                 y.r#virtual = Scalar::str(addr.to_string());
             }
             let default = if port == 53 {
-                crate::ipvs::Protocol::Udp
+                Protocol::Udp
             } else {
-                crate::ipvs::Protocol::Tcp
+                Protocol::Tcp
             };
             if proto != default {
                 y.protocol = Scalar::str(proto.name());
@@ -282,7 +284,7 @@ pub fn to_yaml(config: &Config) -> String {
                 .syncdaemon
                 .iter()
                 .map(|d| {
-                    let st = if d.state == crate::ipvs::SyncState::Master {
+                    let st = if d.state == SyncState::Master {
                         "master"
                     } else {
                         "backup"
