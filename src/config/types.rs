@@ -385,25 +385,27 @@ pub enum CheckService {
 }
 
 impl CheckService {
+    /// Every service ldirectord-rs implements.
+    pub const ALL: [CheckService; 14] = [
+        CheckService::None,
+        CheckService::Http,
+        CheckService::Https,
+        CheckService::SimpleTcp,
+        CheckService::Smtp,
+        CheckService::Submission,
+        CheckService::Pop,
+        CheckService::Pops,
+        CheckService::Imap,
+        CheckService::Imaps,
+        CheckService::Nntp,
+        CheckService::Ftp,
+        CheckService::Dns,
+        CheckService::Sip,
+    ];
+
     /// A service ldirectord-rs implements, by its name in the config.
     pub fn from_name(name: &str) -> Option<CheckService> {
-        match name {
-            "http" => Some(CheckService::Http),
-            "https" => Some(CheckService::Https),
-            "simpletcp" => Some(CheckService::SimpleTcp),
-            "none" => Some(CheckService::None),
-            "smtp" => Some(CheckService::Smtp),
-            "submission" => Some(CheckService::Submission),
-            "pop" => Some(CheckService::Pop),
-            "pops" => Some(CheckService::Pops),
-            "imap" => Some(CheckService::Imap),
-            "imaps" => Some(CheckService::Imaps),
-            "nntp" => Some(CheckService::Nntp),
-            "ftp" => Some(CheckService::Ftp),
-            "dns" => Some(CheckService::Dns),
-            "sip" => Some(CheckService::Sip),
-            _ => None,
-        }
+        CheckService::ALL.into_iter().find(|s| s.name() == name)
     }
 
     /// Its name in the config (`service=`).
@@ -445,4 +447,37 @@ impl CheckType {
 pub enum HttpMethod {
     Get,
     Head,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_service_has_one_name() {
+        // Exhaustive: a new service fails to compile here until it is added
+        // to CheckService::ALL too.
+        let rank = |s: CheckService| match s {
+            CheckService::None => 0,
+            CheckService::Http => 1,
+            CheckService::Https => 2,
+            CheckService::SimpleTcp => 3,
+            CheckService::Smtp => 4,
+            CheckService::Submission => 5,
+            CheckService::Pop => 6,
+            CheckService::Pops => 7,
+            CheckService::Imap => 8,
+            CheckService::Imaps => 9,
+            CheckService::Nntp => 10,
+            CheckService::Ftp => 11,
+            CheckService::Dns => 12,
+            CheckService::Sip => 13,
+        };
+        let ranks: Vec<usize> = CheckService::ALL.into_iter().map(rank).collect();
+        assert_eq!(ranks, (0..14).collect::<Vec<_>>());
+        for s in CheckService::ALL {
+            assert_eq!(CheckService::from_name(s.name()), Some(s));
+        }
+        assert_eq!(CheckService::from_name("ldap"), None);
+    }
 }
