@@ -20,7 +20,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The globals, resolved (defaults applied).
-pub(crate) fn resolve_global(g: &RawGlobal) -> Global {
+fn resolve_global(g: &RawGlobal) -> Global {
     Global {
         defaults: VirtualDefaults {
             settings: resolve_settings(&g.settings, &Settings::default()),
