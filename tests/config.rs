@@ -609,7 +609,7 @@ fn unsupported_directives_are_named() {
     ] {
         let c = cf_str(&format!("virtual=127.0.0.1:80\n\tservice={svc}\n")).unwrap();
         assert_eq!(c.virtuals[0].check.service, want, "{svc}");
-        assert_eq!(cf::service_name(want), svc);
+        assert_eq!(want.name(), svc);
     }
     assert_problems(
         &cf_str("virtual=127.0.0.1:80\n\tservice=gopher\n").unwrap_err(),
@@ -1206,6 +1206,38 @@ fn email_alert_directives_global_and_per_virtual() {
     assert!(y.contains("emailalertfreq: 3600"), "{y}");
     assert!(y.contains("emailalertstatus: starting,running"), "{y}");
     assert!(y.contains("emailalertstatus: none"), "{y}");
+}
+
+#[test]
+fn email_mailboxes_are_parsed_at_load() {
+    let c = cf_ok("all-directives.cf");
+    let g = &c.global.defaults.email;
+    let to: Vec<(&str, Option<&str>)> = g.to.iter().map(|m| (m.text(), m.addr())).collect();
+    assert_eq!(
+        to,
+        vec![
+            ("ops@example.com", Some("ops@example.com")),
+            ("Root <root@localhost>", Some("root@localhost")),
+        ]
+    );
+    let from = g.from.as_ref().unwrap();
+    assert_eq!(
+        (from.text(), from.addr()),
+        (
+            "\"ldirectord Alerts\" <alerts@example.com>",
+            Some("alerts@example.com")
+        )
+    );
+    // A From: header without an address of its own is kept as written; the
+    // envelope then uses the default sender.
+    let c = cf_str("emailalert=root\nemailalertfrom=Alerts Desk\nvirtual=127.0.0.1:80\n\treal=127.0.0.2 gate\n")
+        .unwrap();
+    let e = &c.virtuals[0].email;
+    assert_eq!((e.to[0].text(), e.to[0].addr()), ("root", Some("root")));
+    let from = e.from.as_ref().unwrap();
+    assert_eq!((from.text(), from.addr()), ("Alerts Desk", None));
+    assert_eq!(e.emailalertfrom.as_deref(), Some("Alerts Desk"));
+    assert_round_trip(&c);
 }
 
 #[test]

@@ -3,355 +3,41 @@
 //! `checktimeout` is the per-virtual one if given, else the global one, else
 //! the default, so the rest of the director never looks at defaults.
 //!
-//! - [`cf`]: the ldirectord.cf grammar (see ../shared/ldirectord-reference.md).
-//! - [`yaml`]: the YAML format (`ldirectord.example.yaml`) and `convert`.
-//! - [`load`] / [`parse`]: recognise the format and parse; errors carry
-//!   `file:line`.
+//! A file goes through these, in order (every problem is collected with its
+//! line, none stops the parse):
+//!
+//! - [`load`] / [`parse`] (here): recognise the format, read the file.
+//! - [`cf`] / [`yaml`]: the two readers, lines or a YAML document to
+//!   directives (`key`, `value` as written); [`yaml`] also writes a model
+//!   back (`convert`).
+//! - `value`: the value grammar both share (durations, addresses, `real=`,
+//!   services, mailboxes, ...).
+//! - `directives`: which directive is allowed where and what it sets, in a
+//!   raw model where every setting is optional.
+//! - `resolve`: raw model to [`Config`]: defaults, inheritance, the checks
+//!   that need a whole block, duplicates.
+//! - `types`: the typed model itself; `error`: [`ConfigErrors`].
+//!
+//! The grammar is ldirectord's (see the ldirectord(8) manual page); each
+//! difference, on purpose, is listed where it is made (`cf`, `value`,
+//! `directives`).
 
 pub mod cf;
+mod directives;
+mod error;
+mod resolve;
+mod types;
+mod value;
 pub mod yaml;
 
-use crate::ipvs::{Forward, ServiceKey};
-use std::fmt;
-use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+pub(crate) use error::{to_errors, Problems};
+pub use error::{ConfigError, ConfigErrors};
+pub use types::*;
+
+use std::path::Path;
 
 /// Default config path when `-f` is not given.
 pub const DEFAULT_PATH: &str = "/etc/ldirectord-rs/ldirectord.yaml";
-
-/// A source line number. It is where a value came from, not part of what the
-/// value means: two [`Line`]s always compare equal, so a `.cf` file and its
-/// YAML conversion give equal models.
-#[derive(Debug, Clone, Copy, Default, Eq, PartialOrd, Ord)]
-pub struct Line(pub usize);
-
-impl PartialEq for Line {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl std::hash::Hash for Line {
-    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
-}
-
-/// The whole configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    pub global: Global,
-    pub virtuals: Vec<Virtual>,
-}
-
-/// Global directives (and the defaults virtuals inherit).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Global {
-    /// Defaults for virtuals; each virtual holds its resolved copy.
-    pub defaults: VirtualDefaults,
-    /// Re-read the config when the file changes.
-    pub autoreload: bool,
-    /// Run with the config path after the config was re-read (`callback=`).
-    pub callback: Option<String>,
-    /// Where events go. `None`: standard error.
-    pub logfile: Option<LogTarget>,
-    /// Re-add a quiesced real that an operator deleted by hand.
-    pub readdquiescent: bool,
-    /// A file named `ip:port`, `ip`, `host:port` or `host` in this directory
-    /// forces that real down and skips its check.
-    pub maintenancedir: Option<PathBuf>,
-    /// How often the live table is re-read and drift repaired (ours; 10s).
-    pub resyncinterval: Duration,
-    /// At most this many checks in flight at once (ours; 4096).
-    pub maxchecks: usize,
-    /// Where `/status`, `/metrics` and `/healthz` are served (ours; none).
-    pub statusaddress: Option<SocketAddr>,
-    /// Connection-synchronisation daemons to run, for directors run as a pair
-    /// (ours; `syncdaemon=master eth0 1`, comma-separated for both).
-    pub syncdaemon: Vec<crate::ipvs::SyncDaemon>,
-}
-
-/// Settings a virtual inherits from the globals unless it sets its own.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VirtualDefaults {
-    pub checkinterval: Duration,
-    pub checktimeout: Duration,
-    pub negotiatetimeout: Duration,
-    pub failurecount: u32,
-    /// Successes in a row needed to bring a down real back (ours; 1 =
-    /// ldirectord's behaviour).
-    pub risecount: u32,
-    pub quiescent: bool,
-    pub cleanstop: bool,
-    /// IPv4 fallback (`fallback=`).
-    pub fallback: Option<Fallback>,
-    /// IPv6 fallback (`fallback6=`).
-    pub fallback6: Option<Fallback>,
-    /// Run as `CMD start|stop vip:port proto` when the last real of a
-    /// virtual goes down / the first comes back (`fallbackcommand=`).
-    pub fallbackcommand: Option<String>,
-    /// Email alerts (`emailalert*`, `smtp`).
-    pub email: EmailAlert,
-}
-
-impl Default for VirtualDefaults {
-    fn default() -> Self {
-        VirtualDefaults {
-            checkinterval: Duration::from_secs(10),
-            checktimeout: Duration::from_secs(5),
-            negotiatetimeout: Duration::from_secs(30),
-            failurecount: 1,
-            risecount: 1,
-            quiescent: false,
-            cleanstop: true,
-            fallback: None,
-            fallback6: None,
-            fallbackcommand: None,
-            email: EmailAlert::default(),
-        }
-    }
-}
-
-/// Email alerts of a virtual (ldirectord's `emailalert`, `emailalertfreq`,
-/// `emailalertstatus`, `emailalertfrom`, `smtp`; each set globally or per
-/// virtual, the virtual's own winning). See [`crate::alert`].
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct EmailAlert {
-    /// Recipients (`emailalert="a@b, c@d"`), as written; empty: no alerts.
-    pub emailalert: Vec<String>,
-    /// Re-send "Inaccessible real server" this often while a real stays
-    /// down (`emailalertfreq=`, seconds); zero: never.
-    pub emailalertfreq: Duration,
-    /// In which daemon states alerts are sent (`emailalertstatus=`).
-    pub emailalertstatus: AlertStatus,
-    /// The `From:` header (`emailalertfrom=`); none: the system's default.
-    pub emailalertfrom: Option<String>,
-    /// Send through this SMTP server (`smtp=ip[:port]`, port 25 by
-    /// default); none: the local `sendmail -t -oi`.
-    pub smtp: Option<SocketAddr>,
-}
-
-/// A set of daemon states (`emailalertstatus=`), ldirectord's bits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AlertStatus(pub u8);
-
-impl AlertStatus {
-    pub const NONE: AlertStatus = AlertStatus(0);
-    pub const STARTING: AlertStatus = AlertStatus(0x1);
-    pub const RUNNING: AlertStatus = AlertStatus(0x2);
-    pub const STOPPING: AlertStatus = AlertStatus(0x4);
-    pub const RELOADING: AlertStatus = AlertStatus(0x8);
-    pub const ALL: AlertStatus = AlertStatus(0xF);
-    /// The states by name, in ldirectord's order.
-    pub const NAMES: [(&'static str, AlertStatus); 4] = [
-        ("starting", AlertStatus::STARTING),
-        ("running", AlertStatus::RUNNING),
-        ("stopping", AlertStatus::STOPPING),
-        ("reloading", AlertStatus::RELOADING),
-    ];
-
-    /// Whether every state of `other` is in this set.
-    pub fn contains(self, other: AlertStatus) -> bool {
-        other.0 != 0 && self.0 & other.0 == other.0
-    }
-}
-
-impl Default for AlertStatus {
-    fn default() -> Self {
-        AlertStatus::ALL
-    }
-}
-
-impl fmt::Display for AlertStatus {
-    /// `all`, `none`, or the states joined by commas.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            AlertStatus::ALL => f.write_str("all"),
-            AlertStatus::NONE => f.write_str("none"),
-            s => {
-                let names: Vec<&str> = AlertStatus::NAMES
-                    .iter()
-                    .filter(|(_, b)| s.contains(*b))
-                    .map(|(n, _)| *n)
-                    .collect();
-                f.write_str(&names.join(","))
-            }
-        }
-    }
-}
-
-/// Where the event log goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogTarget {
-    /// An absolute path: one line per event, reopened after logrotate.
-    File(PathBuf),
-    /// A syslog facility name (`local0`, `daemon`, ...).
-    Syslog(String),
-}
-
-/// A sorry server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fallback {
-    pub addr: SocketAddr,
-    pub forward: Forward,
-}
-
-/// One `virtual=` block, fully resolved.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Virtual {
-    pub line: Line,
-    pub key: ServiceKey,
-    pub scheduler: String,
-    /// Persistence timeout (`persistent=` seconds).
-    pub persistent: Option<u32>,
-    /// Persistence netmask, as [`crate::ipvs::Service::netmask`].
-    pub netmask: Option<u32>,
-    /// `IP_VS_SVC_F_SCHED*` bits from `schedflags=` (flag-1/sh-fallback, ...).
-    pub schedflags: u32,
-    /// One-packet scheduling (`ops=yes`).
-    pub ops: bool,
-    pub reals: Vec<Real>,
-    /// The fallback for this virtual (its own, else the global of its family).
-    pub fallback: Option<Fallback>,
-    pub check: Check,
-    pub checkinterval: Duration,
-    pub checktimeout: Duration,
-    pub negotiatetimeout: Duration,
-    pub failurecount: u32,
-    pub risecount: u32,
-    pub quiescent: bool,
-    pub cleanstop: bool,
-    /// `servicename=` / `comment=`: free text for humans.
-    pub comment: Option<String>,
-    /// See [`VirtualDefaults::fallbackcommand`].
-    pub fallbackcommand: Option<String>,
-    /// Append one line per check result of this virtual's reals here
-    /// (`monitorfile=`).
-    pub monitorfile: Option<PathBuf>,
-    /// Email alerts (its own settings, else the global ones).
-    pub email: EmailAlert,
-}
-
-impl Virtual {
-    /// The port checks go to when neither `checkport` nor the real's port says.
-    pub fn port(&self) -> u16 {
-        match self.key {
-            ServiceKey::Inet { addr, .. } => addr.port(),
-            ServiceKey::Fwmark { .. } => 0,
-        }
-    }
-}
-
-/// One `real=` line.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Real {
-    pub line: Line,
-    /// Address and port (the virtual's port when the line has none; 0 for a
-    /// fwmark virtual without one).
-    pub addr: SocketAddr,
-    pub forward: Forward,
-    pub weight: u32,
-    /// Per-real `"request", "receive"` overriding the virtual's.
-    pub request: Option<String>,
-    pub receive: Option<String>,
-    /// `l:N` lower and `u:N` upper connection thresholds (0 = none).
-    pub lower: u32,
-    pub upper: u32,
-}
-
-/// How reals of a virtual are checked.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Check {
-    pub checktype: CheckType,
-    pub service: CheckService,
-    /// Port to check instead of the real's.
-    pub checkport: Option<u16>,
-    /// Request path (http: with its leading `/`) or string to send.
-    pub request: String,
-    /// Regex the response body must match.
-    pub receive: Option<String>,
-    pub httpmethod: HttpMethod,
-    /// Host header / TLS SNI name.
-    pub virtualhost: Option<String>,
-    /// For checktype=external: the command, called `vip vport rip rport`.
-    pub checkcommand: Option<String>,
-    /// `checktype=N`: N connect checks before each negotiate check (the
-    /// checktype is then Negotiate); 0 otherwise.
-    pub connectcount: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CheckType {
-    Connect,
-    Negotiate,
-    /// Always down.
-    Off,
-    /// Always up.
-    On,
-    External,
-    /// ICMP echo (`checktype=ping`; `checktype=connect` on a UDP virtual
-    /// is one too).
-    Ping,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CheckService {
-    None,
-    Http,
-    Https,
-    SimpleTcp,
-    Smtp,
-    /// SMTP on the submission port (587): the same check as smtp.
-    Submission,
-    Pop,
-    Pops,
-    Imap,
-    Imaps,
-    Nntp,
-    Ftp,
-    Dns,
-    Sip,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HttpMethod {
-    Get,
-    Head,
-}
-
-/// One problem in a config file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    /// 1-based; 0 when the problem has no line (an unreadable file).
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
-        }
-    }
-}
-
-/// Every problem found in a config file (never empty).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
 
 /// The two formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

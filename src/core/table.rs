@@ -314,7 +314,7 @@ pub fn same_service(a: &Service, b: &Service) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Check, CheckService, CheckType, Fallback, HttpMethod, Line};
+    use crate::config::{Check, CheckService, CheckType, Fallback, HttpMethod, Line, Settings};
     use crate::core::actual::{record, ActualTable};
     use crate::ipvs::{Forward, Protocol};
     use std::time::Duration;
@@ -360,17 +360,19 @@ mod tests {
                 checkcommand: None,
                 connectcount: 0,
             },
-            checkinterval: Duration::from_secs(1),
-            checktimeout: Duration::from_secs(1),
-            negotiatetimeout: Duration::from_secs(1),
-            failurecount: 1,
-            risecount: 1,
-            quiescent,
-            cleanstop: true,
+            settings: Settings {
+                checkinterval: Duration::from_secs(1),
+                checktimeout: Duration::from_secs(1),
+                negotiatetimeout: Duration::from_secs(1),
+                failurecount: 1,
+                risecount: 1,
+                quiescent,
+                cleanstop: true,
+                fallbackcommand: None,
+                email: Default::default(),
+            },
             comment: None,
-            fallbackcommand: None,
             monitorfile: None,
-            email: Default::default(),
         }
     }
 

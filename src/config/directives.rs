@@ -1,0 +1,519 @@
+//! The directive model: which directives exist, where each is allowed
+//! (globally, in a virtual block, or both), and what each sets in a "raw"
+//! model where every setting is optional and remembers its line. Both
+//! readers feed it `key`, `value` as written; [`super::resolve`] turns the
+//! raw model into the typed one.
+//!
+//! Differences from ldirectord 4.12, on purpose:
+//! - `emailalertfrom` may also be set per virtual.
+//! - `fork` and `supervised` are accepted and have no effect (ldirectord-rs
+//!   never daemonises itself; run it under systemd or another supervisor).
+
+use super::types::{
+    AlertStatus, CheckService, CheckType, HttpMethod, LogTarget, Mailbox, SyncDaemon,
+};
+use super::value::*;
+use super::Problems;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Directives ldirectord has that ldirectord-rs recognises but does not
+/// implement: each is an error saying so.
+pub const UNSUPPORTED: &[&str] = &[
+    "execute",
+    "checkcount",
+    "login",
+    "passwd",
+    "database",
+    "secret",
+    "load",
+];
+
+/// Directives only allowed at column 0.
+pub const GLOBAL_ONLY: &[&str] = &[
+    "callback",
+    "fallback6",
+    "autoreload",
+    "logfile",
+    "readdquiescent",
+    "maintenancedir",
+    "resyncinterval",
+    "maxchecks",
+    "statusaddress",
+    "syncdaemon",
+    "fork",
+    "supervised",
+];
+
+/// Directives only allowed inside a virtual block.
+pub const VIRTUAL_ONLY: &[&str] = &[
+    "real",
+    "real6",
+    "request",
+    "receive",
+    "checktype",
+    "checkcommand",
+    "checkport",
+    "scheduler",
+    "persistent",
+    "schedflags",
+    "netmask",
+    "protocol",
+    "ops",
+    "service",
+    "httpmethod",
+    "virtualhost",
+    "servicename",
+    "comment",
+    "monitorfile",
+];
+
+fn unsupported_message(key: &str) -> String {
+    let hint = match key {
+        "checkcount" => " (deprecated in ldirectord; use failurecount)",
+        "login" | "passwd" | "database" | "secret" => {
+            " (only used by services that are not supported yet)"
+        }
+        _ => "",
+    };
+    format!("{key} is recognised (an ldirectord directive) but not supported yet{hint}; remove it")
+}
+
+fn deprecated_message(key: &str) -> Option<String> {
+    match key {
+        "timeout" => Some(
+            "timeout directive deprecated in favour of checktimeout and negotiatetimeout".into(),
+        ),
+        "connecttimeout" => {
+            Some("connecttimeout directive deprecated in favour of negotiatetimeout".into())
+        }
+        _ => None,
+    }
+}
+
+/// Settings allowed globally and per virtual (the per-virtual one wins).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawSettings {
+    pub checkinterval: Option<Duration>,
+    pub checktimeout: Option<Duration>,
+    pub negotiatetimeout: Option<Duration>,
+    pub failurecount: Option<u32>,
+    pub risecount: Option<u32>,
+    pub quiescent: Option<bool>,
+    pub cleanstop: Option<bool>,
+    pub fallbackcommand: Option<String>,
+    pub emailalert: Option<Vec<Mailbox>>,
+    pub emailalertfreq: Option<Duration>,
+    pub emailalertstatus: Option<AlertStatus>,
+    pub emailalertfrom: Option<Mailbox>,
+    pub smtp: Option<SocketAddr>,
+}
+
+impl RawSettings {
+    /// `None` when `key` is not one of these directives.
+    fn apply(&mut self, key: &str, value: &str) -> Option<Result<(), String>> {
+        fn set<T>(slot: &mut Option<T>, r: Result<T, String>) -> Result<(), String> {
+            *slot = Some(r?);
+            Ok(())
+        }
+        Some(match key {
+            "checkinterval" => set(&mut self.checkinterval, parse_duration(value)),
+            "checktimeout" => set(&mut self.checktimeout, parse_duration(value)),
+            "negotiatetimeout" => set(&mut self.negotiatetimeout, parse_duration(value)),
+            "failurecount" => set(&mut self.failurecount, parse_count(value, 1)),
+            "risecount" => set(&mut self.risecount, parse_count(value, 1)),
+            "quiescent" => set(&mut self.quiescent, parse_bool(value)),
+            "cleanstop" => set(&mut self.cleanstop, parse_bool(value)),
+            "fallbackcommand" => set(
+                &mut self.fallbackcommand,
+                Some(value.trim())
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+                    .ok_or_else(|| "empty command".to_string()),
+            ),
+            "emailalert" => set(&mut self.emailalert, parse_emailalert(value)),
+            "emailalertfreq" => set(&mut self.emailalertfreq, parse_emailalertfreq(value)),
+            "emailalertstatus" => set(&mut self.emailalertstatus, parse_emailalertstatus(value)),
+            "emailalertfrom" => set(&mut self.emailalertfrom, parse_emailalertfrom(value)),
+            "smtp" => set(&mut self.smtp, parse_smtp(value)),
+            _ => return None,
+        })
+    }
+}
+
+/// Format an error for `key=value`.
+pub(crate) fn bad(key: &str, value: &str, problem: String) -> String {
+    format!("invalid {key} \"{value}\": {problem}")
+}
+
+/// Global directives as written.
+#[derive(Debug, Clone, Default)]
+pub struct RawGlobal {
+    pub settings: RawSettings,
+    pub fallback: Option<FallbackSpec>,
+    pub fallback6: Option<FallbackSpec>,
+    pub autoreload: Option<bool>,
+    pub logfile: Option<LogTarget>,
+    pub readdquiescent: Option<bool>,
+    pub maintenancedir: Option<PathBuf>,
+    pub resyncinterval: Option<Duration>,
+    pub maxchecks: Option<usize>,
+    pub statusaddress: Option<SocketAddr>,
+    pub callback: Option<String>,
+    pub syncdaemon: Option<Vec<SyncDaemon>>,
+}
+
+/// How [`Scope::apply`] took a directive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// Taken (possibly with an error recorded).
+    Known,
+    /// Not a directive of this scope.
+    Unknown,
+}
+
+/// A scope of directives: the globals ([`RawGlobal`]) or one virtual block
+/// ([`RawVirtual`]).
+pub(crate) trait Scope {
+    /// The settings allowed in both scopes.
+    fn settings(&mut self) -> &mut RawSettings;
+
+    /// Take one of this scope's own directives (errors about `line` that
+    /// are not the directive's own may go to `errs`); `None` when `key` is
+    /// not one of them.
+    fn own(
+        &mut self,
+        key: &str,
+        value: &str,
+        line: usize,
+        errs: &mut Problems,
+    ) -> Option<Result<(), String>>;
+
+    /// Take one directive (`value` already unquoted, except for `real`,
+    /// whose own grammar has quotes): a setting of both scopes, else one of
+    /// this scope's own, else one ldirectord has that is refused
+    /// (unsupported or deprecated). A problem is recorded at `line`.
+    fn apply(&mut self, key: &str, value: &str, line: usize, errs: &mut Problems) -> Applied {
+        let r = match self.settings().apply(key, value) {
+            Some(r) => r.map_err(|e| bad(key, value, e)),
+            None => match self.own(key, value, line, errs) {
+                Some(r) => r,
+                None if UNSUPPORTED.contains(&key) => Err(unsupported_message(key)),
+                None => match deprecated_message(key) {
+                    Some(m) => Err(m),
+                    None => return Applied::Unknown,
+                },
+            },
+        };
+        if let Err(e) = r {
+            errs.push((line, e));
+        }
+        Applied::Known
+    }
+}
+
+impl Scope for RawGlobal {
+    fn settings(&mut self) -> &mut RawSettings {
+        &mut self.settings
+    }
+
+    fn own(
+        &mut self,
+        key: &str,
+        value: &str,
+        _line: usize,
+        _errs: &mut Problems,
+    ) -> Option<Result<(), String>> {
+        Some(match key {
+            "fallback" | "fallback6" => match parse_fallback(value, key == "fallback6") {
+                Ok(f) if key == "fallback" => {
+                    self.fallback = Some(f);
+                    Ok(())
+                }
+                Ok(f) => {
+                    self.fallback6 = Some(f);
+                    Ok(())
+                }
+                Err(e) => Err(bad(key, value, e)),
+            },
+            "autoreload" => parse_bool(value)
+                .map(|b| self.autoreload = Some(b))
+                .map_err(|e| bad(key, value, e)),
+            "readdquiescent" => parse_bool(value)
+                .map(|b| self.readdquiescent = Some(b))
+                .map_err(|e| bad(key, value, e)),
+            "logfile" => parse_logfile(value)
+                .map(|l| self.logfile = Some(l))
+                .map_err(|e| bad(key, value, e)),
+            "maintenancedir" => {
+                if value.trim().is_empty() {
+                    Err("maintenancedir: no directory given".into())
+                } else {
+                    self.maintenancedir = Some(PathBuf::from(value.trim()));
+                    Ok(())
+                }
+            }
+            "resyncinterval" => parse_duration(value)
+                .map(|d| self.resyncinterval = Some(d))
+                .map_err(|e| bad(key, value, e)),
+            "maxchecks" => parse_count(value, 1)
+                .map(|n| self.maxchecks = Some(n as usize))
+                .map_err(|e| bad(key, value, e)),
+            "statusaddress" => parse_host_port(value, value.starts_with('['))
+                .and_then(|(ip, port)| match port {
+                    Some(p) => Ok(SocketAddr::new(ip, p)),
+                    None => Err("expected ip:port, e.g. 127.0.0.1:9116".into()),
+                })
+                .map(|a| self.statusaddress = Some(a))
+                .map_err(|e| bad(key, value, e)),
+            "callback" => {
+                if value.trim().is_empty() {
+                    Err("invalid callback: empty".into())
+                } else {
+                    self.callback = Some(value.trim().to_string());
+                    Ok(())
+                }
+            }
+            "syncdaemon" => parse_syncdaemons(value)
+                .map(|d| self.syncdaemon = Some(d))
+                .map_err(|e| bad(key, value, e)),
+            // Process management flags: accepted, no effect (we never
+            // daemonise ourselves).
+            "fork" | "supervised" => parse_bool(value)
+                .map(|_| ())
+                .map_err(|e| bad(key, value, e)),
+            _ => return None,
+        })
+    }
+}
+
+/// One virtual block as written.
+#[derive(Debug, Clone)]
+pub struct RawVirtual {
+    pub line: usize,
+    /// `None` when the `virtual=` value itself was bad (its block is still
+    /// checked, then dropped).
+    pub addr: Option<VirtualAddr>,
+    pub v6: bool,
+    pub settings: RawSettings,
+    pub protocol: Option<(ProtocolWord, usize)>,
+    pub scheduler: Option<String>,
+    pub persistent: Option<u32>,
+    pub netmask: Option<u32>,
+    pub schedflags: Option<(String, usize)>,
+    pub ops: Option<(bool, usize)>,
+    pub reals: Vec<(RealSpec, usize)>,
+    pub fallback: Option<FallbackSpec>,
+    pub checktype: Option<(CheckType, usize)>,
+    /// Explicit `service=` (an unsupported one was reported and reads as
+    /// none, so no second error follows).
+    pub service: Option<CheckService>,
+    pub checkport: Option<u16>,
+    pub request: Option<String>,
+    pub receive: Option<String>,
+    pub httpmethod: Option<HttpMethod>,
+    pub virtualhost: Option<String>,
+    pub checkcommand: Option<String>,
+    pub comment: Option<String>,
+    pub connectcount: Option<u32>,
+    pub monitorfile: Option<PathBuf>,
+}
+
+impl RawVirtual {
+    /// Start a block from `virtual=VALUE` (`virtual6=` when `v6`).
+    pub(crate) fn start(value: &str, v6: bool, line: usize, errs: &mut Problems) -> RawVirtual {
+        let key = if v6 { "virtual6" } else { "virtual" };
+        let mut v = RawVirtual::empty(line, v6);
+        match parse_virtual(value, v6) {
+            Ok(a) => v.addr = Some(a),
+            Err(e) => errs.push((line, bad(key, value, e))),
+        }
+        v
+    }
+
+    /// A block without a (valid) address: its lines are checked, then it is
+    /// dropped.
+    pub(crate) fn empty(line: usize, v6: bool) -> RawVirtual {
+        RawVirtual {
+            line,
+            addr: None,
+            v6,
+            settings: RawSettings::default(),
+            protocol: None,
+            scheduler: None,
+            persistent: None,
+            netmask: None,
+            schedflags: None,
+            ops: None,
+            reals: Vec::new(),
+            fallback: None,
+            checktype: None,
+            service: None,
+            checkport: None,
+            request: None,
+            receive: None,
+            httpmethod: None,
+            virtualhost: None,
+            checkcommand: None,
+            comment: None,
+            connectcount: None,
+            monitorfile: None,
+        }
+    }
+
+    /// Push a parsed real (from `real=` or a YAML map).
+    pub(crate) fn push_real(&mut self, r: RealSpec, line: usize, errs: &mut Problems) {
+        if let Some(rx) = &r.receive {
+            if let Err(e) = check_regex(rx) {
+                errs.push((line, format!("invalid receive \"{rx}\" on real: {e}")));
+                return;
+            }
+        }
+        self.reals.push((r, line));
+    }
+}
+
+impl Scope for RawVirtual {
+    fn settings(&mut self) -> &mut RawSettings {
+        &mut self.settings
+    }
+
+    fn own(
+        &mut self,
+        key: &str,
+        value: &str,
+        line: usize,
+        errs: &mut Problems,
+    ) -> Option<Result<(), String>> {
+        let fam_other = |base: &str| -> String {
+            let (have, want) = if self.v6 {
+                (base.to_string(), format!("{base}6"))
+            } else {
+                (format!("{base}6"), base.to_string())
+            };
+            format!("cannot specify \"{have}\" here. please use \"{want}\" instead")
+        };
+        let v6 = self.v6;
+        Some(match key {
+                "real" | "real6" if (key == "real6") != v6 => Err(fam_other("real")),
+                "real" | "real6" => match parse_real(value, v6) {
+                    Ok(r) => {
+                        self.push_real(r, line, errs);
+                        Ok(())
+                    }
+                    Err(e) => Err(format!("invalid real server \"{}\": {e}", value.trim())),
+                },
+                "fallback" | "fallback6" if (key == "fallback6") != v6 => Err(fam_other("fallback")),
+                "fallback" | "fallback6" => {
+                    parse_fallback(value, v6).map(|f| self.fallback = Some(f)).map_err(|e| bad(key, value, e))
+                }
+                "request" => {
+                    if value.is_empty() {
+                        Err("no request string specified".into())
+                    } else {
+                        self.request = Some(value.to_string());
+                        Ok(())
+                    }
+                }
+                "receive" => {
+                    if value.is_empty() {
+                        Err("invalid receive string: empty".into())
+                    } else {
+                        check_regex(value).map(|_| self.receive = Some(value.to_string())).map_err(|e| bad(key, value, e))
+                    }
+                }
+                "checktype" => match parse_connectcount(value) {
+                    Some(n) => n.map(|n| {
+                        self.connectcount = Some(n);
+                        self.checktype = Some((CheckType::Negotiate, line));
+                    }),
+                    None => parse_checktype(value).map(|t| {
+                        self.connectcount = None;
+                        self.checktype = Some((t, line));
+                    }),
+                },
+                "monitorfile" => {
+                    let p = value.trim();
+                    if p.starts_with('/') {
+                        self.monitorfile = Some(PathBuf::from(p));
+                        Ok(())
+                    } else {
+                        Err(format!("invalid monitorfile \"{p}\": an absolute path is required"))
+                    }
+                }
+                "checkcommand" => {
+                    if value.trim().is_empty() {
+                        Err("invalid check command: empty".into())
+                    } else {
+                        self.checkcommand = Some(value.trim().to_string());
+                        Ok(())
+                    }
+                }
+                "checkport" => match parse_port(value) {
+                    Ok(0) => Err(bad(key, value, "checkport must be in range 1..65535".into())),
+                    Ok(p) => {
+                        self.checkport = Some(p);
+                        Ok(())
+                    }
+                    Err(e) => Err(bad(key, value, e)),
+                },
+                "scheduler" => {
+                    let s = value.trim();
+                    if !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase()) {
+                        self.scheduler = Some(s.to_string());
+                        Ok(())
+                    } else {
+                        Err(bad(key, value, "should be only lowercase letters (a-z), e.g. rr, wrr, lc, wlc, sh".into()))
+                    }
+                }
+                "persistent" => parse_count(value, 1).map(|n| self.persistent = Some(n)).map_err(|e| bad(key, value, e)),
+                "schedflags" => {
+                    if value.trim().is_empty() {
+                        Err("invalid schedflags: empty".into())
+                    } else {
+                        self.schedflags = Some((value.trim().to_string(), line));
+                        Ok(())
+                    }
+                }
+                "netmask" => parse_netmask(value, v6).map(|m| self.netmask = Some(m)).map_err(|e| bad(key, value, e)),
+                "protocol" => parse_protocol(value).map(|p| self.protocol = Some((p, line))),
+                "ops" => parse_bool(value).map(|b| self.ops = Some((b, line))).map_err(|e| bad(key, value, e)),
+                "service" => match parse_service(value) {
+                    Ok(s) => {
+                        self.service = Some(s);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        self.service = Some(CheckService::None);
+                        Err(e)
+                    }
+                },
+                "httpmethod" => parse_httpmethod(value).map(|m| self.httpmethod = Some(m)),
+                "virtualhost" => {
+                    let v = unquote(value);
+                    if v.is_empty() {
+                        Err("invalid virtualhost: empty".into())
+                    } else {
+                        self.virtualhost = Some(v.to_string());
+                        Ok(())
+                    }
+                }
+                "servicename" | "comment" => {
+                    let v = value.trim();
+                    if !v.is_empty() {
+                        self.comment = Some(match self.comment.take() {
+                            Some(prev) => format!("{prev}; {v}"),
+                            None => v.to_string(),
+                        });
+                    }
+                    Ok(())
+                }
+                k if GLOBAL_ONLY.contains(&k) => Err(format!(
+                    "{k} is a global directive: write it at column 0, before or between virtual blocks, not indented"
+                )),
+                "virtual" | "virtual6" => Err(format!("{key}= must start at column 0 (it begins a new block)")),
+                _ => return None,
+        })
+    }
+}
