@@ -72,6 +72,24 @@ pub fn raise_nofile(want: u64) -> u64 {
     }
 }
 
+/// Run the command's process on `cpu` only (sched_setaffinity in the child,
+/// before exec).
+pub fn pin_to_cpu(cmd: &mut std::process::Command, cpu: usize) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the closure only calls
+    // async-signal-safe functions (sched_setaffinity) on a stack value.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// CPU seconds (user + system) used by this process so far.
 pub fn self_cpu_seconds() -> f64 {
     unsafe {
@@ -234,6 +252,43 @@ impl Control {
     }
 }
 
+/// `2026-11-22T02:10:00.123456Z` -> Unix ns.
+pub fn parse_iso(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[10] != b'T' {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (h, mi, se) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    let mut frac_ns = 0u64;
+    let rest = &s[19..];
+    let rest = if let Some(f) = rest.strip_prefix('.') {
+        let digits: String = f.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let mut v: u64 = digits.parse().ok()?;
+        for _ in digits.len()..9 {
+            v *= 10;
+        }
+        frac_ns = v;
+        &f[digits.len()..]
+    } else {
+        rest
+    };
+    if !rest.starts_with('Z') {
+        return None;
+    }
+    // days from civil (Howard Hinnant)
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    let secs = days * 86400 + h * 3600 + mi * 60 + se;
+    Some(secs as u64 * 1_000_000_000 + frac_ns)
+}
+
 /// Percentile (nearest-rank) of a sorted slice; 0 for an empty one.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -256,6 +311,21 @@ mod tests {
             assert_eq!(backend_index(backend_addr(i)), Some(i));
         }
         assert_eq!(backend_index(Ipv4Addr::new(127, 0, 0, 1)), None);
+    }
+
+    #[test]
+    fn iso_timestamps() {
+        assert_eq!(parse_iso("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_iso("1970-01-02T00:00:01.5Z"),
+            Some(86_401_500_000_000)
+        );
+        // 2026-11-22T02:10:00Z = 1795313400
+        assert_eq!(
+            parse_iso("2026-11-22T02:10:00.123456Z"),
+            Some(1_795_313_400_123_456_000)
+        );
+        assert_eq!(parse_iso("garbage"), None);
     }
 
     #[test]

@@ -21,8 +21,8 @@
 //! Run `harness --help` for the options.
 
 use ldirectord_bench::{
-    backend_addr, backend_index, percentile, proc_cpu, proc_status_kib, unix_ns, Control, ProcCpu,
-    BACKEND_PORT,
+    backend_addr, backend_index, parse_iso, percentile, proc_cpu, proc_status_kib, unix_ns,
+    Control, ProcCpu, BACKEND_PORT,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -233,45 +233,6 @@ fn start_backends(o: &Opts, n: usize, dir: &Path) -> (Child, Control) {
     let ctl =
         Control::connect(o.control).unwrap_or_else(|e| die(&format!("backends control: {e}")));
     (c, ctl)
-}
-
-// ---------------------------------------------------------------- time
-
-/// `2026-11-22T02:10:00.123456Z` -> Unix ns.
-fn parse_iso(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[10] != b'T' {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
-    let (h, mi, se) = (n(11..13)?, n(14..16)?, n(17..19)?);
-    let mut frac_ns = 0u64;
-    let rest = &s[19..];
-    let rest = if let Some(f) = rest.strip_prefix('.') {
-        let digits: String = f.chars().take_while(|c| c.is_ascii_digit()).collect();
-        let mut v: u64 = digits.parse().ok()?;
-        for _ in digits.len()..9 {
-            v *= 10;
-        }
-        frac_ns = v;
-        &f[digits.len()..]
-    } else {
-        rest
-    };
-    if !rest.starts_with('Z') {
-        return None;
-    }
-    // days from civil (Howard Hinnant)
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    let secs = days * 86400 + h * 3600 + mi * 60 + se;
-    Some(secs as u64 * 1_000_000_000 + frac_ns)
 }
 
 // ---------------------------------------------------------------- subjects
@@ -1294,21 +1255,6 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso_timestamps() {
-        assert_eq!(parse_iso("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            parse_iso("1970-01-02T00:00:01.5Z"),
-            Some(86_401_500_000_000)
-        );
-        // 2026-11-22T02:10:00Z = 1795313400
-        assert_eq!(
-            parse_iso("2026-11-22T02:10:00.123456Z"),
-            Some(1_795_313_400_123_456_000)
-        );
-        assert_eq!(parse_iso("garbage"), None);
-    }
 
     #[test]
     fn reals_parse() {
