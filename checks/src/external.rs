@@ -35,7 +35,10 @@ pub(crate) async fn check(
         .process_group(0);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return down(format!("cannot run {command:?}: {e}")),
+        Err(e) => {
+            crate::fair::note_error(&e);
+            return down(format!("cannot run {command:?}: {e}"));
+        }
     };
     // Kills the whole group if we leave before the command was reaped
     // (deadline, or this future dropped).

@@ -11,7 +11,11 @@
 //! One line per file; imports go down this list, never up (lib.rs aside,
 //! which every file uses for the shared types and reason helpers).
 //! - `lib.rs`: the shared types ([`Probe`], [`HttpProbe`], [`Outcome`], ...),
-//!   the entry point [`run`] (deadline, latency), `checktype=on`/`off`, reasons.
+//!   the entry points [`run`] and [`run_fair`] (deadline, latency),
+//!   `checktype=on`/`off`, reasons.
+//! - `fair.rs`: fairness to the server: the final look at the socket before
+//!   a timeout, the [`StallClock`] that moves a deadline back by the time
+//!   the director could not run, and the director's own (local) errors.
 //! - `tcp.rs`: [`Probe::Connect`], a TCP connect then close.
 //! - `http.rs`: [`Probe::Http`], HTTP and HTTPS (hyper 1, tokio-rustls).
 //! - `simpletcp.rs`: [`Probe::SimpleTcp`], send bytes, wait for a regex.
@@ -49,6 +53,7 @@ use tokio::time::Instant;
 mod banner;
 mod dns;
 mod external;
+mod fair;
 mod ftp;
 mod http;
 mod imap;
@@ -67,6 +72,9 @@ mod tls;
 /// The bounded line reader of the line protocols (also used by the director's
 /// SMTP alert client).
 pub use lines::{Lines, Reply};
+
+/// Fairness to the server (see `fair.rs`).
+pub use fair::{is_local_error, StallClock, MAX_STRETCH};
 
 /// A compiled `receive` pattern, shared between checks. Share one (clone
 /// the `Arc`) rather than cloning a `Regex`: each `Regex` clone gets its own
@@ -220,6 +228,34 @@ pub struct Outcome {
     /// Why it is down (`connection refused`, `HTTP 503`, `timed out after
     /// 3s`, `body did not match "rs"`), or a short note when up (`HTTP 200`).
     pub reason: String,
+    /// Set when a down outcome says nothing about the server.
+    pub inconclusive: Option<Inconclusive>,
+}
+
+impl Outcome {
+    /// Down for `reason`, decided without a probe (no latency).
+    pub fn down(reason: impl Into<String>) -> Outcome {
+        Outcome {
+            up: false,
+            latency: Duration::ZERO,
+            reason: reason.into(),
+            inconclusive: None,
+        }
+    }
+}
+
+/// Why a down outcome says nothing about the server: it must not be
+/// counted against it (the probe is retried instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Inconclusive {
+    /// No answer in time, but the director itself could not run for a large
+    /// part of the probe's window, even with its deadline moved back (at
+    /// most [`MAX_STRETCH`] timeouts more): the server was not given its
+    /// chance.
+    Stalled,
+    /// The probe failed for a reason local to the director: out of file
+    /// descriptors, socket buffers, memory or ephemeral ports.
+    Local,
 }
 
 /// A verdict without its latency: what each protocol module returns.
@@ -234,57 +270,59 @@ pub(crate) fn down(reason: impl Into<String>) -> Verdict {
 }
 
 /// Run `probe` against `addr`, finishing within `timeout` whatever the
-/// server does.
+/// server does (as [`run_fair`] without a stall clock).
+pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome {
+    run_fair(probe, addr, timeout, None).await
+}
+
+/// Run `probe` against `addr`: within `timeout` of time in which the
+/// director could run (as `clock` measures it; at most [`MAX_STRETCH`]
+/// timeouts more), whatever the server does.
 ///
 /// The whole probe (connect, TLS, write, every read; for external commands
-/// the run and the reading of their output) shares one deadline. On the
-/// deadline the probe is dropped (closing its socket, killing its process
-/// group) and the outcome is down with reason `timed out after <timeout>`.
-pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome {
+/// the run and the reading of their output) shares one deadline. Before the
+/// deadline is declared, the sockets are looked at once more without
+/// waiting, and an answer found there is taken. On the deadline the probe
+/// is dropped (closing its socket, killing its process group) and the
+/// outcome is down with reason `timed out after <timeout>`, inconclusive
+/// when the server had less than 90% of its timeout while the director
+/// could run. A failure local to the director (out of descriptors, buffers,
+/// memory, ports) is down and [`Inconclusive::Local`].
+pub async fn run_fair(
+    probe: &Probe,
+    addr: SocketAddr,
+    timeout: Duration,
+    clock: Option<&StallClock>,
+) -> Outcome {
     let start = Instant::now();
     let deadline = start + timeout;
-    let (up, reason) = match probe {
-        Probe::On => up("on"),
-        Probe::Off => down("off"),
-        // External handles the deadline itself, to kill the process group.
+    macro_rules! fair {
+        ($probe:expr) => {
+            fair::within($probe, start, timeout, clock).await
+        };
+    }
+    let ((up, reason), inconclusive) = match probe {
+        Probe::On => (up("on"), None),
+        Probe::Off => (down("off"), None),
+        // External handles the deadline itself, to kill the process group;
+        // its own time is the command's, stalls are not made up for.
         Probe::External { command, args } => {
-            external::check(command, args, deadline, timeout).await
+            fair::local_only(external::check(command, args, deadline, timeout)).await
         }
-        Probe::Connect => with_deadline(tcp::check(addr), deadline, timeout).await,
-        Probe::Http(h) => with_deadline(http::check(h, addr), deadline, timeout).await,
-        Probe::SimpleTcp { request, receive } => {
-            with_deadline(simpletcp::check(request, receive, addr), deadline, timeout).await
-        }
-        Probe::Banner { protocol, tls } => {
-            with_deadline(
-                banner::check(*protocol, *tls, addr, deadline),
-                deadline,
-                timeout,
-            )
-            .await
-        }
-        Probe::Ftp(p) => with_deadline(ftp::check(p, addr, deadline), deadline, timeout).await,
-        Probe::Dns(p) => with_deadline(dns::check(p, addr), deadline, timeout).await,
-        Probe::Sip { transport } => {
-            with_deadline(sip::check(*transport, addr), deadline, timeout).await
-        }
-        Probe::Ping => with_deadline(ping::check(addr, deadline), deadline, timeout).await,
+        Probe::Connect => fair!(tcp::check(addr)),
+        Probe::Http(h) => fair!(http::check(h, addr)),
+        Probe::SimpleTcp { request, receive } => fair!(simpletcp::check(request, receive, addr)),
+        Probe::Banner { protocol, tls } => fair!(banner::check(*protocol, *tls, addr, deadline)),
+        Probe::Ftp(p) => fair!(ftp::check(p, addr, deadline)),
+        Probe::Dns(p) => fair!(dns::check(p, addr)),
+        Probe::Sip { transport } => fair!(sip::check(*transport, addr)),
+        Probe::Ping => fair!(ping::check(addr, deadline)),
     };
     Outcome {
         up,
         latency: start.elapsed(),
         reason,
-    }
-}
-
-async fn with_deadline(
-    fut: impl std::future::Future<Output = Verdict>,
-    deadline: Instant,
-    timeout: Duration,
-) -> Verdict {
-    match tokio::time::timeout_at(deadline, fut).await {
-        Ok(v) => v,
-        Err(_) => down(timed_out(timeout)),
+        inconclusive,
     }
 }
 
@@ -327,6 +365,7 @@ pub fn format_duration(d: Duration) -> String {
 /// `connection reset`, else `<what>: <error>`.
 pub(crate) fn io_reason(what: &str, e: &std::io::Error) -> String {
     use std::io::ErrorKind;
+    fair::note_error(e);
     match e.kind() {
         ErrorKind::ConnectionRefused => "connection refused".to_string(),
         ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => "connection reset".to_string(),

@@ -52,7 +52,10 @@ pub(crate) async fn check(target: SocketAddr, deadline: Instant) -> Verdict {
     let request = Request::new(target.is_ipv6());
     let sock = match IcmpSocket::open(&target, request.ident) {
         Ok(s) => s,
-        Err(e) => return down(format!("cannot open ICMP socket: {e}")),
+        Err(e) => {
+            crate::fair::note_error(&e);
+            return down(format!("cannot open ICMP socket: {e}"));
+        }
     };
     let dest = SockAddr::from(target);
     let mut sent_at: Vec<Instant> = Vec::with_capacity(TRIES as usize);
@@ -65,6 +68,7 @@ pub(crate) async fn check(target: SocketAddr, deadline: Instant) -> Verdict {
         let until = now + (deadline - now) / (TRIES - attempt);
         let packet = request.packet(attempt as u16);
         if let Err(e) = sock.send_to(&packet, &dest).await {
+            crate::fair::note_error(&e);
             return down(format!("cannot send echo request: {e}"));
         }
         sent_at.push(Instant::now());
@@ -81,6 +85,7 @@ pub(crate) async fn check(target: SocketAddr, deadline: Instant) -> Verdict {
             Err(_) => continue,
         }
     }
+    crate::fair::note_no_answer();
     down("no echo reply")
 }
 
