@@ -245,6 +245,14 @@ fn run(path: &std::path::Path, kind: Backend, nofile: u64) -> i32 {
         }
     };
     let rt = runtime();
+    // Probes run on a runtime of their own, so that the director loop
+    // (table, status, signals) never waits behind them.
+    let probes = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("ldirectord-probe")
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    crate::director::set_probe_runtime(probes.handle().clone());
     rt.block_on(async {
         match Director::start(path, backend) {
             Ok(d) => {

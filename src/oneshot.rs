@@ -68,11 +68,9 @@ pub async fn check_all(
                     let _permit = limit.acquire_owned().await;
                     match s.probe() {
                         Ok(p) => ldirectord_checks::run(&p, s.target, s.timeout).await,
-                        Err(e) => ldirectord_checks::Outcome {
-                            up: false,
-                            latency: std::time::Duration::ZERO,
-                            reason: format!("bad receive regex: {e}"),
-                        },
+                        Err(e) => {
+                            ldirectord_checks::Outcome::down(format!("bad receive regex: {e}"))
+                        }
                     }
                 }),
             );
@@ -80,11 +78,9 @@ pub async fn check_all(
     }
     let mut outcomes = HashMap::new();
     for (spec, t) in tasks {
-        let o = t.await.unwrap_or_else(|e| ldirectord_checks::Outcome {
-            up: false,
-            latency: std::time::Duration::ZERO,
-            reason: format!("check crashed: {e}"),
-        });
+        let o = t
+            .await
+            .unwrap_or_else(|e| ldirectord_checks::Outcome::down(format!("check crashed: {e}")));
         outcomes.insert(spec, o);
     }
     wanted

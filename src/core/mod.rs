@@ -13,9 +13,12 @@
 //!   and kept up to date with each change the backend accepted.
 //! - [`events`]: what each change (or soft failure) is called, rendered to
 //!   ldirectord's log phrase in one place.
+//! - [`pace`]: degrading under overload: the rate checks may start at, and
+//!   the once-a-minute report of how far behind the schedule is.
 
 pub mod actual;
 pub mod events;
 pub mod health;
+pub mod pace;
 pub mod plan;
 pub mod table;

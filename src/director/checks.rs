@@ -4,25 +4,29 @@
 //!
 //! - cadence: fixed-rate every `interval`, the first after a random
 //!   [`spread`] so checks spread over the round; `checktype=N` runs N
-//!   connect checks between negotiate checks;
-//! - `maxchecks`: one shared semaphore bounds the probes in flight;
-//! - starvation: a timeout while the director itself was starved of CPU is
-//!   sent as inconclusive (see [`Starvation`]);
+//!   connect checks between negotiate checks; when the machine cannot keep
+//!   the cadence, a check starts as soon as it is admitted (longest-waiting
+//!   first), so rounds stretch evenly (see `admission.rs`);
+//! - fairness: probes run under the stall clock (their deadline moves back
+//!   by the time the director could not run); an inconclusive outcome
+//!   (stalled, or a failure local to the director) is sent as such, not
+//!   counted, and the check is retried within [`RETRY`];
 //! - the director side: installing the plan (start, keep, stop tasks as the
-//!   config asks) and following `maxchecks` on reload.
+//!   config asks).
 
+use super::admission::Admission;
 use super::hooks::Maintenance;
 use super::Director;
 use crate::config;
 use crate::core::health::Health;
 use crate::core::plan::{CheckSpec, Plan, SpecMap};
-use ldirectord_checks::Outcome;
+use ldirectord_checks::{Outcome, StallClock};
 use rand::Rng;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -30,75 +34,16 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug)]
 pub struct CheckResult {
     pub id: u64,
+    /// The verdict; `outcome.inconclusive` is set when it says nothing
+    /// about the real (not counted against it).
     pub outcome: Outcome,
     /// The real is in maintenance: forced down, no probe was run.
     pub maintenance: bool,
-    /// A timeout while the director itself was starved of CPU: it says
-    /// nothing about the real, and is not counted against it.
-    pub inconclusive: bool,
 }
 
-/// Watches the runtime for CPU starvation: a task that sleeps 100 ms and
-/// notes when it wakes much later than that. A check that timed out while
-/// the director could not run may have had its answer waiting in the socket
-/// all along; counting it would remove a healthy real because the *director*
-/// was overloaded (seen at 1,000 reals in a CPU-starved VM).
-#[derive(Debug, Clone)]
-pub struct Starvation {
-    origin: Instant,
-    /// Milliseconds after `origin` of the last starved instant, plus one
-    /// (0: never).
-    last: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Default for Starvation {
-    fn default() -> Self {
-        Starvation {
-            origin: Instant::now(),
-            last: Arc::default(),
-        }
-    }
-}
-
-impl Starvation {
-    /// How late the monitor must wake to call it starvation.
-    pub const LATE: Duration = Duration::from_millis(500);
-    /// Timeouts of one check discounted in a row before the next counts
-    /// anyway (a hung real is still found under sustained overload).
-    pub const MAX_IN_A_ROW: u32 = 3;
-
-    fn ms(&self, t: Instant) -> u64 {
-        t.saturating_duration_since(self.origin).as_millis() as u64 + 1
-    }
-
-    /// Record that the director is starved now.
-    pub fn mark(&self) {
-        self.last.fetch_max(
-            self.ms(Instant::now()),
-            std::sync::atomic::Ordering::Relaxed,
-        );
-    }
-
-    /// Whether starvation was seen at or after `t`.
-    pub fn since(&self, t: Instant) -> bool {
-        self.last.load(std::sync::atomic::Ordering::Relaxed) >= self.ms(t)
-    }
-
-    /// Run the monitor until the returned handle is aborted.
-    pub fn spawn_monitor(&self) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        tokio::spawn(async move {
-            let period = Duration::from_millis(100);
-            loop {
-                let before = Instant::now();
-                tokio::time::sleep(period).await;
-                if before.elapsed() > period + Self::LATE {
-                    me.mark();
-                }
-            }
-        })
-    }
-}
+/// How soon a check whose outcome was inconclusive is tried again (sooner
+/// when its interval is shorter).
+pub const RETRY: Duration = Duration::from_secs(1);
 
 /// One running check.
 pub(super) struct CheckRun {
@@ -144,6 +89,11 @@ impl Director {
         self.vinfo.truncate(self.config.virtuals.len());
         self.has_monitors = self.config.virtuals.iter().any(|v| v.monitorfile.is_some());
         self.monitors.clear();
+        self.overload.wanted_per_s = self
+            .checks
+            .values()
+            .map(|c| 1.0 / c.spec.interval.as_secs_f64().max(1e-3))
+            .sum();
     }
 
     fn spawn_check(&mut self, spec: CheckSpec) -> u64 {
@@ -168,29 +118,14 @@ impl Director {
             id,
             spec,
             probe,
-            starvation: self.starvation.clone(),
+            clock: self.clock.clone(),
             tx: self.tx.clone(),
-            semaphore: self.semaphore.clone(),
+            admission: self.admission.clone(),
             maintenance: self.maintenance.clone(),
             has_maintenance: self.config.global.maintenancedir.is_some(),
         };
-        tokio::spawn(task.run(first, cancel));
+        self.probes.spawn(task.run(first, cancel));
         id
-    }
-
-    /// Follow a new `maxchecks`: the running check tasks share this one
-    /// semaphore, so grow or shrink it rather than replacing it.
-    pub(super) fn resize_semaphore(&mut self) {
-        let want = self.config.global.maxchecks.max(1);
-        if want > self.permits {
-            self.semaphore.add_permits(want - self.permits);
-        } else if want < self.permits {
-            // Only idle permits can be forgotten; the rest go as checks end.
-            let forgotten = self.semaphore.forget_permits(self.permits - want);
-            self.permits -= forgotten;
-            return;
-        }
-        self.permits = want;
     }
 }
 
@@ -201,9 +136,9 @@ struct CheckTask {
     /// The probe, built by the director (sharing compiled regexes), or why
     /// it could not be.
     probe: Result<ldirectord_checks::Probe, String>,
-    starvation: Starvation,
+    clock: StallClock,
     tx: mpsc::Sender<CheckResult>,
-    semaphore: Arc<Semaphore>,
+    admission: Arc<Admission>,
     maintenance: Maintenance,
     has_maintenance: bool,
 }
@@ -211,23 +146,19 @@ struct CheckTask {
 impl CheckTask {
     /// Probe every `interval`, first after `first`, until cancelled. The
     /// cadence is fixed-rate: a slow probe does not push later rounds back,
-    /// and a probe never overlaps the previous one of the same check.
+    /// and a probe never overlaps the previous one of the same check. A
+    /// check that could not start on time starts when admitted and is next
+    /// due one interval after its due time, or at once if that has passed.
     async fn run(self, first: Duration, cancel: CancellationToken) {
         let probe = match &self.probe {
             Ok(p) => p,
             Err(e) => {
-                let outcome = Outcome {
-                    up: false,
-                    latency: Duration::ZERO,
-                    reason: e.clone(),
-                };
                 let _ = self
                     .tx
                     .send(CheckResult {
                         id: self.id,
-                        outcome,
+                        outcome: Outcome::down(e.clone()),
                         maintenance: false,
-                        inconclusive: false,
                     })
                     .await;
                 return;
@@ -236,7 +167,6 @@ impl CheckTask {
         // checktype=N: N connect checks between negotiate checks.
         let n = self.spec.connectcount;
         let mut round: u64 = 0;
-        let mut discounted_in_a_row = 0;
         let mut next = Instant::now() + first;
         loop {
             tokio::select! {
@@ -244,73 +174,64 @@ impl CheckTask {
                 _ = tokio::time::sleep_until(next) => {}
             }
             let result = if self.has_maintenance && self.in_maintenance() {
-                let outcome = Outcome {
-                    up: false,
-                    latency: Duration::ZERO,
-                    reason: "in maintenance".into(),
-                };
                 CheckResult {
                     id: self.id,
-                    outcome,
+                    outcome: Outcome::down("in maintenance"),
                     maintenance: true,
-                    inconclusive: false,
                 }
             } else {
-                let started = Instant::now();
-                let outcome = {
-                    let _permit = tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        p = self.semaphore.acquire() => p,
-                    };
-                    // Boxed: a probe's state machine is ~13 KB; a sleeping
-                    // task then holds a few hundred bytes, not that, times
-                    // 10,000 reals.
-                    let connect_only = n > 0 && !round.is_multiple_of(u64::from(n) + 1);
-                    round += 1;
-                    let probe = if connect_only {
-                        Box::pin(ldirectord_checks::run(
-                            // On a UDP virtual, "connect" is an ICMP ping.
-                            if self.spec.udp {
-                                &ldirectord_checks::Probe::Ping
-                            } else {
-                                &ldirectord_checks::Probe::Connect
-                            },
-                            self.spec.target,
-                            self.spec.connect_timeout,
-                        ))
+                let _slot = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    s = self.admission.admit(next) => s,
+                };
+                // Boxed: a probe's state machine is ~13 KB; a sleeping
+                // task then holds a few hundred bytes, not that, times
+                // 10,000 reals.
+                let connect_only = n > 0 && !round.is_multiple_of(u64::from(n) + 1);
+                let (probe, timeout) = if connect_only {
+                    // On a UDP virtual, "connect" is an ICMP ping.
+                    let p = if self.spec.udp {
+                        &ldirectord_checks::Probe::Ping
                     } else {
-                        Box::pin(ldirectord_checks::run(
-                            probe,
-                            self.spec.target,
-                            self.spec.timeout,
-                        ))
+                        &ldirectord_checks::Probe::Connect
                     };
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        o = probe => o,
-                    }
-                };
-                let inconclusive = !outcome.up
-                    && outcome.reason.starts_with("timed out")
-                    && discounted_in_a_row < Starvation::MAX_IN_A_ROW
-                    && self.starvation.since(started);
-                discounted_in_a_row = if inconclusive {
-                    discounted_in_a_row + 1
+                    (p, self.spec.connect_timeout)
                 } else {
-                    0
+                    (probe, self.spec.timeout)
                 };
+                let run = Box::pin(ldirectord_checks::run_fair(
+                    probe,
+                    self.spec.target,
+                    timeout,
+                    Some(&self.clock),
+                ));
+                let outcome = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    o = run => o,
+                };
+                // An inconclusive probe is tried again, in the same turn
+                // of checktype=N.
+                if outcome.inconclusive.is_none() {
+                    round += 1;
+                }
                 CheckResult {
                     id: self.id,
                     outcome,
                     maintenance: false,
-                    inconclusive,
                 }
             };
+            let retry = result.outcome.inconclusive.is_some();
             if self.tx.send(result).await.is_err() {
                 return;
             }
+            self.admission
+                .finished
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             next += self.spec.interval;
             let now = Instant::now();
+            if retry {
+                next = next.min(now + RETRY);
+            }
             if next < now {
                 next = now;
             }
@@ -342,11 +263,11 @@ pub fn check_task_size() -> usize {
     let spec = CheckSpec::for_real(&c.virtuals[0], &c.virtuals[0].reals[0]);
     let task = CheckTask {
         id: 0,
-        starvation: Starvation::default(),
+        clock: StallClock::new(),
         probe: spec.probe().map_err(|e| e.to_string()),
         spec,
         tx,
-        semaphore: Arc::new(Semaphore::new(1)),
+        admission: Arc::new(Admission::new(1)),
         maintenance: Arc::default(),
         has_maintenance: false,
     };

@@ -117,7 +117,7 @@ impl Director {
             .filter(|k| !new_keys.contains(k))
             .collect();
         self.config = new;
-        self.resize_semaphore();
+        self.admission.resize(self.config.global.maxchecks);
         self.install_plan();
         self.refresh_maintenance();
         self.ensure_sync_daemons();
@@ -149,8 +149,8 @@ impl Director {
 
     /// Stop: with cleanstop, remove the virtuals this director manages.
     pub fn stop(&mut self) {
-        if let Some(m) = self.starvation_monitor.take() {
-            m.abort();
+        for t in self.background.drain(..) {
+            t.abort();
         }
         self.alerter
             .set_status(crate::alert::DaemonStatus::Stopping);

@@ -11,18 +11,23 @@
 //! |---|---|
 //! | `mod.rs` | the state, the constructor, the select loop |
 //! | `on_result.rs` | check result → health → diff → backend call, event line, alert |
-//! | `checks.rs` | the per-check task: cadence, spread, `maxchecks`, starvation |
+//! | `checks.rs` | the per-check task: cadence, spread, fair probes, retries |
+//! | `admission.rs` | the probes' runtime; when a probe may start (`maxchecks`, paced rate); the stall clock |
+//! | `overload.rs` | checks not counted, schedule lag: the once-a-minute report |
 //! | `lifecycle.rs` | whole-virtual passes: start, reload, resync; stop; signals |
 //! | `hooks.rs` | fallbackcommand, monitorfile, maintenancedir, sync daemons |
 //! | `status_view.rs` | the status model from the director's state |
 
+mod admission;
 mod checks;
 mod hooks;
 mod lifecycle;
 mod on_result;
+mod overload;
 mod status_view;
 
-pub use checks::{check_task_size, CheckResult, Starvation};
+pub use admission::set_probe_runtime;
+pub use checks::{check_task_size, CheckResult, RETRY};
 pub use lifecycle::{signals, Control};
 
 use crate::config::{self, Config};
@@ -34,15 +39,17 @@ use crate::core::table::Counts;
 use crate::eventlog::{self, EventLog};
 use crate::ipvs::{Ipvs, ServiceKey};
 use crate::status;
+use admission::Admission;
 use checks::CheckRun;
 use hooks::{run_command, Maintenance};
+use ldirectord_checks::StallClock;
 use lifecycle::config_stamp;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Everything the director owns.
@@ -61,10 +68,16 @@ pub struct Director {
     monitors: HashMap<PathBuf, EventLog>,
     /// Whether any virtual has a monitorfile (skip the lookup otherwise).
     has_monitors: bool,
-    starvation: Starvation,
-    starvation_monitor: Option<tokio::task::JoinHandle<()>>,
-    /// Timeouts not counted since the last warning about it.
-    discounted: u64,
+    /// How long the probes' runtime could not run (deadlines move back by it).
+    clock: StallClock,
+    /// The runtime probes run on.
+    probes: tokio::runtime::Handle,
+    /// When probes may start (`maxchecks`, the paced rate).
+    admission: Arc<Admission>,
+    /// The stall clock's monitor and the pacer, aborted at stop.
+    background: Vec<tokio::task::JoinHandle<()>>,
+    /// Checks not counted, schedule lag, and their report.
+    overload: overload::Overload,
     /// Compiled `receive` patterns, shared by every check that uses one.
     regexes: RegexCache,
     /// For each check id: the (virtual, real) indices that use it.
@@ -76,9 +89,6 @@ pub struct Director {
     log: EventLog,
     tx: mpsc::Sender<CheckResult>,
     rx: Option<mpsc::Receiver<CheckResult>>,
-    /// Bounds the checks in flight; its size follows `maxchecks` on reload.
-    semaphore: Arc<Semaphore>,
-    permits: usize,
     maintenance: Maintenance,
     need_resync: bool,
     last_resync: Instant,
@@ -151,8 +161,7 @@ impl Director {
     ) -> Result<Director, StartError> {
         let actual = actual::actual_from_dump(backend.dump()?);
         let (tx, rx) = mpsc::channel(4096);
-        let permits = config.global.maxchecks.max(1);
-        let semaphore = Arc::new(Semaphore::new(permits));
+        let admission = Arc::new(Admission::new(config.global.maxchecks));
         let (status_tx, status_rx) = mpsc::channel(16);
         let mut d = Director {
             path: path.to_path_buf(),
@@ -163,9 +172,11 @@ impl Director {
             by_spec: SpecMap::default(),
             ids_of: Vec::new(),
             uses: HashMap::new(),
-            starvation: Starvation::default(),
-            starvation_monitor: None,
-            discounted: 0,
+            clock: StallClock::new(),
+            probes: admission::probe_runtime(),
+            admission,
+            background: Vec::new(),
+            overload: Default::default(),
             regexes: Default::default(),
             fallback_cmd_on: HashMap::new(),
             monitors: HashMap::new(),
@@ -178,8 +189,6 @@ impl Director {
             log,
             tx,
             rx: Some(rx),
-            semaphore,
-            permits,
             maintenance: Arc::new(RwLock::new(HashSet::new())),
             need_resync: false,
             last_resync: Instant::now(),
@@ -191,7 +200,10 @@ impl Director {
             status_tx,
             status_rx: Some(status_rx),
         };
-        d.starvation_monitor = Some(d.starvation.spawn_monitor());
+        d.background = vec![
+            d.probes.spawn(d.clock.monitor()),
+            d.probes.spawn(d.admission.clone().pacer(d.clock.clone())),
+        ];
         d.refresh_maintenance();
         d.ensure_sync_daemons();
         d.install_plan();
@@ -219,9 +231,9 @@ impl Director {
         &self.actual
     }
 
-    /// The starvation monitor (tests mark it by hand).
-    pub fn starvation(&self) -> Starvation {
-        self.starvation.clone()
+    /// The stall clock of the probes' runtime.
+    pub fn stall_clock(&self) -> StallClock {
+        self.clock.clone()
     }
 
     /// Take the result receiver (once).
@@ -261,13 +273,7 @@ impl Director {
                 Some(req) = status_rx.recv() => self.answer(req),
                 _ = second.tick() => {
                     crate::notify::watchdog();
-                    if self.discounted > 0 {
-                        self.log.log(&format!(
-                            "Warning: the director was short of CPU; {} check timeouts were not counted against their real servers",
-                            self.discounted
-                        ));
-                        self.discounted = 0;
-                    }
+                    self.overload_tick();
                     // Email alerts: re-sends due, failures of earlier sends.
                     for l in self.alerter.tick() {
                         self.log.log(&l);

@@ -25,8 +25,8 @@ use std::time::SystemTime;
 impl Director {
     /// Handle one check result.
     pub fn on_result(&mut self, r: CheckResult) {
-        if r.inconclusive {
-            self.discounted += 1;
+        if let Some(why) = r.outcome.inconclusive {
+            self.not_counted(why, &r.outcome.reason);
             return;
         }
         let Some(run) = self.checks.get_mut(&r.id) else {

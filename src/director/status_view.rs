@@ -80,6 +80,9 @@ impl Director {
             reloads: self.counters.reloads,
             failed_reloads: self.counters.failed_reloads,
             resyncs: self.counters.resyncs,
+            schedule_lag_seconds: self.overload.schedule_lag.as_secs_f64(),
+            check_start_rate: self.admission.rate(),
+            checks_not_counted: self.overload.not_counted,
             virtuals,
         }
     }

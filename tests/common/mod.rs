@@ -20,7 +20,6 @@ pub struct Running {
     pub control: mpsc::Sender<Control>,
     pub handle: tokio::task::JoinHandle<Director>,
     pub path: PathBuf,
-    pub starvation: ldirectord_rs::director::Starvation,
 }
 
 impl Running {
@@ -81,7 +80,6 @@ pub fn start_with(path: &Path, table: MemoryIpvs) -> Running {
     let d =
         Director::with_config(path, config, Box::new(table.clone()), log).expect("director starts");
     let (control, rx) = mpsc::channel(8);
-    let starvation = d.starvation();
     let handle = tokio::spawn(d.run(rx));
     Running {
         table,
@@ -89,7 +87,6 @@ pub fn start_with(path: &Path, table: MemoryIpvs) -> Running {
         control,
         handle,
         path: path.to_path_buf(),
-        starvation,
     }
 }
 

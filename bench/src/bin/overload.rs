@@ -330,7 +330,7 @@ fn dist(mut v: Vec<f64>) -> serde_json::Value {
 
 const METRICS: [&str; 3] = [
     "schedule_lag_seconds",
-    "check_concurrency",
+    "check_start_rate",
     "checks_not_counted_total",
 ];
 

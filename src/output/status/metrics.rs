@@ -134,11 +134,36 @@ pub fn format_metrics(s: &Status) -> String {
             "Times the live table was re-read.",
             s.resyncs,
         ),
+        (
+            "checks_not_counted_total",
+            "Check results not counted against their real server: the director could not run for much of the check, or failed for a reason of its own.",
+            s.checks_not_counted,
+        ),
     ] {
         family(
             &mut o,
             name,
             "counter",
+            help,
+            [(String::new(), val.to_string())],
+        );
+    }
+    for (name, help, val) in [
+        (
+            "schedule_lag_seconds",
+            "How late the checks that started in the last second started, past their due time (0: on schedule).",
+            s.schedule_lag_seconds,
+        ),
+        (
+            "check_start_rate",
+            "Checks per second the director lets start, adapted to what the machine finishes.",
+            s.check_start_rate,
+        ),
+    ] {
+        family(
+            &mut o,
+            name,
+            "gauge",
             help,
             [(String::new(), val.to_string())],
         );

@@ -27,6 +27,18 @@ pub struct Status {
     pub reloads: u64,
     pub failed_reloads: u64,
     pub resyncs: u64,
+    /// How late the checks that started in the last second started, past
+    /// their due time, in seconds (0: on schedule).
+    #[serde(default)]
+    pub schedule_lag_seconds: f64,
+    /// Checks per second the director lets start now, adapted to what the
+    /// machine finishes.
+    #[serde(default)]
+    pub check_start_rate: f64,
+    /// Check results not counted against their real (the director could not
+    /// run for much of the check, or failed for a reason of its own).
+    #[serde(default)]
+    pub checks_not_counted: u64,
     pub virtuals: Vec<VirtualStatus>,
 }
 

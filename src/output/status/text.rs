@@ -17,6 +17,13 @@ pub fn format_status(s: &Status) -> String {
         s.failed_reloads,
         s.resyncs
     );
+    if s.schedule_lag_seconds >= 0.25 || s.checks_not_counted > 0 {
+        let _ = writeln!(
+            out,
+            "checks behind schedule by {:.2}s  start rate {:.0}/s  results not counted {}",
+            s.schedule_lag_seconds, s.check_start_rate, s.checks_not_counted
+        );
+    }
     for v in &s.virtuals {
         let fb = match (&v.fallback, v.fallback_active) {
             (Some(f), true) => format!("  fallback {f} ACTIVE"),
