@@ -61,6 +61,11 @@ mod sip;
 mod smtp;
 mod tcp;
 mod tls;
+// The probes added for issue 8 (database, directory, RADIUS, proxy).
+mod mysql;
+mod sql;
+mod wire;
+pub use sql::SqlProbe;
 
 /// A compiled `receive` pattern, shared between checks. Share one (clone
 /// the `Arc`) rather than cloning a `Regex`: each `Regex` clone gets its own
@@ -106,6 +111,8 @@ pub enum Probe {
     /// and `checktype=connect` on a UDP virtual): up on an echo reply.
     /// Up to three requests within the deadline.
     Ping,
+    /// `service=mysql`: log in, run a query, judge its first row.
+    Mysql(SqlProbe),
 }
 
 /// The protocols of [`Probe::Banner`], with what is up for each.
@@ -263,6 +270,7 @@ pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome 
             with_deadline(sip::check(*transport, addr), deadline, timeout).await
         }
         Probe::Ping => with_deadline(ping::check(addr, deadline), deadline, timeout).await,
+        Probe::Mysql(p) => with_deadline(mysql::check(p, addr, deadline), deadline, timeout).await,
     };
     Outcome {
         up,
