@@ -63,6 +63,7 @@ mod tcp;
 mod tls;
 // The probes added for issue 8 (database, directory, RADIUS, proxy).
 mod mysql;
+mod pgsql;
 mod sql;
 mod wire;
 pub use sql::SqlProbe;
@@ -113,6 +114,8 @@ pub enum Probe {
     Ping,
     /// `service=mysql`: log in, run a query, judge its first row.
     Mysql(SqlProbe),
+    /// `service=pgsql`: log in, run a query, judge its first row.
+    Pgsql(SqlProbe),
 }
 
 /// The protocols of [`Probe::Banner`], with what is up for each.
@@ -271,6 +274,7 @@ pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome 
         }
         Probe::Ping => with_deadline(ping::check(addr, deadline), deadline, timeout).await,
         Probe::Mysql(p) => with_deadline(mysql::check(p, addr, deadline), deadline, timeout).await,
+        Probe::Pgsql(p) => with_deadline(pgsql::check(p, addr, deadline), deadline, timeout).await,
     };
     Outcome {
         up,
