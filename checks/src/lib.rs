@@ -62,10 +62,12 @@ mod smtp;
 mod tcp;
 mod tls;
 // The probes added for issue 8 (database, directory, RADIUS, proxy).
+mod ldap;
 mod mysql;
 mod pgsql;
 mod sql;
 mod wire;
+pub use ldap::LdapProbe;
 pub use sql::SqlProbe;
 
 /// A compiled `receive` pattern, shared between checks. Share one (clone
@@ -116,6 +118,8 @@ pub enum Probe {
     Mysql(SqlProbe),
     /// `service=pgsql`: log in, run a query, judge its first row.
     Pgsql(SqlProbe),
+    /// `service=ldap` / `ldaps`: bind, then a base search.
+    Ldap(LdapProbe),
 }
 
 /// The protocols of [`Probe::Banner`], with what is up for each.
@@ -275,6 +279,7 @@ pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome 
         Probe::Ping => with_deadline(ping::check(addr, deadline), deadline, timeout).await,
         Probe::Mysql(p) => with_deadline(mysql::check(p, addr, deadline), deadline, timeout).await,
         Probe::Pgsql(p) => with_deadline(pgsql::check(p, addr, deadline), deadline, timeout).await,
+        Probe::Ldap(p) => with_deadline(ldap::check(p, addr, deadline), deadline, timeout).await,
     };
     Outcome {
         up,
