@@ -65,9 +65,11 @@ mod tls;
 mod ldap;
 mod mysql;
 mod pgsql;
+mod radius;
 mod sql;
 mod wire;
 pub use ldap::LdapProbe;
+pub use radius::RadiusProbe;
 pub use sql::SqlProbe;
 
 /// A compiled `receive` pattern, shared between checks. Share one (clone
@@ -120,6 +122,8 @@ pub enum Probe {
     Pgsql(SqlProbe),
     /// `service=ldap` / `ldaps`: bind, then a base search.
     Ldap(LdapProbe),
+    /// `service=radius`: an Access-Request; up on Access-Accept.
+    Radius(RadiusProbe),
 }
 
 /// The protocols of [`Probe::Banner`], with what is up for each.
@@ -280,6 +284,7 @@ pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome 
         Probe::Mysql(p) => with_deadline(mysql::check(p, addr, deadline), deadline, timeout).await,
         Probe::Pgsql(p) => with_deadline(pgsql::check(p, addr, deadline), deadline, timeout).await,
         Probe::Ldap(p) => with_deadline(ldap::check(p, addr, deadline), deadline, timeout).await,
+        Probe::Radius(p) => with_deadline(radius::check(p, addr), deadline, timeout).await,
     };
     Outcome {
         up,
