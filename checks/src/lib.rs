@@ -62,12 +62,14 @@ mod smtp;
 mod tcp;
 mod tls;
 // The probes added for issue 8 (database, directory, RADIUS, proxy).
+mod http_proxy;
 mod ldap;
 mod mysql;
 mod pgsql;
 mod radius;
 mod sql;
 mod wire;
+pub use http_proxy::HttpProxyProbe;
 pub use ldap::LdapProbe;
 pub use radius::RadiusProbe;
 pub use sql::SqlProbe;
@@ -124,6 +126,8 @@ pub enum Probe {
     Ldap(LdapProbe),
     /// `service=radius`: an Access-Request; up on Access-Accept.
     Radius(RadiusProbe),
+    /// `service=http_proxy`: an absolute URL fetched through the real.
+    HttpProxy(HttpProxyProbe),
 }
 
 /// The protocols of [`Probe::Banner`], with what is up for each.
@@ -285,6 +289,7 @@ pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome 
         Probe::Pgsql(p) => with_deadline(pgsql::check(p, addr, deadline), deadline, timeout).await,
         Probe::Ldap(p) => with_deadline(ldap::check(p, addr, deadline), deadline, timeout).await,
         Probe::Radius(p) => with_deadline(radius::check(p, addr), deadline, timeout).await,
+        Probe::HttpProxy(p) => with_deadline(http_proxy::check(p, addr), deadline, timeout).await,
     };
     Outcome {
         up,
