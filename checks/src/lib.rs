@@ -61,16 +61,21 @@ mod sip;
 mod smtp;
 mod tcp;
 mod tls;
-// The probes added for issue 8 (database, directory, RADIUS, proxy).
+// Added for issue 8: `mysql.rs` and `pgsql.rs` (sharing `sql.rs`: the
+// [`SqlProbe`] and the verdict on a result), `ldap.rs`, `radius.rs`,
+// `http_proxy.rs`; `wire.rs` is the bounded frame reader of the binary
+// protocols; `oracle.rs` says why `service=oracle` is refused.
 mod http_proxy;
 mod ldap;
 mod mysql;
+mod oracle;
 mod pgsql;
 mod radius;
 mod sql;
 mod wire;
 pub use http_proxy::HttpProxyProbe;
 pub use ldap::LdapProbe;
+pub use oracle::ORACLE_NOT_SUPPORTED;
 pub use radius::RadiusProbe;
 pub use sql::SqlProbe;
 

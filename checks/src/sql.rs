@@ -145,7 +145,7 @@ mod tests {
         let row = || QueryResult::Row(vec![Some(b"web1".to_vec()), None]);
         assert_eq!(verdict(&probe(None), row()), up("query returned a row"));
         assert_eq!(
-            verdict(&probe(Some("^web1\tNULL$")), row()),
+            verdict(&probe(Some(r"^web1\tNULL$")), row()),
             up(r#"first row matched "^web1\tNULL$""#)
         );
         assert_eq!(

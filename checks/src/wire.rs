@@ -56,11 +56,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
         Ok(self.buf.drain(..n).collect())
     }
 
-    /// One byte.
-    pub(crate) async fn byte(&mut self, what: &str) -> Result<u8, String> {
-        Ok(self.take(1, what).await?[0])
-    }
-
     /// Send `bytes` whole.
     pub(crate) async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         let r = match self.stream.write_all(bytes).await {
@@ -114,7 +109,7 @@ mod tests {
         a.write_all(b"abcdef").await.unwrap();
         let mut w = Wire::new(b);
         assert_eq!(w.take(2, "x").await.unwrap(), b"ab");
-        assert_eq!(w.byte("x").await.unwrap(), b'c');
+        assert_eq!(w.take(1, "x").await.unwrap(), b"c");
         assert_eq!(w.take(3, "x").await.unwrap(), b"def");
         // An announced length past the budget is refused at once.
         assert_eq!(
@@ -134,7 +129,7 @@ mod tests {
         let (mut a, b) = tokio::io::duplex(1024);
         a.write_all(b"Sxx").await.unwrap();
         let mut w = Wire::new(b);
-        assert_eq!(w.byte("x").await.unwrap(), b'S');
+        assert_eq!(w.take(1, "x").await.unwrap(), b"S");
         assert!(w.into_stream().is_err());
     }
 }
