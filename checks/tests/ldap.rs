@@ -179,3 +179,14 @@ async fn hung_server_times_out() {
         assert_eq!(verdict(&o), (false, "timed out after 1s"));
     }
 }
+
+#[tokio::test]
+async fn huge_element_is_refused_unread() {
+    // A message announcing 1 GiB.
+    let addr = servers::says(b"\x30\x84\x40\x00\x00\x00\x02\x01\x01").await;
+    let o = run(&probe(false, "", "", "/", None), addr, T).await;
+    assert_eq!(
+        verdict(&o),
+        (false, "bind response: more than 65536 bytes received")
+    );
+}

@@ -212,3 +212,14 @@ async fn hung_server_times_out() {
     let o = run(&good(None), addr, Duration::from_secs(1)).await;
     assert_eq!(verdict(&o), (false, "timed out after 1s"));
 }
+
+#[tokio::test]
+async fn huge_packet_is_refused_unread() {
+    // A greeting announcing 16 MiB.
+    let addr = servers::says(b"\xff\xff\xff\x00\x0a5.5.5").await;
+    let o = run(&good(None), addr, T).await;
+    assert_eq!(
+        verdict(&o),
+        (false, "greeting: more than 65536 bytes received")
+    );
+}

@@ -268,3 +268,17 @@ async fn hung_server_times_out() {
     let o = run(&scram(None), addr, Duration::from_secs(1)).await;
     assert_eq!(verdict(&o), (false, "timed out after 1s"));
 }
+
+#[tokio::test]
+async fn huge_message_is_refused_unread() {
+    // No TLS, then an authentication request announcing 1 GiB.
+    let addr = servers::says(b"NR\x40\x00\x00\x00\x00\x00\x00\x00").await;
+    let o = run(&scram(None), addr, T).await;
+    assert_eq!(
+        verdict(&o),
+        (
+            false,
+            "authentication request: more than 65536 bytes received"
+        )
+    );
+}

@@ -181,3 +181,28 @@ pub fn write_cert(
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     (cert, key)
 }
+
+/// A scripted server for the bounds tests: on each connection (at most 8)
+/// it writes `bytes` at once, then reads until the client goes away.
+pub async fn says(bytes: &'static [u8]) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        for _ in 0..8 {
+            let Ok((mut s, _)) = listener.accept().await else {
+                break;
+            };
+            tokio::spawn(async move {
+                let _ = s.write_all(bytes).await;
+                let mut sink = [0u8; 1024];
+                while let Ok(n) = s.read(&mut sink).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
