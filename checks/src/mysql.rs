@@ -4,7 +4,9 @@
 //!
 //! The check: read the server's greeting (protocol 10); when the server
 //! offers TLS, upgrade to it (as MySQL's own client does by default,
-//! `--ssl-mode=PREFERRED`; the certificate is not verified); log in as
+//! `--ssl-mode=PREFERRED`: the certificate is not verified, and when the
+//! handshake fails, for instance with a server that knows only TLS 1.0,
+//! the check connects once more without TLS); log in as
 //! `login` with `passwd`, selecting `database` when given; run the query
 //! (`COM_QUERY`, text protocol) and judge its first row (see
 //! [`crate::sql`]); then `COM_QUIT`.
@@ -58,26 +60,37 @@ pub(crate) async fn check(p: &SqlProbe, addr: SocketAddr, deadline: Instant) -> 
     if let Some(v) = p.missing() {
         return v;
     }
+    sql::prefer_tls(|try_tls| attempt(p, addr, deadline, try_tls)).await
+}
+
+/// One connection; with `try_tls`, upgraded to TLS when the server offers
+/// it. `Err` only when that TLS handshake failed.
+async fn attempt(
+    p: &SqlProbe,
+    addr: SocketAddr,
+    deadline: Instant,
+    try_tls: bool,
+) -> Result<Verdict, String> {
     let tcp = match connect(addr).await {
         Ok(s) => s,
-        Err(reason) => return down(reason),
+        Err(reason) => return Ok(down(reason)),
     };
     let mut w = Wire::new(tcp);
     let greeting = match read_packet(&mut w, "greeting").await {
         Ok((_, pkt)) => pkt,
-        Err(reason) => return down(reason),
+        Err(reason) => return Ok(down(reason)),
     };
     let hello = match Greeting::parse(&greeting) {
         Ok(h) => h,
-        Err(reason) => return down(reason),
+        Err(reason) => return Ok(down(reason)),
     };
-    if hello.caps & CLIENT_SSL == 0 {
+    if !try_tls || hello.caps & CLIENT_SSL == 0 {
         let mut c = Conn {
             w,
             seq: 1,
             tls: false,
         };
-        return session(p, &mut c, &hello, deadline).await;
+        return Ok(session(p, &mut c, &hello, deadline).await);
     }
     let caps = client_caps(p, &hello) | CLIENT_SSL;
     let mut ssl_request = Vec::with_capacity(32);
@@ -86,23 +99,19 @@ pub(crate) async fn check(p: &SqlProbe, addr: SocketAddr, deadline: Instant) -> 
     ssl_request.push(CHARSET);
     ssl_request.extend_from_slice(&[0u8; 23]);
     if let Err(reason) = w.send(&frame(1, &ssl_request)).await {
-        return down(reason);
+        return Ok(down(reason));
     }
     let tcp = match w.into_stream() {
         Ok(s) => s,
-        Err(reason) => return down(reason),
+        Err(reason) => return Ok(down(reason)),
     };
-    match crate::tls::handshake(tcp, None, addr, false).await {
-        Ok(tls) => {
-            let mut c = Conn {
-                w: Wire::new(tls),
-                seq: 2,
-                tls: true,
-            };
-            session(p, &mut c, &hello, deadline).await
-        }
-        Err(reason) => down(reason),
-    }
+    let tls = crate::tls::handshake(tcp, None, addr, false).await?;
+    let mut c = Conn {
+        w: Wire::new(tls),
+        seq: 2,
+        tls: true,
+    };
+    Ok(session(p, &mut c, &hello, deadline).await)
 }
 
 /// The connection after the greeting: the stream and the next sequence

@@ -4,7 +4,8 @@
 //!
 //! The check, as ldirectord's (Perl DBI with DBD::Pg, that is libpq with
 //! its defaults): ask for TLS (`sslmode=prefer`: TLS when the server
-//! accepts, the certificate not verified, else plain); start up as `login`
+//! accepts, the certificate not verified, else plain; when the TLS
+//! handshake fails, connect once more without TLS); start up as `login`
 //! on `database` (libpq's default when none: the database named like the
 //! user); authenticate with the method the server asks for: cleartext
 //! password, MD5, or SCRAM-SHA-256 (the server's signature is verified);
@@ -45,34 +46,48 @@ pub(crate) async fn check(p: &SqlProbe, addr: SocketAddr, deadline: Instant) -> 
     if let Some(v) = p.missing() {
         return v;
     }
+    sql::prefer_tls(|try_tls| attempt(p, addr, deadline, try_tls)).await
+}
+
+/// One connection; with `try_tls`, asking for TLS first. `Err` only when
+/// the server refused that request with an error or the TLS handshake
+/// failed.
+async fn attempt(
+    p: &SqlProbe,
+    addr: SocketAddr,
+    deadline: Instant,
+    try_tls: bool,
+) -> Result<Verdict, String> {
     let tcp = match connect(addr).await {
         Ok(s) => s,
-        Err(reason) => return down(reason),
+        Err(reason) => return Ok(down(reason)),
     };
     let mut w = Wire::new(tcp);
+    if !try_tls {
+        return Ok(session(p, w, deadline).await);
+    }
     if let Err(reason) = w.send(&SSL_REQUEST).await {
-        return down(reason);
+        return Ok(down(reason));
     }
     let answer = match w.take(1, "answer to the TLS request").await {
         Ok(b) => b[0],
-        Err(reason) => return down(reason),
+        Err(reason) => return Ok(down(reason)),
     };
     match answer {
-        b'N' => session(p, w, deadline).await,
+        b'N' => Ok(session(p, w, deadline).await),
         b'S' => {
             let tcp = match w.into_stream() {
                 Ok(s) => s,
-                Err(reason) => return down(reason),
+                Err(reason) => return Ok(down(reason)),
             };
-            match crate::tls::handshake(tcp, None, addr, false).await {
-                Ok(tls) => session(p, Wire::new(tls), deadline).await,
-                Err(reason) => down(reason),
-            }
+            let tls = crate::tls::handshake(tcp, None, addr, false).await?;
+            Ok(session(p, Wire::new(tls), deadline).await)
         }
-        b'E' => down("server refused the TLS request with an error (a server before 7.0?)"),
-        other => down(format!(
+        // A server before 7.0: libpq then connects again without TLS.
+        b'E' => Err("an error answer to the TLS request".to_string()),
+        other => Ok(down(format!(
             "invalid answer to the TLS request (byte {other:#04x})"
-        )),
+        ))),
     }
 }
 

@@ -57,6 +57,27 @@ impl SqlProbe {
     }
 }
 
+/// TLS when it works, as libpq's `sslmode=prefer` and MySQL's
+/// `--ssl-mode=PREFERRED`: `attempt(true)` asks for TLS and returns
+/// `Err(reason)` only when the TLS handshake failed; then one more
+/// connection is made without TLS (`attempt(false)`), and its verdict,
+/// when down, also names the TLS failure.
+pub(crate) async fn prefer_tls<F, Fut>(attempt: F) -> Verdict
+where
+    F: Fn(bool) -> Fut,
+    Fut: std::future::Future<Output = Result<Verdict, String>>,
+{
+    match attempt(true).await {
+        Ok(v) => v,
+        Err(tls_reason) => match attempt(false).await {
+            Ok((true, reason)) => up(reason),
+            Ok((false, reason)) | Err(reason) => {
+                down(format!("{reason} (without TLS, after {tls_reason})"))
+            }
+        },
+    }
+}
+
 /// What a query returned, as far as the verdict needs it.
 pub(crate) enum QueryResult {
     /// The first row: one value per column, `None` for NULL.

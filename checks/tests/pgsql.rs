@@ -282,3 +282,43 @@ async fn huge_message_is_refused_unread() {
         )
     );
 }
+
+#[tokio::test]
+async fn failed_tls_falls_back_to_plain_as_libpq() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // First connection: accepts TLS, then answers the ClientHello with
+    // garbage. Second: takes the plain startup and refuses the login.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut req = [0u8; 8];
+        s.read_exact(&mut req).await.unwrap();
+        s.write_all(b"S").await.unwrap();
+        let mut hello = [0u8; 5];
+        let _ = s.read_exact(&mut hello).await;
+        let _ = s.write_all(b"garbage, not TLS\r\n").await;
+        drop(s);
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).await.unwrap();
+        let mut startup = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+        s.read_exact(&mut startup).await.unwrap();
+        // The plain startup, not another TLS request.
+        assert_eq!(&startup[..4], &196608u32.to_be_bytes());
+        let body = b"SFATAL\0C28000\0Mno encryption, no entry\0\0";
+        let mut e = vec![b'E'];
+        e.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        e.extend_from_slice(body);
+        s.write_all(&e).await.unwrap();
+    });
+    let o = run(&scram(None), addr, T).await;
+    assert!(!o.up);
+    assert!(
+        o.reason.starts_with(
+            "login refused: 28000 no encryption, no entry (without TLS, after TLS handshake failed:"
+        ),
+        "{}",
+        o.reason
+    );
+}
