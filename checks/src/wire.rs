@@ -81,14 +81,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
 
     /// A polite last message (the protocol's Terminate, COM_QUIT, Unbind),
     /// when the connection is still open; then our side is shut. Takes at
-    /// most [`crate::banner::QUIT_GRACE`] and half the time left before
+    /// most [`crate::lines::QUIT_GRACE`] and half the time left before
     /// `deadline`; never changes a verdict.
     pub(crate) async fn goodbye(&mut self, bytes: &[u8], deadline: Instant) {
         if !self.open {
             return;
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        let grace: Duration = crate::banner::QUIT_GRACE.min(left / 2);
+        let grace: Duration = crate::lines::QUIT_GRACE.min(left / 2);
         let _ = tokio::time::timeout(grace, async {
             if self.stream.write_all(bytes).await.is_ok() {
                 let _ = self.stream.shutdown().await;
