@@ -15,19 +15,25 @@
 //! - [`eventlog`]: the log file operators tail (ldirectord's phrases).
 //! - [`alert`]: email alerts (`emailalert`, `smtp`, ...), sent without
 //!   blocking the director.
-//! - [`demo`]: the self-contained demonstration behind `ldirectord-rs demo`.
+//! - [`cli`]: the command line (clap definitions only).
+//! - [`commands`]: one file per command (`run`, `check`, `configtest`,
+//!   `status`, `demo`, `convert`); `main.rs` parses and dispatches.
+//! - `sys`: every libc call, behind safe functions.
 
 pub mod alert;
 pub mod cli;
+pub mod commands;
 pub mod config;
-pub mod demo;
 pub mod director;
 pub mod eventlog;
 pub mod health;
 pub mod ipvs;
 pub mod notify;
-pub mod oneshot;
 pub mod plan;
 pub mod status;
+mod sys;
 pub mod table;
-pub mod testbed;
+
+pub use commands::check as oneshot; // SHIM(layout)
+pub use commands::demo; // SHIM(layout)
+pub use commands::demo::testbed; // SHIM(layout)

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-pub use ldirectord_rs::testbed::{Mode, TestServer};
+pub use ldirectord_rs::commands::demo::testbed::{Mode, TestServer};
 
 /// A director running on a memory table, with its log collected.
 pub struct Running {
