@@ -68,6 +68,23 @@ mod smtp;
 mod sys;
 mod tcp;
 mod tls;
+// Added for issue 8: `mysql.rs` and `pgsql.rs` (sharing `sql.rs`: the
+// [`SqlProbe`] and the verdict on a result), `ldap.rs`, `radius.rs`,
+// `http_proxy.rs`; `wire.rs` is the bounded frame reader of the binary
+// protocols; `oracle.rs` says why `service=oracle` is refused.
+mod http_proxy;
+mod ldap;
+mod mysql;
+mod oracle;
+mod pgsql;
+mod radius;
+mod sql;
+mod wire;
+pub use http_proxy::HttpProxyProbe;
+pub use ldap::LdapProbe;
+pub use oracle::ORACLE_NOT_SUPPORTED;
+pub use radius::RadiusProbe;
+pub use sql::SqlProbe;
 
 /// The bounded line reader of the line protocols (also used by the director's
 /// SMTP alert client).
@@ -120,6 +137,16 @@ pub enum Probe {
     /// and `checktype=connect` on a UDP virtual): up on an echo reply.
     /// Up to three requests within the deadline.
     Ping,
+    /// `service=mysql`: log in, run a query, judge its first row.
+    Mysql(SqlProbe),
+    /// `service=pgsql`: log in, run a query, judge its first row.
+    Pgsql(SqlProbe),
+    /// `service=ldap` / `ldaps`: bind, then a base search.
+    Ldap(LdapProbe),
+    /// `service=radius`: an Access-Request; up on Access-Accept.
+    Radius(RadiusProbe),
+    /// `service=http_proxy`: an absolute URL fetched through the real.
+    HttpProxy(HttpProxyProbe),
 }
 
 /// The protocols of [`Probe::Banner`], with what is up for each.
@@ -317,6 +344,11 @@ pub async fn run_fair(
         Probe::Dns(p) => fair!(dns::check(p, addr)),
         Probe::Sip { transport } => fair!(sip::check(*transport, addr)),
         Probe::Ping => fair!(ping::check(addr, deadline)),
+        Probe::Mysql(p) => fair!(mysql::check(p, addr, deadline)),
+        Probe::Pgsql(p) => fair!(pgsql::check(p, addr, deadline)),
+        Probe::Ldap(p) => fair!(ldap::check(p, addr, deadline)),
+        Probe::Radius(p) => fair!(radius::check(p, addr)),
+        Probe::HttpProxy(p) => fair!(http_proxy::check(p, addr)),
     };
     Outcome {
         up,
