@@ -37,12 +37,9 @@ fn thread_server(read_request: bool, delay: Option<Duration>) -> SocketAddr {
                         }
                     }
                 }
-                match delay {
-                    Some(d) => {
-                        std::thread::sleep(d);
-                        let _ = s.write_all(b"ok\n");
-                    }
-                    None => {}
+                if let Some(d) = delay {
+                    std::thread::sleep(d);
+                    let _ = s.write_all(b"ok\n");
                 }
                 std::thread::sleep(Duration::from_secs(10));
             });

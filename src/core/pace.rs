@@ -16,6 +16,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateControl {
     rate: f64,
+    /// The lag, smoothed over a few periods (a single late wake-up of a
+    /// busy machine is noise, not overload), seconds.
+    lag: f64,
 }
 
 impl RateControl {
@@ -24,8 +27,10 @@ impl RateControl {
     /// The runtime lag the rate aims to stay under.
     pub const TARGET_LAG: Duration = Duration::from_millis(40);
     /// The starting rate: enough for 2,000 reals at 1 s without waiting,
-    /// and doubled in half a second while the machine keeps up.
+    /// and doubled in 0.7 s while the machine keeps up.
     pub const INITIAL: f64 = 2000.0;
+    /// The weight of the newest period in the smoothed lag.
+    pub const SMOOTHING: f64 = 0.5;
     /// Never slower than this (a round of 10,000 reals in 1,000 s).
     pub const MIN: f64 = 10.0;
     /// Never faster than this.
@@ -34,6 +39,7 @@ impl RateControl {
     pub fn new() -> Self {
         RateControl {
             rate: Self::INITIAL,
+            lag: 0.0,
         }
     }
 
@@ -44,13 +50,15 @@ impl RateControl {
     /// One period: the largest runtime `lag` seen in it, and whether checks
     /// had to wait for their start (`throttled`). Returns the new rate.
     pub fn observe(&mut self, lag: Duration, throttled: bool) -> f64 {
-        let t = Self::TARGET_LAG;
-        let factor = if lag >= t * 2 {
-            0.7
+        self.lag += (lag.as_secs_f64() - self.lag) * Self::SMOOTHING;
+        let lag = self.lag;
+        let t = Self::TARGET_LAG.as_secs_f64();
+        let factor = if lag >= t * 2.0 {
+            0.8
         } else if lag >= t {
-            0.9
-        } else if throttled && lag < t / 2 {
-            1.25
+            0.95
+        } else if throttled && lag < t / 2.0 {
+            1.1
         } else {
             1.0
         };
@@ -140,10 +148,21 @@ mod tests {
     fn the_rate_falls_when_the_runtime_lags() {
         let mut c = RateControl::new();
         let r0 = c.rate();
-        assert_eq!(c.observe(MS(100), true), r0 * 0.7);
-        assert_eq!(c.observe(MS(50), true), r0 * 0.7 * 0.9);
-        // A lag between half the target and the target holds the rate.
-        assert_eq!(c.observe(MS(30), true), r0 * 0.7 * 0.9);
+        // Smoothed: 160 ms seen once is 80 ms, twice the target.
+        assert_eq!(c.observe(MS(160), true), r0 * 0.8);
+        // Then 40 ms: (80 + 40) / 2 = 60 ms, over the target.
+        assert_eq!(c.observe(MS(40), true), r0 * 0.8 * 0.95);
+        // (60 + 0) / 2 = 30 ms: between half the target and the target,
+        // the rate holds.
+        assert_eq!(c.observe(MS(0), true), r0 * 0.8 * 0.95);
+    }
+
+    #[test]
+    fn one_late_wake_up_is_noise() {
+        let mut c = RateControl::new();
+        let r0 = c.rate();
+        // 60 ms once: smoothed to 30 ms, under the target.
+        assert_eq!(c.observe(MS(60), true), r0);
     }
 
     #[test]
@@ -151,7 +170,7 @@ mod tests {
         let mut c = RateControl::new();
         let r0 = c.rate();
         assert_eq!(c.observe(MS(5), false), r0, "nobody waited");
-        assert_eq!(c.observe(MS(5), true), r0 * 1.25);
+        assert_eq!(c.observe(MS(5), true), r0 * 1.1);
     }
 
     #[test]

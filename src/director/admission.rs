@@ -146,11 +146,8 @@ impl Admission {
     }
 
     /// The pacer: hand out start tokens at the adapted rate until aborted.
-    pub(super) fn pacer(
-        self: Arc<Self>,
-        clock: StallClock,
-    ) -> impl std::future::Future<Output = ()> {
-        async move {
+    pub(super) async fn pacer(self: Arc<Self>, clock: StallClock) {
+        {
             let mut control = RateControl::new();
             let mut credit = 0.0f64;
             let mut last = Instant::now();

@@ -1,4 +1,5 @@
-//! One process serving HTTP on N loopback addresses (127.1.0.1 + i, port 8080).
+//! One process serving HTTP on N loopback addresses (127.1.0.1 + i, port 8080
+//! unless `--port` says otherwise).
 //!
 //! Each address answers in one of three modes, switchable while running:
 //! `ok` (200, body "ok"), `fail` (503), `hang` (accept, read, never answer,
@@ -13,7 +14,7 @@
 //!   without a connection on that address, from the reset up to this query.
 //! - `quit` -> exit.
 //!
-//! Usage: backends --count N [--control ADDR] [--threads T]
+//! Usage: backends --count N [--control ADDR] [--threads T] [--port P]
 //! Prints `ready N` on stdout once every address is listening.
 
 use ldirectord_bench::{backend_addr, raise_nofile, unix_ns, BACKEND_PORT};
@@ -48,7 +49,7 @@ impl State {
 
 fn usage(msg: &str) -> ! {
     eprintln!(
-        "backends: {msg}\nusage: backends --count N [--control 127.0.0.1:7999] [--threads 1]"
+        "backends: {msg}\nusage: backends --count N [--control 127.0.0.1:7999] [--threads 1] [--port 8080]"
     );
     std::process::exit(2)
 }
@@ -57,6 +58,7 @@ fn main() {
     let mut count: usize = 0;
     let mut control = "127.0.0.1:7999".to_string();
     let mut threads: usize = 1;
+    let mut port: u16 = BACKEND_PORT;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || {
@@ -67,6 +69,7 @@ fn main() {
             "--count" => count = val().parse().unwrap_or_else(|_| usage("bad --count")),
             "--control" => control = val(),
             "--threads" => threads = val().parse().unwrap_or_else(|_| usage("bad --threads")),
+            "--port" => port = val().parse().unwrap_or_else(|_| usage("bad --port")),
             _ => usage(&format!("unknown argument {a}")),
         }
     }
@@ -89,10 +92,10 @@ fn main() {
             .build()
     }
     .expect("tokio runtime");
-    rt.block_on(run(count, control));
+    rt.block_on(run(count, control, port));
 }
 
-async fn run(count: usize, control: String) {
+async fn run(count: usize, control: String, port: u16) {
     let state = Arc::new(State {
         t0: Instant::now(),
         addrs: (0..count)
@@ -105,7 +108,7 @@ async fn run(count: usize, control: String) {
             .collect(),
     });
     for i in 0..count {
-        let addr = (backend_addr(i), BACKEND_PORT);
+        let addr = (backend_addr(i), port);
         let l = match TcpListener::bind(addr).await {
             Ok(l) => l,
             Err(e) => {

@@ -20,7 +20,7 @@
 //! (`overload --help`).
 
 use ldirectord_bench::{
-    backend_addr, parse_iso, percentile, pin_to_cpu, proc_cpu, unix_ns, Control, BACKEND_PORT,
+    backend_addr, parse_iso, percentile, pin_to_cpu, proc_cpu, unix_ns, Control,
 };
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
@@ -43,6 +43,7 @@ const HELP: &str = "usage: overload [options]
   --out DIR          where the config, logs and summary.json go (default overload-results)
   --bin-dir DIR      where ldirectord-rs and backends are (default: this binary's dir)
   --director PATH    the ldirectord-rs binary (default BIN_DIR/ldirectord-rs)
+  --port P           the backends' port (default 18080)
   --control ADDR     backends control address (default 127.0.0.1:7998)
   --status ADDR      the director's statusaddress (default 127.0.0.1:7997)";
 
@@ -58,6 +59,7 @@ struct Opts {
     out: PathBuf,
     bin_dir: PathBuf,
     director: PathBuf,
+    port: u16,
     control: SocketAddr,
     status: SocketAddr,
 }
@@ -84,6 +86,7 @@ fn parse_opts() -> Opts {
         out: PathBuf::from("overload-results"),
         bin_dir,
         director: PathBuf::new(),
+        port: 18080,
         control: "127.0.0.1:7998".parse().unwrap(),
         status: "127.0.0.1:7997".parse().unwrap(),
     };
@@ -115,6 +118,7 @@ fn parse_opts() -> Opts {
             "--out" => o.out = PathBuf::from(v),
             "--bin-dir" => o.bin_dir = PathBuf::from(v),
             "--director" => o.director = PathBuf::from(v),
+            "--port" => o.port = v.parse().unwrap_or_else(|_| die("bad --port")),
             "--control" => o.control = v.parse().unwrap_or_else(|_| die("bad --control")),
             "--status" => o.status = v.parse().unwrap_or_else(|_| die("bad --status")),
             _ => die(&format!("unknown option {a}\n{HELP}")),
@@ -213,7 +217,7 @@ fn config_text(o: &Opts, log: &Path) -> String {
     for v in 0..o.reals.div_ceil(100) {
         s.push_str(&format!("virtual={}:80\n", vip(v)));
         for i in v * 100..((v + 1) * 100).min(o.reals) {
-            s.push_str(&format!("\treal={}:{BACKEND_PORT} masq\n", backend_addr(i)));
+            s.push_str(&format!("\treal={}:{} masq\n", backend_addr(i), o.port));
         }
         s.push_str("\tservice=http\n\tscheduler=wrr\n\tprotocol=tcp\n\tchecktype=negotiate\n");
         s.push_str("\trequest=\"/\"\n\treceive=\"ok\"\n");
@@ -317,6 +321,69 @@ fn scrape(status: SocketAddr, names: &[&str]) -> BTreeMap<String, f64> {
     out
 }
 
+/// The time `/healthz` takes to answer (the director loop answers it), ms;
+/// None when it did not answer in 5 s.
+fn healthz_ms(status: SocketAddr) -> Option<f64> {
+    let t = Instant::now();
+    let mut s = TcpStream::connect_timeout(&status, Duration::from_secs(5)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.contains("ok")
+        .then(|| t.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// Samples the director every 2 s: `/healthz` latency, and the overload
+/// metrics (kept as a time series).
+struct Sampler {
+    status: SocketAddr,
+    t0: Instant,
+    last: Option<Instant>,
+    series: Vec<serde_json::Value>,
+    lag_max: f64,
+    healthz: Vec<f64>,
+    healthz_missed: usize,
+}
+
+impl Sampler {
+    fn poll(&mut self) {
+        if self
+            .last
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(2))
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        match healthz_ms(self.status) {
+            Some(ms) => self.healthz.push(ms),
+            None => self.healthz_missed += 1,
+        }
+        let m = scrape(self.status, &METRICS);
+        if let Some(l) = m.get("schedule_lag_seconds") {
+            self.lag_max = self.lag_max.max(*l);
+        }
+        self.series.push(json!({
+            "t": (self.t0.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            "m": m,
+            "healthz_ms": self.healthz.last(),
+        }));
+    }
+
+    /// This phase's figures; the next phase starts from nothing.
+    fn take(&mut self) -> serde_json::Value {
+        let v = json!({
+            "schedule_lag_max_s": self.lag_max,
+            "healthz_ms": dist(std::mem::take(&mut self.healthz)),
+            "healthz_missed": self.healthz_missed,
+        });
+        self.lag_max = 0.0;
+        self.healthz_missed = 0;
+        v
+    }
+}
+
 fn dist(mut v: Vec<f64>) -> serde_json::Value {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let r = |x: f64| (x * 1000.0).round() / 1000.0;
@@ -362,6 +429,7 @@ fn main() {
     let mut b = Command::new(o.bin_dir.join("backends"));
     b.args(["--count", &o.reals.to_string(), "--control"])
         .arg(o.control.to_string())
+        .args(["--port", &o.port.to_string()])
         .stdout(Stdio::piped())
         .stderr(fs::File::create(out.join("backends.err")).unwrap());
     pin_to_cpu(&mut b, cpu);
@@ -407,8 +475,15 @@ fn main() {
     let mut up = vec![false; o.reals];
     let mut up_count = 0usize;
     let mut filled_s: Option<f64> = None;
-    let mut lag_max_a = 0.0f64;
-    let mut last_scrape = Instant::now();
+    let mut sampler = Sampler {
+        status: o.status,
+        t0,
+        last: None,
+        series: Vec::new(),
+        lag_max: 0.0,
+        healthz: Vec::new(),
+        healthz_missed: 0,
+    };
     let mut seen = 0usize;
     let mut track = |tail: &mut LogTail, up: &mut Vec<bool>, up_count: &mut usize| {
         tail.poll();
@@ -431,13 +506,10 @@ fn main() {
         if filled_s.is_none() && up_count == o.reals {
             filled_s = Some(t0.elapsed().as_secs_f64());
         }
-        if last_scrape.elapsed() >= Duration::from_secs(5) {
-            last_scrape = Instant::now();
-            if let Some(l) = scrape(o.status, &METRICS).get("schedule_lag_seconds") {
-                lag_max_a = lag_max_a.max(*l);
-            }
-        }
+        sampler.poll();
     }
+    let sample_a = sampler.take();
+    let lag_max_a = sample_a["schedule_lag_max_s"].as_f64().unwrap_or(0.0);
     let a_wall = t0.elapsed().as_secs_f64();
     let cpu_a1 = proc_cpu(pid).unwrap_or_default();
     let stats_a = ctl.stats().unwrap_or_default();
@@ -458,17 +530,17 @@ fn main() {
         "healthy_deletions": deletions_a.len(),
         "distinct_reals_deleted": distinct_a.len(),
         "first_deletion_s": first_deletion_s,
-        "deletion_reasons": reasons,
+        "deletion_reasons": &reasons,
         "table_filled_s": filled_s,
         "in_table_at_end": up_count,
         "checks_per_s": checks_a as f64 / a_wall,
         "wanted_checks_per_s": o.reals as f64 / o.interval,
         "director_cores": (cpu_a1.own - cpu_a0.own) / a_wall,
-        "schedule_lag_max_s": lag_max_a,
+        "director": sample_a,
         "metrics_at_end": metrics_a,
     });
     println!(
-        "phase A (healthy, {a_wall:.0} s from start): {} deletions of healthy reals ({} distinct), first at {}; table filled in {}; {:.0} checks/s of {:.0} wanted; director {:.2} cores; schedule lag max {lag_max_a:.2} s",
+        "phase A (healthy, {a_wall:.0} s from start): {} deletions of healthy reals ({} distinct), first at {}; table filled in {}; {:.0} checks/s of {:.0} wanted; director {:.2} cores; schedule lag max {lag_max_a:.2} s; /healthz p99 {} ms ({} unanswered)",
         deletions_a.len(),
         distinct_a.len(),
         first_deletion_s.map_or("-".into(), |s| format!("{s:.1} s")),
@@ -476,7 +548,13 @@ fn main() {
         checks_a as f64 / a_wall,
         o.reals as f64 / o.interval,
         (cpu_a1.own - cpu_a0.own) / a_wall,
+        sample_a["healthz_ms"]["p99"],
+        sample_a["healthz_missed"],
     );
+
+    if let Some((reason, n)) = reasons.iter().max_by_key(|(_, n)| **n) {
+        println!("  most deletions said: {reason:?} ({n})");
+    }
 
     // Phase B: a share of the reals hang.
     let stride = (100.0 / o.hang_percent.max(0.01)).round().max(1.0) as usize;
@@ -494,7 +572,6 @@ fn main() {
     ctl.reset().ok();
     let tb = Instant::now();
     let cpu_b0 = proc_cpu(pid).unwrap_or_default();
-    let mut lag_max_b = 0.0f64;
     let mut removed: BTreeMap<usize, f64> = BTreeMap::new();
     while tb.elapsed().as_secs_f64() < o.hang_wait && removed.len() < hung.len() {
         std::thread::sleep(Duration::from_millis(200));
@@ -506,13 +583,10 @@ fn main() {
                     .or_insert((e.ns - t_inj) as f64 / 1e9);
             }
         }
-        if last_scrape.elapsed() >= Duration::from_secs(5) {
-            last_scrape = Instant::now();
-            if let Some(l) = scrape(o.status, &METRICS).get("schedule_lag_seconds") {
-                lag_max_b = lag_max_b.max(*l);
-            }
-        }
+        sampler.poll();
     }
+    let sample_b = sampler.take();
+    let lag_max_b = sample_b["schedule_lag_max_s"].as_f64().unwrap_or(0.0);
     let b_wall = tb.elapsed().as_secs_f64();
     let cpu_b1 = proc_cpu(pid).unwrap_or_default();
     let checks_b: u64 = ctl
@@ -535,17 +609,18 @@ fn main() {
         "seconds": b_wall,
         "checks_per_s": checks_b as f64 / b_wall,
         "director_cores": (cpu_b1.own - cpu_b0.own) / b_wall,
-        "schedule_lag_max_s": lag_max_b,
+        "director": sample_b,
         "metrics_at_end": metrics_b,
     });
     println!(
-        "phase B ({} hung): {} removed in {b_wall:.0} s, detection p50 {} p99 {} max {} s; {healthy_b} healthy deletions; {:.0} checks/s; schedule lag max {lag_max_b:.2} s",
+        "phase B ({} hung): {} removed in {b_wall:.0} s, detection p50 {} p99 {} max {} s; {healthy_b} healthy deletions; {:.0} checks/s; schedule lag max {lag_max_b:.2} s; /healthz p99 {} ms",
         hung.len(),
         removed.len(),
         detect["p50"],
         detect["p99"],
         detect["max"],
         checks_b as f64 / b_wall,
+        sample_b["healthz_ms"]["p99"],
     );
     if let Ok(m) = serde_json::to_string(&metrics_b) {
         println!("metrics at end: {m}");
@@ -563,6 +638,9 @@ fn main() {
             deletions_a.len()
         ));
     }
+    if healthy_b > 0 {
+        failures.push(format!("{healthy_b} healthy reals deleted in phase B"));
+    }
     if removed.len() < hung.len() {
         failures.push(format!(
             "{} of {} hung reals not removed within {} s",
@@ -575,7 +653,7 @@ fn main() {
     let summary = json!({
         "reals": o.reals, "interval": o.interval, "timeout": o.timeout, "cpu": cpu,
         "hogs": o.hogs, "phase_a": phase_a, "phase_b": phase_b, "pass": pass,
-        "failures": failures,
+        "failures": failures, "series": sampler.series,
     });
     let _ = fs::write(
         out.join("summary.json"),
