@@ -41,5 +41,5 @@ pub mod output;
 pub mod sys;
 pub mod testbed;
 
-pub use output::{alert, eventlog, notify, status}; // SHIM(layout)
-pub use self::core::{health, plan, table}; // SHIM(layout)
+pub use self::core::{health, plan, table};
+pub use output::{alert, eventlog, notify, status}; // SHIM(layout) // SHIM(layout)
