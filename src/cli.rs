@@ -218,21 +218,15 @@ fn open_backend(kind: Backend) -> Result<Box<dyn Ipvs>, IpvsError> {
 
 fn run(path: &std::path::Path, kind: Backend, nofile: u64) -> i32 {
     // Validate the config before touching the kernel.
-    // Sockets in flight at most: one per real, bounded by maxchecks.
-    let (maxchecks, in_flight) = match config::load(path) {
-        Ok(c) => {
-            let reals: usize = c.virtuals.iter().map(|v| v.reals.len()).sum();
-            (
-                c.global.maxchecks as u64,
-                c.global.maxchecks.min(reals) as u64,
-            )
-        }
+    // Files the checks may hold at once (one socket per check in flight).
+    let (maxchecks, check_files) = match config::load(path) {
+        Ok(c) => (c.global.maxchecks as u64, crate::status::check_files(&c)),
         Err(e) => {
             print_errors(&e);
             return 2;
         }
     };
-    if nofile < in_flight + 64 {
+    if nofile < check_files + crate::status::FIXED_FILES {
         eprintln!(
             "ldirectord-rs: warning: the open-files limit is {nofile}, too low for maxchecks={maxchecks}: lower maxchecks or raise LimitNOFILE"
         );
@@ -251,7 +245,14 @@ fn run(path: &std::path::Path, kind: Backend, nofile: u64) -> i32 {
                 if let Some(addr) = d.config().global.statusaddress {
                     match tokio::net::TcpListener::bind(addr).await {
                         Ok(l) => {
-                            tokio::spawn(crate::status::serve(l, d.status_sender()));
+                            // Status connections stay below the open-files
+                            // limit, leaving the checks theirs.
+                            let limits = crate::status::Limits::new(
+                                nofile,
+                                check_files,
+                                d.config().global.statusallow.clone(),
+                            );
+                            tokio::spawn(crate::status::serve(l, d.status_sender(), limits));
                         }
                         Err(e) => {
                             eprintln!("ldirectord-rs: cannot listen on statusaddress {addr}: {e}");

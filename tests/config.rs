@@ -1338,7 +1338,10 @@ fn statusaddress_off_loopback_needs_statusallow() {
     assert!(e.to_string().starts_with("t.cf:2: "), "{e}");
     assert!(e.to_string().contains("statusallow="), "{e}");
     let e = yaml_str("checktimeout: 3\nstatusaddress: \"[::]:9116\"\n").unwrap_err();
-    assert_problems(&e, &[(2, "statusaddress [::]:9116 is not a loopback address")]);
+    assert_problems(
+        &e,
+        &[(2, "statusaddress [::]:9116 is not a loopback address")],
+    );
     assert!(e.to_string().starts_with("t.yaml:2: "), "{e}");
 
     // Loopback needs nothing; any address with statusallow is accepted.
@@ -1353,11 +1356,15 @@ fn statusaddress_off_loopback_needs_statusallow() {
     let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
     let allowed = |s: &str| allow.iter().any(|n| n.contains(ip(s)));
     assert!(allowed("10.200.0.1") && allowed("192.0.2.7") && allowed("2001:db8:1::5"));
-    assert!(allowed("::ffff:10.1.2.3"), "an IPv4-mapped peer is its IPv4 address");
+    assert!(
+        allowed("::ffff:10.1.2.3"),
+        "an IPv4-mapped peer is its IPv4 address"
+    );
     assert!(!allowed("192.0.2.8") && !allowed("11.0.0.1") && !allowed("2001:db9::1"));
     assert_round_trip(&c);
-    let y = yaml_str("statusaddress: 0.0.0.0:9116\nstatusallow: 10.0.0.0/8, 192.0.2.7 2001:db8::/32\n")
-        .unwrap();
+    let y =
+        yaml_str("statusaddress: 0.0.0.0:9116\nstatusallow: 10.0.0.0/8, 192.0.2.7 2001:db8::/32\n")
+            .unwrap();
     assert_eq!(y, c);
 
     let e = cf_str("statusaddress=0.0.0.0:9116\nstatusallow=10.0.0.0/33\n").unwrap_err();

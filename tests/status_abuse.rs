@@ -450,3 +450,142 @@ fn status_listener_abuse_costs_no_real_and_no_healthz() {
     );
     assert!(rss_max <= rss_before + RSS_BOUND_MB, "{figures}");
 }
+
+/// Read one response (head and a `Content-Length` body) from a kept-alive
+/// connection; its status code.
+async fn read_response(s: &mut TcpStream) -> Option<u16> {
+    let mut buf = Vec::new();
+    let mut b = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut b).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&b[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = s.read(&mut b).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&b[..n]);
+    }
+    head.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// How long until the server closes `s` (reading and dropping whatever it
+/// sends), at most `limit`.
+async fn closed_after(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let t0 = Instant::now();
+    let mut b = [0u8; 4096];
+    tokio::time::timeout(limit, async {
+        loop {
+            match s.read(&mut b).await {
+                Ok(0) | Err(_) => return t0.elapsed(),
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+/// Without pressure: only GET and HEAD, and the header-read timeout applies
+/// to a silent connection, to an idle kept-alive one and to a dripped
+/// request (all three were kept open forever before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_listener_methods_and_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let rs = servers(74, 1).await;
+    let status: SocketAddr = {
+        let l = std::net::TcpListener::bind("127.74.0.50:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let cfg = write(
+        dir.path(),
+        "l.cf",
+        &format!(
+            "checkinterval=1\nchecktimeout=1\nstatusaddress={status}\nvirtual=127.74.0.100:80\n\treal={} masq\n\tservice=http\n",
+            rs[0].addr()
+        ),
+    );
+    let child = Command::new(BIN)
+        .args(["-f", cfg.to_str().unwrap(), "run", "--ipvs", "memory"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _director = Director(child);
+    let t0 = Instant::now();
+    while !healthz(status, Duration::from_secs(1)).await {
+        assert!(t0.elapsed() < Duration::from_secs(10), "no /healthz");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The three slow connections first, so they run while the rest is asked.
+    let silent = tokio::spawn(async move {
+        let mut s = TcpStream::connect(status).await.unwrap();
+        closed_after(&mut s, Duration::from_secs(12)).await
+    });
+    let kept_alive = tokio::spawn(async move {
+        let mut s = TcpStream::connect(status).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(read_response(&mut s).await, Some(200));
+        closed_after(&mut s, Duration::from_secs(12)).await
+    });
+    let drip = tokio::spawn(dripper(status, Arc::new(AtomicBool::new(false))));
+
+    for m in ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"] {
+        let mut s = TcpStream::connect(status).await.unwrap();
+        s.write_all(
+            format!(
+                "{m} /status HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).await.unwrap();
+        assert!(buf.starts_with("HTTP/1.1 405"), "{m}: {buf}");
+        assert!(
+            buf.to_ascii_lowercase()
+                .contains("\r\nallow: get, head\r\n"),
+            "{m}: {buf}"
+        );
+    }
+    let (code, body) = request(status, "HEAD", "/status").await.unwrap();
+    assert_eq!((code, body.len()), (200, 0));
+    let (code, body) = request(status, "GET", "/status").await.unwrap();
+    assert_eq!(code, 200);
+    let st: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(st["virtuals"][0]["virtual"], "tcp:127.74.0.100:80");
+    assert_eq!(request(status, "GET", "/nope").await.unwrap().0, 404);
+
+    // Closed by the 5 s header-read timeout: not much before, not long after.
+    let window = Duration::from_secs(4)..=Duration::from_secs(8);
+    let silent = silent.await.unwrap();
+    assert!(
+        silent.is_some_and(|d| window.contains(&d)),
+        "silent: {silent:?}"
+    );
+    let kept_alive = kept_alive.await.unwrap();
+    assert!(
+        kept_alive.is_some_and(|d| window.contains(&d)),
+        "kept alive: {kept_alive:?}"
+    );
+    let drip = drip.await.unwrap();
+    assert!(drip.is_some_and(|d| window.contains(&d)), "drip: {drip:?}");
+}

@@ -509,9 +509,7 @@ impl Cidr {
                 self.prefix,
                 32,
             ),
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                same(u128::from(n), u128::from(a), self.prefix, 128)
-            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => same(u128::from(n), u128::from(a), self.prefix, 128),
             _ => false,
         }
     }

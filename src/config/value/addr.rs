@@ -348,9 +348,9 @@ pub fn parse_cidrs(s: &str) -> Result<Vec<Cidr>, String> {
             Some((ip, p)) => (ip, Some(p)),
             None => (tok, None),
         };
-        let addr: IpAddr = ip
-            .parse()
-            .map_err(|_| format!("\"{tok}\" is not a network (10.0.0.0/8, 192.0.2.7, 2001:db8::/32)"))?;
+        let addr: IpAddr = ip.parse().map_err(|_| {
+            format!("\"{tok}\" is not a network (10.0.0.0/8, 192.0.2.7, 2001:db8::/32)")
+        })?;
         let bits: u8 = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => bits,

@@ -111,7 +111,10 @@ fn networks() {
     assert!(n[1].contains(ip("2001:db8::1")) && !n[1].contains(ip("203.0.113.9")));
     assert!(n[2].contains(ip("127.0.0.1")) && !n[2].contains(ip("127.0.0.2")));
     assert_eq!(n[2].to_string(), "127.0.0.1/32");
-    assert_eq!(parse_cidrs("10.1.2.3/8").unwrap()[0].to_string(), "10.1.2.3/8");
+    assert_eq!(
+        parse_cidrs("10.1.2.3/8").unwrap()[0].to_string(),
+        "10.1.2.3/8"
+    );
     assert!(parse_cidrs("10.1.2.3/8").unwrap()[0].contains(ip("10.9.9.9")));
     assert!(parse_cidrs("").is_err());
     assert!(parse_cidrs(" , ").is_err());
