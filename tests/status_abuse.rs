@@ -589,3 +589,84 @@ async fn status_listener_methods_and_timeouts() {
     let drip = drip.await.unwrap();
     assert!(drip.is_some_and(|d| window.contains(&d)), "drip: {drip:?}");
 }
+
+/// CPU time of `pid` (user + system), from /proc.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is 3rd.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // SAFETY: sysconf with a valid name has no preconditions.
+    let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 1000 / tck)
+}
+
+/// Out of open files at accept (the limit lowered under the running
+/// director to two more than it holds): the accept loop waits instead of
+/// spinning (it took a whole core before), and gives a status connection
+/// back so `/healthz` still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_files_the_accept_loop_backs_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let status: SocketAddr = {
+        let l = std::net::TcpListener::bind("127.75.0.50:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let cfg = write(
+        dir.path(),
+        "l.cf",
+        &format!("checkinterval=1\nstatusaddress={status}\nvirtual=127.75.0.100:80\n\treal=127.75.0.2:80 masq\n\tchecktype=on\n"),
+    );
+    let child = Command::new(BIN)
+        .args(["-f", cfg.to_str().unwrap(), "run", "--ipvs", "memory"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let _director = Director(child);
+    let t0 = Instant::now();
+    while !healthz(status, Duration::from_secs(1)).await {
+        assert!(t0.elapsed() < Duration::from_secs(10), "no /healthz");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    let limit = open + 2;
+    let st = Command::new("prlimit")
+        .args([
+            "--pid",
+            &pid.to_string(),
+            &format!("--nofile={limit}:{limit}"),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+
+    // 20 idle connections: all but two wait in the backlog, accept fails.
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.push(TcpStream::connect(status).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (c0, w0) = (cpu_time(pid), Instant::now());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let share = (cpu_time(pid) - c0).as_secs_f64() / w0.elapsed().as_secs_f64();
+    let answered = healthz(status, Duration::from_secs(5)).await;
+    let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+    assert!(
+        share < 0.2,
+        "the director used {:.0}% of a core while out of files; stderr: {stderr}",
+        share * 100.0
+    );
+    assert!(answered, "/healthz while out of files; stderr: {stderr}");
+    assert!(stderr.contains("Too many open files"), "{stderr}");
+    drop(held);
+}
