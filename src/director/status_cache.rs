@@ -7,9 +7,10 @@
 //! in any case for [`SPACING`] times what it cost: rendering takes at most
 //! about a tenth of a core whatever the size of the config and however many
 //! clients ask. Clients that ask while a rendering is under way wait for it.
-//! Rendering runs on a blocking thread, off the director loop.
+//! The snapshot is taken on the director loop a slice at a time (see
+//! `status_view.rs`); rendering runs on a blocking thread, off the loop.
 
-use super::status_view::StatusSnapshot;
+use super::status_view::{Snapshotting, StatusSnapshot};
 use crate::status::{self, Page};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -23,11 +24,14 @@ pub const REFRESH: Duration = Duration::from_secs(1);
 /// A rendering is reused for at least this many times what it cost.
 pub const SPACING: u32 = 10;
 
-/// The shared pages, and what makes a snapshot cheap.
+/// The shared pages, the snapshot under way, and what makes a snapshot
+/// cheap.
 #[derive(Default)]
 pub(super) struct StatusCache {
     status: Arc<Mutex<Slot>>,
     metrics: Arc<Mutex<Slot>>,
+    /// The snapshot being taken, a slice per turn of the loop.
+    pub(super) snapshotting: Option<Snapshotting>,
     /// Each check's description, by check id (made once, shared).
     pub(super) describe: HashMap<u64, Arc<str>>,
 }
@@ -100,37 +104,41 @@ impl StatusCache {
     }
 }
 
-/// A rendering to make (see [`RenderJob::render`]).
+/// A rendering to make (see [`render`]).
 pub(super) struct RenderJob {
     slot: Arc<Mutex<Slot>>,
     page: Page,
     generation: u64,
 }
 
-impl RenderJob {
-    /// Render `snap` (taken from `started` on) on a blocking thread, keep
-    /// it, and answer every waiting client with it. Should it fail, the
-    /// waiting clients get a 503 and the next request tries again.
-    pub(super) fn render(self, snap: StatusSnapshot, started: Instant) {
-        let mut publish = Publish {
-            job: self,
+/// Render `snap` (taken from `started` on) for each of `jobs` on a
+/// blocking thread, keep each page, and answer every waiting client with
+/// it. Should that fail, the waiting clients get a 503 and the next request
+/// tries again.
+pub(super) fn render(jobs: Vec<RenderJob>, snap: StatusSnapshot, started: Instant) {
+    let mut publish: Vec<Publish> = jobs
+        .into_iter()
+        .map(|job| Publish {
+            job,
             published: false,
-        };
-        tokio::task::spawn_blocking(move || {
-            let st = snap.into_status();
-            let body = match publish.job.page {
+        })
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let st = snap.into_status();
+        for p in &mut publish {
+            let body = match p.job.page {
                 Page::Metrics => status::format_metrics(&st).into_bytes(),
                 _ => serde_json::to_vec_pretty(&st).unwrap_or_default(),
             };
-            let generation = publish.job.generation;
-            publish.publish(Some(Rendered {
+            let generation = p.job.generation;
+            p.publish(Some(Rendered {
                 body: Bytes::from(body),
                 at: started,
                 generation,
                 cost: started.elapsed(),
             }));
-        });
-    }
+        }
+    });
 }
 
 /// Ends a rendering: publishes it, or, dropped unpublished (a panic, a
