@@ -1103,7 +1103,7 @@ fn connect_on_a_udp_virtual_is_a_ping_check() {
     let c = cf::parse(Path::new("u.cf"), text).unwrap_or_else(|e| panic!("{e}"));
     let v = &c.virtuals[0];
     assert_eq!(v.check.checktype, CheckType::Connect);
-    let spec = ldirectord_rs::plan::CheckSpec::for_real(v, &v.reals[0]);
+    let spec = ldirectord_rs::core::plan::CheckSpec::for_real(v, &v.reals[0]);
     assert!(
         matches!(spec.probe().unwrap(), ldirectord_checks::Probe::Ping),
         "{spec:?}"
@@ -1117,7 +1117,7 @@ fn connect_on_a_udp_virtual_is_a_ping_check() {
         let c = cf::parse(Path::new("p.cf"), text).unwrap_or_else(|e| panic!("{e}"));
         let v = &c.virtuals[0];
         assert_eq!(v.check.checktype, CheckType::Ping);
-        let spec = ldirectord_rs::plan::CheckSpec::for_real(v, &v.reals[0]);
+        let spec = ldirectord_rs::core::plan::CheckSpec::for_real(v, &v.reals[0]);
         assert!(matches!(
             spec.probe().unwrap(),
             ldirectord_checks::Probe::Ping
@@ -1177,17 +1177,15 @@ fn email_alert_directives_global_and_per_virtual() {
     use ldirectord_rs::config::AlertStatus;
     let c = cf_ok("all-directives.cf");
     let g = &c.global.defaults.email;
-    assert_eq!(
-        g.emailalert,
-        vec!["ops@example.com", "Root <root@localhost>"]
-    );
+    let to: Vec<&str> = g.to.iter().map(|m| m.text()).collect();
+    assert_eq!(to, vec!["ops@example.com", "Root <root@localhost>"]);
     assert_eq!(g.emailalertfreq, Duration::from_secs(3600));
     assert_eq!(
         g.emailalertstatus,
         AlertStatus(AlertStatus::STARTING.0 | AlertStatus::RUNNING.0)
     );
     assert_eq!(
-        g.emailalertfrom.as_deref(),
+        g.from.as_ref().map(|m| m.text()),
         Some("\"ldirectord Alerts\" <alerts@example.com>")
     );
     assert_eq!(g.smtp, Some(sa("127.0.0.1:2525")));
@@ -1195,10 +1193,13 @@ fn email_alert_directives_global_and_per_virtual() {
     assert_eq!(&c.virtuals[0].email, g);
     // Virtual 2 overrides everything (smtp without a port: 25).
     let e = &c.virtuals[1].email;
-    assert_eq!(e.emailalert, vec!["web@example.com"]);
+    assert_eq!(e.to, vec!["web@example.com"]);
     assert_eq!(e.emailalertfreq, Duration::ZERO);
     assert_eq!(e.emailalertstatus, AlertStatus::NONE);
-    assert_eq!(e.emailalertfrom.as_deref(), Some("web-alerts@example.com"));
+    assert_eq!(
+        e.from.as_ref().map(|m| m.text()),
+        Some("web-alerts@example.com")
+    );
     assert_eq!(e.smtp, Some(sa("[::1]:25")));
     // Through YAML and back.
     assert_round_trip(&c);
@@ -1236,7 +1237,7 @@ fn email_mailboxes_are_parsed_at_load() {
     assert_eq!((e.to[0].text(), e.to[0].addr()), ("root", Some("root")));
     let from = e.from.as_ref().unwrap();
     assert_eq!((from.text(), from.addr()), ("Alerts Desk", None));
-    assert_eq!(e.emailalertfrom.as_deref(), Some("Alerts Desk"));
+    assert_eq!(e.from.as_ref().map(|m| m.text()), Some("Alerts Desk"));
     assert_round_trip(&c);
 }
 
@@ -1245,19 +1246,19 @@ fn email_alert_defaults_and_yaml() {
     use ldirectord_rs::config::AlertStatus;
     let c = cf_str("virtual=127.0.0.1:80\n\treal=127.0.0.2 gate\n").unwrap();
     let e = &c.virtuals[0].email;
-    assert!(e.emailalert.is_empty());
+    assert!(e.to.is_empty());
     assert_eq!(e.emailalertfreq, Duration::ZERO);
     assert_eq!(e.emailalertstatus, AlertStatus::ALL);
-    assert_eq!((e.emailalertfrom.as_ref(), e.smtp), (None, None));
+    assert_eq!((e.from.as_ref(), e.smtp), (None, None));
     let y = yaml_str(
         "emailalert: a@example.com\nemailalertfreq: 1m\nsmtp: 127.0.0.1\nvirtuals:\n  - virtual: 127.0.0.1:80\n    reals: [127.0.0.2 gate]\n    emailalertstatus: all\n    emailalertfrom: x@example.com\n",
     )
     .unwrap();
     let e = &y.virtuals[0].email;
-    assert_eq!(e.emailalert, vec!["a@example.com"]);
+    assert_eq!(e.to, vec!["a@example.com"]);
     assert_eq!(e.emailalertfreq, Duration::from_secs(60));
     assert_eq!(e.smtp, Some(sa("127.0.0.1:25")));
-    assert_eq!(e.emailalertfrom.as_deref(), Some("x@example.com"));
+    assert_eq!(e.from.as_ref().map(|m| m.text()), Some("x@example.com"));
     assert_round_trip(&y);
 }
 
@@ -1319,7 +1320,7 @@ fn debian_example_email_lines_load() {
     assert_ne!(enabled, text);
     let c = cf::parse(&p, &enabled).unwrap_or_else(|e| panic!("{e}"));
     let e = &c.global.defaults.email;
-    assert_eq!(e.emailalert, vec!["admin@x.y.z"]);
+    assert_eq!(e.to, vec!["admin@x.y.z"]);
     assert_eq!(e.emailalertfreq, Duration::from_secs(3600));
     assert_eq!(e.emailalertstatus, ldirectord_rs::config::AlertStatus::ALL);
 }

@@ -21,15 +21,6 @@ use super::value::unquote;
 use super::{resolve, Config, ConfigErrors, Problems};
 use std::path::Path;
 
-// Callers outside config still reach these through `cf`.
-pub use super::value::parse_mailbox; // SHIM(layout)
-
-/// The name of a [`CheckService`](super::CheckService) in the config.
-// SHIM(layout): use `CheckService::name`.
-pub fn service_name(s: super::CheckService) -> &'static str {
-    s.name()
-}
-
 /// Cut a trailing comment: a `#` after white space, outside double quotes.
 fn strip_trailing_comment(s: &str) -> &str {
     let mut in_quote = false;

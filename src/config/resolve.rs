@@ -66,11 +66,9 @@ fn resolve_settings(s: &RawSettings, base: &Settings) -> Settings {
             .clone()
             .or_else(|| base.fallbackcommand.clone()),
         email: EmailAlert {
-            emailalert: to.iter().map(|m| m.text().to_string()).collect(),
             to,
             emailalertfreq: s.emailalertfreq.unwrap_or(e.emailalertfreq),
             emailalertstatus: s.emailalertstatus.unwrap_or(e.emailalertstatus),
-            emailalertfrom: from.as_ref().map(|m| m.text().to_string()),
             from,
             smtp: s.smtp.or(e.smtp),
         },

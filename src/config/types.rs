@@ -2,8 +2,8 @@
 //! the director reads. Every value is resolved (see [`super::resolve`]).
 
 // The plain IPVS types the config speaks of: the one place config imports
-// from `crate::ipvs` (the other config files take them from here).
-pub(crate) use crate::ipvs::{flags, Forward, Protocol, ServiceKey, SyncDaemon, SyncState};
+// from `crate::ipvs::types` (the other config files take them from here).
+pub(crate) use crate::ipvs::types::{flags, Forward, Protocol, ServiceKey, SyncDaemon, SyncState};
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -123,23 +123,19 @@ impl Deref for VirtualDefaults {
 
 /// Email alerts of a virtual (ldirectord's `emailalert`, `emailalertfreq`,
 /// `emailalertstatus`, `emailalertfrom`, `smtp`; each set globally or per
-/// virtual, the virtual's own winning). See [`crate::alert`].
+/// virtual, the virtual's own winning). See [`crate::output::alert`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EmailAlert {
-    /// Recipients (`emailalert="a@b, c@d"`), as written; empty: no alerts.
-    /// The text of [`EmailAlert::to`], kept for readers of the text.
-    pub emailalert: Vec<String>,
-    /// The recipients, parsed at load: each one's text and address.
+    /// The recipients (`emailalert="a@b, c@d"`), parsed at load: each one's
+    /// text and address; empty: no alerts.
     pub to: Vec<Mailbox>,
     /// Re-send "Inaccessible real server" this often while a real stays
     /// down (`emailalertfreq=`, seconds); zero: never.
     pub emailalertfreq: Duration,
     /// In which daemon states alerts are sent (`emailalertstatus=`).
     pub emailalertstatus: AlertStatus,
-    /// The `From:` header (`emailalertfrom=`); none: the system's default.
-    /// The text of [`EmailAlert::from`], kept for readers of the text.
-    pub emailalertfrom: Option<String>,
-    /// `emailalertfrom=`, parsed at load.
+    /// The `From:` header (`emailalertfrom=`), parsed at load; none: the
+    /// system's default.
     pub from: Option<Mailbox>,
     /// Send through this SMTP server (`smtp=ip[:port]`, port 25 by
     /// default); none: the local `sendmail -t -oi`.
@@ -156,6 +152,12 @@ pub struct Mailbox {
 }
 
 impl Mailbox {
+    /// One `emailalertfrom=`-style mailbox (`a@b` or `"Name" <a@b>`), as the
+    /// config reads it.
+    pub fn parse(text: &str) -> Result<Mailbox, String> {
+        super::value::parse_emailalertfrom(text)
+    }
+
     /// As written, for the `To:` / `From:` header.
     pub fn text(&self) -> &str {
         &self.text
@@ -166,6 +168,13 @@ impl Mailbox {
     /// default sender).
     pub fn addr(&self) -> Option<&str> {
         self.addr.as_deref()
+    }
+}
+
+/// A mailbox equals the text it was written as.
+impl PartialEq<&str> for Mailbox {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
     }
 }
 

@@ -173,7 +173,7 @@ impl CheckSpec {
                     format!("dns {kind} {name} ({})", self.transport_name())
                 }
                 CheckService::Sip => format!("sip OPTIONS ({})", self.transport_name()),
-                s => crate::config::cf::service_name(s).into(),
+                s => s.name().into(),
             },
         }
     }

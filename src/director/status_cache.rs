@@ -11,7 +11,7 @@
 //! `status_view.rs`); rendering runs on a blocking thread, off the loop.
 
 use super::status_view::{Snapshotting, StatusSnapshot};
-use crate::status::{self, Page};
+use crate::output::status::{self, Page};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -13,9 +13,9 @@
 use super::status_cache::{self, Answer, RenderJob};
 use super::Director;
 use crate::core::health::State;
-use crate::eventlog;
 use crate::ipvs::ServiceKey;
-use crate::status;
+use crate::output::eventlog;
+use crate::output::status;
 use bytes::Bytes;
 use ldirectord_checks::Outcome;
 use std::collections::HashMap;

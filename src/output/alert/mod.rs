@@ -46,15 +46,16 @@ pub use send::{Alerter, MAX_QUEUED, MAX_SENDING, SEND_TIMEOUT};
 pub use sendmail::{find_sendmail, sendmail};
 pub use smtp::{smtp_data, smtp_send, SmtpError};
 
+use crate::config::Mailbox;
 use std::net::SocketAddr;
 
 /// One alert to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
-    /// Recipients as written in `emailalert=` (the `To:` header).
-    pub to: Vec<String>,
+    /// Recipients (`emailalert=`; their text is the `To:` header).
+    pub to: Vec<Mailbox>,
     /// `emailalertfrom=`.
-    pub from: Option<String>,
+    pub from: Option<Mailbox>,
     /// `smtp=`; none: sendmail.
     pub smtp: Option<SocketAddr>,
     pub subject: String,
@@ -70,21 +71,22 @@ impl Mail {
     pub fn recipients(&self) -> Vec<String> {
         self.to
             .iter()
-            .map(|t| mailbox_address(t).unwrap_or(t).to_string())
+            .map(|m| m.addr().unwrap_or(m.text()).to_string())
             .collect()
     }
 
     /// `To:`, for messages: the recipients joined by `, `.
     pub fn to_text(&self) -> String {
-        self.to.join(", ")
+        let texts: Vec<&str> = self.to.iter().map(Mailbox::text).collect();
+        texts.join(", ")
     }
 
     /// The envelope sender: the address of `emailalertfrom`, else
     /// `default` (`user@host`).
     pub fn sender(&self, default: &str) -> String {
         self.from
-            .as_deref()
-            .and_then(mailbox_address)
+            .as_ref()
+            .and_then(Mailbox::addr)
             .unwrap_or(default)
             .to_string()
     }
@@ -110,7 +112,7 @@ impl Mail {
     /// header; sendmail adds one).
     pub fn message(&self, hostname: &str, from: Option<&str>, date: &str) -> String {
         let mut m = String::new();
-        if let Some(f) = self.from.as_deref().or(from) {
+        if let Some(f) = self.from.as_ref().map(Mailbox::text).or(from) {
             m.push_str(&format!("From: {f}\n"));
         }
         m.push_str(&format!(
@@ -123,25 +125,19 @@ impl Mail {
     }
 }
 
-/// The address part of a mailbox as written in `emailalert=` or
-/// `emailalertfrom=` (`Ops <ops@example.com>`: `ops@example.com`); `None`
-/// when it is not a valid mailbox.
-///
-/// Re-parsed through the `ldirectord.cf` grammar at run time: the one place
-/// to switch once the config carries typed mailboxes.
-fn mailbox_address(text: &str) -> Option<&str> {
-    crate::config::cf::parse_mailbox(text).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn mb(text: &str) -> Mailbox {
+        Mailbox::parse(text).unwrap()
+    }
+
     #[test]
     fn message_format() {
         let m = Mail {
-            to: vec!["a@b".into(), "Ops <ops@c>".into()],
-            from: Some("\"LD\" <ld@c>".into()),
+            to: vec![mb("a@b"), mb("Ops <ops@c>")],
+            from: Some(mb("\"LD\" <ld@c>")),
             smtp: None,
             subject: "Deleted real server: 10.0.0.2:80 (10.0.0.100:80)".into(),
             status: DaemonStatus::Running,

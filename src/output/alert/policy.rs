@@ -4,9 +4,9 @@
 
 use super::Mail;
 use crate::config::{AlertStatus, Config, EmailAlert};
+use crate::core::events::fmt_virtual;
+use crate::core::events::Event;
 use crate::ipvs::ServiceKey;
-use crate::output::eventlog::fmt_virtual;
-use crate::table::Event;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -129,9 +129,7 @@ impl Alerts {
 
     /// Whether any virtual has recipients.
     pub fn any_recipients(&self) -> bool {
-        self.virtuals
-            .values()
-            .any(|v| !v.email.emailalert.is_empty())
+        self.virtuals.values().any(|v| !v.email.to.is_empty())
     }
 
     /// Servers with re-sends running.
@@ -188,12 +186,12 @@ impl Alerts {
     fn mail(&self, key: &ServiceKey, subject: &str, reason: Option<&str>) -> Option<Mail> {
         let v = self.virtuals.get(key)?;
         let e = &v.email;
-        if !e.emailalertstatus.contains(self.status.bit()) || e.emailalert.is_empty() {
+        if !e.emailalertstatus.contains(self.status.bit()) || e.to.is_empty() {
             return None;
         }
         Some(Mail {
-            to: e.emailalert.clone(),
-            from: e.emailalertfrom.clone(),
+            to: e.to.clone(),
+            from: e.from.clone(),
             smtp: e.smtp,
             subject: subject.to_string(),
             status: self.status,
