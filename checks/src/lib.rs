@@ -12,9 +12,10 @@
 //!   entry point [`run`] (which applies the deadline and measures latency),
 //!   `checktype=on`/`off`, and the reason helpers.
 //! - `tcp.rs`: [`Probe::Connect`], a TCP connect then close.
-//! - `http.rs`: [`Probe::Http`], HTTP and HTTPS over hyper 1's low-level
-//!   HTTP/1.1 client and tokio-rustls (ring provider); certificates are not
-//!   verified unless [`HttpProbe::verify_tls`] is set.
+//! - `http.rs`: [`Probe::Http`], HTTP and HTTPS: a lean HTTP/1.1 exchange
+//!   (one write, bounded reads into a reused buffer parsed with httparse;
+//!   `http/`) over tokio-rustls (ring provider) for https; certificates are
+//!   not verified unless [`HttpProbe::verify_tls`] is set.
 //! - `simpletcp.rs`: [`Probe::SimpleTcp`], send bytes, wait for a regex.
 //! - `external.rs`: [`Probe::External`], run a command in its own process
 //!   group; exit 0 is up; on the deadline the whole group is killed.
