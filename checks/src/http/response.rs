@@ -488,7 +488,10 @@ mod tests {
         buf.render(|w| w.write_all(&wire));
         let mut b = Body::new(Framing::Chunked);
         b.absorb(&mut buf).unwrap();
-        assert_eq!((b.len(), b.complete(), b.truncated()), (MAX_READ, true, false));
+        assert_eq!(
+            (b.len(), b.complete(), b.truncated()),
+            (MAX_READ, true, false)
+        );
         // When the last chunk has not arrived with the data, it is not
         // waited for: MAX_READ bytes are in, the rest may be more body.
         let (b, done, trunc) = body(Framing::Chunked, &[&wire]).unwrap();
