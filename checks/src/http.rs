@@ -50,15 +50,22 @@ pub(crate) async fn check(p: &HttpProbe, addr: SocketAddr) -> Verdict {
     }
     let mut buf = Buffer::take();
     buf.render(|w| req.write_to(w));
-    if !p.tls {
-        // Nagle's algorithm cannot delay a request sent in one write, so
-        // plain HTTP skips the `TCP_NODELAY` call.
-        let mut tcp = match tokio::net::TcpStream::connect(addr).await {
-            Ok(s) => s,
-            Err(e) => return down(io_reason("connect failed", &e)),
-        };
-        return exchange(p, &mut tcp, &mut buf).await;
+    if p.tls {
+        // Boxed: a TLS session is large, and a plain check's future (which
+        // the caller may move and box per check) stays small without it.
+        return Box::pin(check_tls(p, addr, buf)).await;
     }
+    // Nagle's algorithm cannot delay a request sent in one write, so plain
+    // HTTP skips the `TCP_NODELAY` call.
+    let mut tcp = match tokio::net::TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(e) => return down(io_reason("connect failed", &e)),
+    };
+    exchange(p, &mut tcp, &mut buf).await
+}
+
+/// The https part of [`check`]: connect, handshake, the same exchange.
+async fn check_tls(p: &HttpProbe, addr: SocketAddr, mut buf: Buffer) -> Verdict {
     let tcp = match connect(addr).await {
         Ok(s) => s,
         Err(reason) => return down(reason),
