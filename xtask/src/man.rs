@@ -23,12 +23,16 @@ const PACKAGED_FILES: &[(&str, &str)] = &[
         "CONFIG, OPTIONS and LDIRECTORD_RS_SMTP for the systemd unit",
     ),
     (
-        "/lib/systemd/system/ldirectord-rs.service",
+        "/usr/lib/systemd/system/ldirectord-rs.service",
         "the systemd unit (Type=notify, watchdog, sandboxed)",
     ),
     (
         "/etc/logrotate.d/ldirectord-rs",
         "rotation of /var/log/ldirectord-rs/*.log (no signal needed)",
+    ),
+    (
+        "/usr/lib/modules-load.d/ldirectord-rs.conf",
+        "loads ip_vs at boot",
     ),
     (
         "/usr/share/doc/ldirectord-rs/examples/",
