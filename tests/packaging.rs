@@ -85,7 +85,10 @@ async fn shipped_logrotate_file_rotates_a_running_director_without_a_signal() {
         "/var/log/ldirectord-rs/*.log",
         &format!("{}/*.log", logs.display()),
     );
-    assert_ne!(conf, shipped, "the shipped file rotates /var/log/ldirectord-rs/*.log");
+    assert_ne!(
+        conf, shipped,
+        "the shipped file rotates /var/log/ldirectord-rs/*.log"
+    );
     // root:adm needs root; elsewhere the file is created as the test's user.
     if unsafe { libc::geteuid() } != 0 {
         conf = conf.replace("create 0640 root adm", "create 0640");
@@ -121,7 +124,11 @@ async fn shipped_logrotate_file_rotates_a_running_director_without_a_signal() {
         std::fs::read_to_string(&rotated).unwrap().contains(&added),
         "rotated (not compressed yet: delaycompress)"
     );
-    assert_eq!(std::fs::read_to_string(&log).unwrap(), "", "a new, empty file");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "",
+        "a new, empty file"
+    );
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&log).unwrap().permissions().mode() & 0o777,
@@ -170,7 +177,10 @@ fn unit_exposure_is_at_most_2_5() {
         .find_map(|l| l.strip_prefix("WatchdogSec="))
         .expect("WatchdogSec=");
     assert!(watchdog.ends_with('s') && watchdog.trim_end_matches('s').parse::<u32>().unwrap() >= 2);
-    assert!(text.contains("LDIRECTORD_RS_SMTP=127.0.0.1:25"), "SMTP to the local MTA");
+    assert!(
+        text.contains("LDIRECTORD_RS_SMTP=127.0.0.1:25"),
+        "SMTP to the local MTA"
+    );
     if !have("systemd-analyze") {
         eprintln!("systemd-analyze not installed: skipped the rating");
         return;
@@ -186,6 +196,11 @@ fn unit_exposure_is_at_most_2_5() {
         .find_map(|l| l.split("ldirectord-rs.service: ").nth(1))
         .and_then(|r| r.split_whitespace().next())
         .and_then(|r| r.parse().ok())
-        .unwrap_or_else(|| panic!("no rating in:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+        .unwrap_or_else(|| {
+            panic!(
+                "no rating in:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     assert!(rating <= 2.5, "exposure {rating}:\n{stdout}");
 }

@@ -239,6 +239,17 @@ mod tests {
     }
 
     #[test]
+    fn debian_changelog_is_for_this_version() {
+        let text = std::fs::read_to_string(root().join("contrib/debian/changelog")).unwrap();
+        let first = text.lines().next().unwrap();
+        let version = command().get_version().unwrap().to_string();
+        assert!(
+            first.starts_with(&format!("ldirectord-rs ({version}-1) ")),
+            "{first}: add an entry for {version} to contrib/debian/changelog"
+        );
+    }
+
+    #[test]
     fn example_configs_load() {
         for f in ["contrib/ldirectord.cf", "ldirectord.example.yaml"] {
             let p = root().join(f);
