@@ -80,7 +80,10 @@ async fn shipped_logrotate_file_rotates_a_running_director_without_a_signal() {
 
     // The shipped file, pointed at this test's directory.
     let shipped = std::fs::read_to_string(repo("contrib/ldirectord-rs.logrotate")).unwrap();
-    assert!(!shipped.contains("postrotate"), "{shipped}");
+    assert!(
+        !shipped.lines().any(|l| l.trim() == "postrotate"),
+        "{shipped}"
+    );
     let mut conf = shipped.replace(
         "/var/log/ldirectord-rs/*.log",
         &format!("{}/*.log", logs.display()),
