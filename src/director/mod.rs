@@ -17,6 +17,7 @@
 //! | `lifecycle.rs` | whole-virtual passes: start, reload, resync; stop; signals |
 //! | `hooks.rs` | fallbackcommand, monitorfile, maintenancedir, sync daemons |
 //! | `status_view.rs` | the status model from the director's state |
+//! | `status_cache.rs` | the rendered pages, shared by every client, rendered off the loop |
 
 mod admission;
 mod checks;
@@ -24,6 +25,7 @@ mod hooks;
 mod lifecycle;
 mod on_result;
 mod overload;
+mod status_cache;
 mod status_view;
 
 pub use admission::set_probe_runtime;
@@ -44,6 +46,7 @@ use checks::CheckRun;
 use hooks::{run_command, Maintenance};
 use ldirectord_checks::StallClock;
 use lifecycle::config_stamp;
+use status_cache::StatusCache;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -98,6 +101,8 @@ pub struct Director {
     counters: Counters,
     status_tx: mpsc::Sender<status::StatusQuery>,
     status_rx: Option<mpsc::Receiver<status::StatusQuery>>,
+    /// The rendered status pages, shared by every client.
+    status_cache: StatusCache,
     /// Email alerts (see [`crate::output::alert`]).
     alerter: crate::output::alert::Alerter,
 }
@@ -199,6 +204,7 @@ impl Director {
             },
             status_tx,
             status_rx: Some(status_rx),
+            status_cache: StatusCache::default(),
         };
         d.background = vec![
             d.probes.spawn(d.clock.monitor()),
@@ -272,6 +278,8 @@ impl Director {
                 }
                 _ = resync.tick() => self.resync(),
                 Some(req) = status_rx.recv() => self.answer(req),
+                // A status snapshot under way: its next slice.
+                _ = std::future::ready(()), if self.snapshotting() => self.snapshot_step(),
                 _ = second.tick() => {
                     crate::output::notify::watchdog();
                     self.overload_tick();
