@@ -237,11 +237,6 @@ impl Director {
         &self.actual
     }
 
-    /// The stall clock of the probes' runtime.
-    pub fn stall_clock(&self) -> StallClock {
-        self.clock.clone()
-    }
-
     /// Take the result receiver (once).
     pub fn take_receiver(&mut self) -> mpsc::Receiver<CheckResult> {
         self.rx.take().expect("receiver taken once")

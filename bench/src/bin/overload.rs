@@ -1,8 +1,8 @@
 //! The overload test: does the director's own slowness become an outage?
 //!
-//! The director, the test backends and a busy-loop hog are pinned to one
-//! CPU, at a load the director cannot check on time (thousands of reals at
-//! checkinterval 1 s, checktimeout 3 s). Then:
+//! The director, the test backends and busy-loop hogs (16 by default) are
+//! pinned to one CPU, at a load the director cannot check on time
+//! (10,000 reals at checkinterval 1 s, checktimeout 3 s). Then:
 //!
 //! - phase A, healthy reals only, from the director's start: **zero**
 //!   deletions allowed;
@@ -39,7 +39,7 @@ const HELP: &str = "usage: overload [options]
   --hang-percent P   share of reals hung in phase B (default 10)
   --hang-wait S      longest wait for every hung real to be removed (default 60)
   --cpu C            the one CPU everything runs on (default: the last allowed)
-  --hogs H           busy-loop processes on that CPU (default 1)
+  --hogs H           busy-loop processes on that CPU (default 16)
   --out DIR          where the config, logs and summary.json go (default overload-results)
   --bin-dir DIR      where ldirectord-rs and backends are (default: this binary's dir)
   --director PATH    the ldirectord-rs binary (default BIN_DIR/ldirectord-rs)
@@ -82,7 +82,7 @@ fn parse_opts() -> Opts {
         hang_percent: 10.0,
         hang_wait: 60.0,
         cpu: None,
-        hogs: 1,
+        hogs: 16,
         out: PathBuf::from("overload-results"),
         bin_dir,
         director: PathBuf::new(),
@@ -478,7 +478,8 @@ fn main() {
     let mut sampler = Sampler {
         status: o.status,
         t0,
-        last: None,
+        // The first sample once the director had a moment to listen.
+        last: Some(t0),
         series: Vec::new(),
         lag_max: 0.0,
         healthz: Vec::new(),
