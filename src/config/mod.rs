@@ -23,7 +23,7 @@
 //! `directives`).
 
 pub mod cf;
-mod directives;
+pub mod directives;
 mod error;
 mod resolve;
 mod types;

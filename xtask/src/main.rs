@@ -87,7 +87,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ldirectord_rs::config::cf::{GLOBAL_ONLY, UNSUPPORTED, VIRTUAL_ONLY};
+    use ldirectord_rs::config::directives::{GLOBAL_ONLY, UNSUPPORTED, VIRTUAL_ONLY};
 
     fn readme() -> String {
         std::fs::read_to_string(root().join("README.md")).unwrap()
