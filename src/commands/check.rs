@@ -105,6 +105,7 @@ pub async fn check_all(
                             up: false,
                             latency: std::time::Duration::ZERO,
                             reason: format!("bad receive regex: {e}"),
+                            cert_not_after: None,
                         },
                     }
                 }),
@@ -117,6 +118,7 @@ pub async fn check_all(
             up: false,
             latency: std::time::Duration::ZERO,
             reason: format!("check crashed: {e}"),
+            cert_not_after: None,
         });
         outcomes.insert(spec, o);
     }

@@ -220,6 +220,7 @@ impl CheckTask {
                     up: false,
                     latency: Duration::ZERO,
                     reason: e.clone(),
+                    cert_not_after: None,
                 };
                 let _ = self
                     .tx
@@ -248,6 +249,7 @@ impl CheckTask {
                     up: false,
                     latency: Duration::ZERO,
                     reason: "in maintenance".into(),
+                    cert_not_after: None,
                 };
                 CheckResult {
                     id: self.id,
