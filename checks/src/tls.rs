@@ -130,7 +130,7 @@ pub(crate) fn tls_reason(e: &std::io::Error) -> String {
     let detail = match e.kind() {
         ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => "connection reset".to_string(),
         ErrorKind::UnexpectedEof => "connection closed by server".to_string(),
-        _ => alert_detail(e).map_or_else(|| e.to_string(), str::to_string),
+        _ => alert_detail(e).unwrap_or_else(|| e.to_string()),
     };
     format!("TLS handshake failed: {detail}")
 }
@@ -139,11 +139,24 @@ pub(crate) fn tls_reason(e: &std::io::Error) -> String {
 /// explaining. (With TLS 1.3 the server judges the client's certificate
 /// after the client's side of the handshake is done, so its alert arrives
 /// on the first read.)
-pub(crate) fn alert_detail(e: &std::io::Error) -> Option<&'static str> {
+pub(crate) fn alert_detail(e: &std::io::Error) -> Option<String> {
+    use rustls::AlertDescription as A;
     match e.get_ref()?.downcast_ref::<rustls::Error>()? {
-        rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired) => {
-            Some("the server requires a client certificate (set clientcert= and clientkey=)")
+        rustls::Error::AlertReceived(A::CertificateRequired) => {
+            Some("the server requires a client certificate (set clientcert= and clientkey=)".into())
         }
+        // A server judges no certificate but the client's.
+        rustls::Error::AlertReceived(
+            a @ (A::BadCertificate
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::UnknownCA
+            | A::AccessDenied),
+        ) => Some(format!(
+            "the server refused the client certificate (alert {a:?})"
+        )),
         _ => None,
     }
 }

@@ -7,9 +7,10 @@
 //! the real being checked (a redirect to the site's public name reaches the
 //! virtual service, or another site altogether). Here a redirect is
 //! followed only when it stays on this real: a relative `Location`, or an
-//! absolute one with the same scheme whose host and port are the Host
-//! header's (the virtualhost, or the real's address when none is set) or
-//! the real's own address and port. The request goes to the real's address
+//! absolute one with the same scheme whose host is the Host header's (the
+//! virtualhost, or the real's address when none is set) on the Host
+//! header's port or the real's, or whose host and port are the real's own
+//! address and port. The request goes to the real's address
 //! again, with the same Host header and TLS server name (LWP drops the
 //! Host header on a redirect; keeping it asks the same virtual host). A
 //! redirect elsewhere (another host, port or scheme, e.g. http to https) is
@@ -98,13 +99,17 @@ pub(super) async fn follow(
 }
 
 /// Whether `url` stays on the real at `addr` probed with Host header
-/// `named` (host, port): same scheme, and the Host header's host and port
-/// or the real's address and port.
+/// `named` (host, port): same scheme, and the Host header's host with its
+/// port or the real's port, or the real's address and port.
 fn on_this_real(url: &Url, tls: bool, named: Option<&(String, u16)>, addr: SocketAddr) -> bool {
     if url.tls != tls {
         return false;
     }
-    if named.is_some_and(|(h, port)| *h == url.host && *port == url.port) {
+    // The Host header's name: on its port, or on the real's (a server
+    // behind the virtual often names the port it listens on itself).
+    if named
+        .is_some_and(|(h, port)| *h == url.host && (*port == url.port || url.port == addr.port()))
+    {
         return true;
     }
     url.host.parse::<IpAddr>().ok() == Some(addr.ip()) && url.port == addr.port()
@@ -134,9 +139,12 @@ mod tests {
         assert!(on("http://WWW.example.test:80/login", false));
         // The real's own address and port.
         assert!(on("http://10.0.0.2:8080/x", false));
+        // The Host header's name on the real's port (nginx names its own
+        // port in its redirects).
+        assert!(on("http://www.example.test:8080/", false));
         // Elsewhere: another scheme, port or host.
         assert!(!on("https://www.example.test/", false));
-        assert!(!on("http://www.example.test:8080/", false));
+        assert!(!on("http://www.example.test:8081/", false));
         assert!(!on("http://10.0.0.2/x", false));
         assert!(!on("http://10.0.0.3:8080/x", false));
         assert!(!on("http://other.example.test/", false));
