@@ -44,6 +44,14 @@ impl TlsOptions {
         self.files(verify).build().map(|_| ())
     }
 
+    /// Whether `name` can be an SNI override: a DNS name or an IP address.
+    pub fn check_server_name(name: &str) -> Result<(), String> {
+        match ServerName::try_from(name) {
+            Ok(_) => Ok(()),
+            Err(_) => Err("expected a DNS name or an IP address".into()),
+        }
+    }
+
     fn files(&self, verify: bool) -> files::Files {
         files::Files::new(verify, self.cafile.as_deref(), self.client_cert.as_ref())
     }

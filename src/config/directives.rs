@@ -68,6 +68,13 @@ pub const VIRTUAL_ONLY: &[&str] = &[
     "servicename",
     "comment",
     "monitorfile",
+    // The HTTP options ldirectord lacks (value/http.rs).
+    "httpstatus",
+    "verifytls",
+    "cafile",
+    "clientcert",
+    "clientkey",
+    "sni",
 ];
 
 fn unsupported_message(key: &str) -> String {
@@ -328,6 +335,7 @@ pub struct RawVirtual {
     pub comment: Option<String>,
     pub connectcount: Option<u32>,
     pub monitorfile: Option<PathBuf>,
+    pub http: super::value::http::RawHttp,
 }
 
 impl RawVirtual {
@@ -369,6 +377,7 @@ impl RawVirtual {
             comment: None,
             connectcount: None,
             monitorfile: None,
+            http: Default::default(),
         }
     }
 
@@ -519,6 +528,7 @@ impl Scope for RawVirtual {
                     }
                     Ok(())
                 }
+                k if http::HTTP_OPTIONS.contains(&k) => return self.http.apply(k, value, line),
                 k if GLOBAL_ONLY.contains(&k) => Err(format!(
                     "{k} is a global directive: write it at column 0, before or between virtual blocks, not indented"
                 )),

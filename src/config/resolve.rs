@@ -276,6 +276,7 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
             virtualhost: v.virtualhost.clone(),
             checkcommand,
             connectcount: v.connectcount.unwrap_or(0),
+            http: v.http.resolve(service, errs),
         },
         settings: resolve_settings(&v.settings, &d.settings),
         comment: v.comment.clone(),

@@ -7,7 +7,7 @@
 //! change keeps its health; a changed one starts afresh.
 
 use super::health::Thresholds;
-use crate::config::{CheckService, CheckType, Config, HttpMethod, Real, Virtual};
+use crate::config::{CheckService, CheckType, Config, HttpMethod, HttpOptions, Real, Virtual};
 use ldirectord_checks::{BannerProtocol, DnsProbe, FtpProbe, HttpProbe, Probe, Transport};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,6 +24,8 @@ pub struct CheckSpec {
     pub receive: Option<String>,
     pub method: HttpMethod,
     pub host: Option<String>,
+    /// `httpstatus`, `verifytls` and the TLS files (negotiate checks).
+    pub http: HttpOptions,
     /// For external checks: command and its arguments (`vip vport rip rport`).
     pub command: Option<(String, Vec<String>)>,
     /// For the services that follow the virtual's protocol (dns, sip): true
@@ -105,6 +107,11 @@ impl CheckSpec {
             } else {
                 None
             },
+            http: if negotiate {
+                c.http.clone()
+            } else {
+                HttpOptions::default()
+            },
             command,
             timeout: if negotiate {
                 v.negotiatetimeout
@@ -178,6 +185,14 @@ impl CheckSpec {
         }
     }
 
+    /// The probe's TLS options, when any is set (https).
+    fn tls_options(&self) -> Option<std::sync::Arc<ldirectord_checks::TlsOptions>> {
+        let h = &self.http;
+        (self.service == CheckService::Https
+            && (h.cafile.is_some() || h.clientcert.is_some() || h.sni.is_some()))
+        .then(|| std::sync::Arc::new(h.tls_options()))
+    }
+
     fn transport(&self) -> Transport {
         if self.udp {
             Transport::Udp
@@ -238,7 +253,9 @@ impl CheckSpec {
                     path: self.request.clone(),
                     host: self.host.clone(),
                     receive,
-                    ..HttpProbe::default()
+                    verify_tls: self.http.verifytls,
+                    status: self.http.status,
+                    tls_options: self.tls_options(),
                 }),
                 CheckService::SimpleTcp => Probe::SimpleTcp {
                     request: self.request.clone().into_bytes(),

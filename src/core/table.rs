@@ -359,6 +359,7 @@ mod tests {
                 virtualhost: None,
                 checkcommand: None,
                 connectcount: 0,
+                http: Default::default(),
             },
             settings: Settings {
                 checkinterval: Duration::from_secs(1),

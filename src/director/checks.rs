@@ -110,6 +110,8 @@ pub(super) struct CheckRun {
     pub(super) checks: u64,
     pub(super) failed: u64,
     pub(super) cancel: CancellationToken,
+    /// When a warning about the real's certificate was last logged.
+    pub(super) cert_warned: Option<SystemTime>,
 }
 
 impl Director {
@@ -158,6 +160,7 @@ impl Director {
             checks: 0,
             failed: 0,
             cancel: cancel.clone(),
+            cert_warned: None,
         };
         self.checks.insert(id, run);
         let first = spread(spec.interval);
