@@ -59,11 +59,16 @@ pub(crate) async fn check(
     cert: &mut Option<SystemTime>,
 ) -> Verdict {
     // Everything that can be wrong with the probe itself is found before
-    // touching the network.
-    let req = match build_request(p, addr) {
-        Ok(r) => r,
-        Err(reason) => return down(reason),
-    };
+    // touching the network. (The request is rendered in a block of its
+    // own: not kept across the awaits, the future stays smaller.)
+    let mut buf = Buffer::take();
+    {
+        let req = match build_request(p, addr) {
+            Ok(r) => r,
+            Err(reason) => return down(reason),
+        };
+        buf.render(|w| req.write_to(w));
+    }
     // A TLS setup failure is a reason before any connection is made.
     let tls = if p.tls {
         match crate::tls::client_config(p.verify_tls, p.tls_options.as_deref()) {
@@ -73,8 +78,6 @@ pub(crate) async fn check(
     } else {
         None
     };
-    let mut buf = Buffer::take();
-    buf.render(|w| req.write_to(w));
     match once(p, addr, tls.as_ref(), &mut buf, cert).await {
         Answer::Final(verdict) => verdict,
         // Boxed: the common check's future stays small without it.
@@ -83,7 +86,6 @@ pub(crate) async fn check(
                 p,
                 addr,
                 tls.as_ref(),
-                &req,
                 (status, location),
                 buf,
                 cert,
@@ -104,7 +106,7 @@ async fn once(
     let judge = Judge {
         head: p.head,
         receive: p.receive.as_deref(),
-        status: p.status,
+        status: &p.status,
     };
     if let Some(config) = tls {
         // Boxed: a TLS session is large, and a plain check's future (which

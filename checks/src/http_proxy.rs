@@ -62,7 +62,7 @@ pub(crate) async fn check(p: &HttpProxyProbe, addr: SocketAddr) -> Verdict {
     let judge = Judge {
         head: p.head,
         receive: p.receive.as_deref(),
-        status: p.status,
+        status: &p.status,
     };
     let mut buf = Buffer::take();
     for hop in 0..=MAX_REDIRECTS {

@@ -2,7 +2,8 @@
 //! probing thread: a redirect-free check of a warmed-up probe allocates
 //! next to nothing (the buffer is pooled and the request rendered in
 //! place): the reason string and the runtime's own (socket registration).
-//! Following redirects must not add to it.
+//! Following redirects must not add to it, nor to the size of the check's
+//! future (which the director boxes per check).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -89,4 +90,19 @@ fn a_plain_check_allocates_nothing_once_warm() {
             "a plain check allocates {warm} times: {counts:?}"
         );
     });
+}
+
+#[test]
+fn a_plain_check_future_stays_small() {
+    let probe = Probe::Http(HttpProbe::default());
+    let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let f = run(&probe, addr, Duration::from_secs(1));
+    let size = std::mem::size_of_val(&f);
+    // 1032 bytes before redirects, httpstatus and TLS options were added
+    // (736 since: the deadline no longer holds the probe's future twice).
+    assert!(
+        size <= 1032,
+        "the run future of an http check is {size} bytes"
+    );
+    assert!(std::mem::size_of::<Probe>() <= 112, "Probe grew");
 }

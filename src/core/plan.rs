@@ -254,7 +254,7 @@ impl CheckSpec {
                     host: self.host.clone(),
                     receive,
                     verify_tls: self.http.verifytls,
-                    status: self.http.status,
+                    status: self.http.status.clone(),
                     tls_options: self.tls_options(),
                 }),
                 CheckService::SimpleTcp => Probe::SimpleTcp {

@@ -24,7 +24,7 @@ pub(crate) struct Judge<'a> {
     /// Regex the body must match.
     pub receive: Option<&'a Regex>,
     /// The final statuses that are up.
-    pub status: StatusCodes,
+    pub status: &'a StatusCodes,
 }
 
 /// What one exchange gave.

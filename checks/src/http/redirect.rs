@@ -26,20 +26,24 @@ use std::time::SystemTime;
 use rustls::ClientConfig;
 
 use super::url::{split_authority, Url};
-use super::{once, path_end, Answer, Buffer, Request, MAX_REDIRECTS};
+use super::{build_request, once, path_end, Answer, Buffer, Request, MAX_REDIRECTS};
 use crate::{down, quote_text, HttpProbe, Verdict};
 
-/// Follow the redirect `first` answered to `req` (whose request `buf`
-/// held), as long as it stays on this real.
+/// Follow the redirect `first` answered to the probe's request, as long as
+/// it stays on this real.
 pub(super) async fn follow(
     p: &HttpProbe,
     addr: SocketAddr,
     tls: Option<&Arc<ClientConfig>>,
-    req: &Request<'_>,
     first: (u16, String),
     mut buf: Buffer,
     cert: &mut Option<SystemTime>,
 ) -> Verdict {
+    // It was built once already: it cannot fail now.
+    let req = match build_request(p, addr) {
+        Ok(r) => r,
+        Err(reason) => return down(reason),
+    };
     let host_header = req.host.to_string();
     let named = split_authority(&host_header, p.tls);
     // The URL the server answered, as it sees it: its Host header, else

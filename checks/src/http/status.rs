@@ -1,48 +1,47 @@
 //! `httpstatus=`: the final status codes that count as up, a set of codes
-//! and ranges (`200-299,302`) held as a bitmap of 100..=599, so a lookup
-//! costs one shift and the set one small `Copy` value.
+//! and ranges (`200-299,302`) held as a shared bitmap of 100..=599, so a
+//! lookup costs one shift; the default set (any 2xx) is no bitmap at all,
+//! and a probe carries one pointer.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Lowest and highest status code a set can hold.
 const LOW: u16 = 100;
 const HIGH: u16 = 599;
 const WORDS: usize = (HIGH - LOW) as usize / 64 + 1;
 
+type Bitmap = [u64; WORDS];
+
 /// A set of HTTP status codes. The default is `200-299`: any 2xx is up, as
 /// LWP's `is_success` (ldirectord).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StatusCodes([u64; WORDS]);
-
-impl Default for StatusCodes {
-    fn default() -> Self {
-        let mut s = StatusCodes([0; WORDS]);
-        s.insert_range(200, 299);
-        s
-    }
-}
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct StatusCodes(Option<Arc<Bitmap>>);
 
 impl StatusCodes {
     /// Whether `code` is in the set.
     pub fn contains(&self, code: u16) -> bool {
+        let Some(bits) = &self.0 else {
+            return (200..300).contains(&code);
+        };
         if !(LOW..=HIGH).contains(&code) {
             return false;
         }
         let i = usize::from(code - LOW);
-        self.0[i / 64] & (1 << (i % 64)) != 0
+        bits[i / 64] & (1 << (i % 64)) != 0
     }
 
-    fn insert_range(&mut self, from: u16, to: u16) {
+    fn insert_range(bits: &mut Bitmap, from: u16, to: u16) {
         for code in from..=to {
             let i = usize::from(code - LOW);
-            self.0[i / 64] |= 1 << (i % 64);
+            bits[i / 64] |= 1 << (i % 64);
         }
     }
 
     /// Parse `200-299,302` (codes and inclusive ranges, separated by
     /// commas, spaces allowed around each). Each code within 100..=599.
     pub fn parse(text: &str) -> Result<StatusCodes, String> {
-        let mut s = StatusCodes([0; WORDS]);
+        let mut bits: Bitmap = [0; WORDS];
         let code = |t: &str| -> Result<u16, String> {
             let t = t.trim();
             match t.parse::<u16>() {
@@ -66,9 +65,12 @@ impl StatusCodes {
             if from > to {
                 return Err(format!("range {from}-{to} is backwards"));
             }
-            s.insert_range(from, to);
+            StatusCodes::insert_range(&mut bits, from, to);
         }
-        Ok(s)
+        let mut any_2xx: Bitmap = [0; WORDS];
+        StatusCodes::insert_range(&mut any_2xx, 200, 299);
+        // The default set is always the same value, whatever its spelling.
+        Ok(StatusCodes((bits != any_2xx).then(|| Arc::new(bits))))
     }
 }
 
@@ -117,6 +119,7 @@ mod tests {
         assert!(s.contains(200) && s.contains(204) && s.contains(299));
         assert!(!s.contains(199) && !s.contains(300) && !s.contains(302));
         assert_eq!(s.to_string(), "200-299");
+        assert_eq!(StatusCodes::parse("200-250,251-299").unwrap(), s);
     }
 
     #[test]

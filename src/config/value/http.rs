@@ -130,7 +130,7 @@ impl RawHttp {
             (None, None) => None,
         };
         let options = HttpOptions {
-            status: self.status.unwrap_or_default(),
+            status: self.status.clone().unwrap_or_default(),
             verifytls,
             cafile: self.cafile.clone(),
             clientcert,
