@@ -321,3 +321,49 @@ async fn unreadable_files_are_reasons_before_connecting() {
         )
     );
 }
+
+/// What ldirectord's check_http does on https (LWP::UserAgent with
+/// `verify_hostname => 0`), run with perl on the same self-signed server:
+/// Debian's LWP::Protocol::https leaves IO::Socket::SSL's default, which
+/// verifies the chain against the system's CAs; so ldirectord says down
+/// where ldirectord-rs (not verifying unless asked) says up.
+#[tokio::test]
+async fn ldirectords_lwp_refuses_a_self_signed_certificate() {
+    let ca = ca("nobody's CA");
+    let (cert, key) = leaf(&ca, &["www.example.test"], None);
+    let srv = tls_server(&cert, &key, None).await;
+    let url = format!("https://{}/", srv.addr);
+    const SCRIPT: &str = r#"
+        use LWP::UserAgent;
+        my $ua = new LWP::UserAgent(ssl_opts => { verify_hostname => 0 });
+        $ua->timeout(5);
+        my $res = $ua->request(new HTTP::Request("GET", $ARGV[0]));
+        print $res->status_line, "\n";
+    "#;
+    let lwp = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("perl")
+            .args(["-e", SCRIPT, &url])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    })
+    .await
+    .unwrap();
+    let Some(status) = lwp.filter(|s| !s.contains("Protocol scheme 'https' is not supported"))
+    else {
+        println!("SKIPPED: perl with LWP::Protocol::https not found (liblwp-protocol-https-perl)");
+        return;
+    };
+    assert!(
+        status.starts_with("500") && status.contains("certificate verify failed"),
+        "LWP: {status}"
+    );
+    let o = run(
+        &https(Some("www.example.test"), false, TlsOptions::default()),
+        srv.addr,
+        T,
+    )
+    .await;
+    assert_eq!((o.up, o.reason.as_str()), (true, "HTTP 200"));
+}
