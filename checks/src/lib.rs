@@ -63,6 +63,23 @@ mod smtp;
 mod sys;
 mod tcp;
 mod tls;
+// Added for issue 8: `mysql.rs` and `pgsql.rs` (sharing `sql.rs`: the
+// [`SqlProbe`] and the verdict on a result), `ldap.rs`, `radius.rs`,
+// `http_proxy.rs`; `wire.rs` is the bounded frame reader of the binary
+// protocols; `oracle.rs` says why `service=oracle` is refused.
+mod http_proxy;
+mod ldap;
+mod mysql;
+mod oracle;
+mod pgsql;
+mod radius;
+mod sql;
+mod wire;
+pub use http_proxy::HttpProxyProbe;
+pub use ldap::LdapProbe;
+pub use oracle::ORACLE_NOT_SUPPORTED;
+pub use radius::RadiusProbe;
+pub use sql::SqlProbe;
 
 /// The bounded line reader of the line protocols (also used by the director's
 /// SMTP alert client).
@@ -112,6 +129,16 @@ pub enum Probe {
     /// and `checktype=connect` on a UDP virtual): up on an echo reply.
     /// Up to three requests within the deadline.
     Ping,
+    /// `service=mysql`: log in, run a query, judge its first row.
+    Mysql(SqlProbe),
+    /// `service=pgsql`: log in, run a query, judge its first row.
+    Pgsql(SqlProbe),
+    /// `service=ldap` / `ldaps`: bind, then a base search.
+    Ldap(LdapProbe),
+    /// `service=radius`: an Access-Request; up on Access-Accept.
+    Radius(RadiusProbe),
+    /// `service=http_proxy`: an absolute URL fetched through the real.
+    HttpProxy(HttpProxyProbe),
 }
 
 /// The protocols of [`Probe::Banner`], with what is up for each.
@@ -269,6 +296,11 @@ pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome 
             with_deadline(sip::check(*transport, addr), deadline, timeout).await
         }
         Probe::Ping => with_deadline(ping::check(addr, deadline), deadline, timeout).await,
+        Probe::Mysql(p) => with_deadline(mysql::check(p, addr, deadline), deadline, timeout).await,
+        Probe::Pgsql(p) => with_deadline(pgsql::check(p, addr, deadline), deadline, timeout).await,
+        Probe::Ldap(p) => with_deadline(ldap::check(p, addr, deadline), deadline, timeout).await,
+        Probe::Radius(p) => with_deadline(radius::check(p, addr), deadline, timeout).await,
+        Probe::HttpProxy(p) => with_deadline(http_proxy::check(p, addr), deadline, timeout).await,
     };
     Outcome {
         up,
