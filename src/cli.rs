@@ -93,6 +93,9 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Configtest => match config::load(&cli.config) {
             Ok(c) => {
+                for w in &c.warnings.0 {
+                    eprintln!("{}:{}: warning: {}", w.file.display(), w.line, w.message);
+                }
                 let reals: usize = c.virtuals.iter().map(|v| v.reals.len()).sum();
                 println!(
                     "{}: OK ({} virtual services, {} real servers)",

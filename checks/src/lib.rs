@@ -24,6 +24,8 @@
 //! - `sip.rs`: [`Probe::Sip`], an OPTIONS request over UDP or TCP.
 //! - `dns.rs`: [`Probe::Dns`], one A (or PTR) query to the server itself.
 //! - `ping.rs`: [`Probe::Ping`], ICMP (ICMPv6) echo, ping socket else raw.
+//! - `attempts.rs`: [`run_attempts`], a probe tried up to N times
+//!   (`checkcount`).
 //! - `lines.rs`: [`Lines`] and [`Reply`], the bounded line reader/writer of
 //!   the line protocols (and of the director's SMTP alert client).
 //! - `tls.rs`: the TLS client of https, imaps and pops (ring, SNI rule).
@@ -46,6 +48,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+mod attempts;
 mod banner;
 mod dns;
 mod external;
@@ -75,6 +78,7 @@ mod pgsql;
 mod radius;
 mod sql;
 mod wire;
+pub use attempts::run_attempts;
 pub use http_proxy::HttpProxyProbe;
 pub use ldap::LdapProbe;
 pub use oracle::ORACLE_NOT_SUPPORTED;
