@@ -250,7 +250,18 @@ fn run(path: &std::path::Path, kind: Backend, nofile: u64) -> i32 {
     let rt = runtime();
     rt.block_on(async {
         match Director::start(path, backend) {
-            Ok(d) => {
+            Ok(mut d) => {
+                // execute=: the same program runs each other configuration.
+                if let Ok(program) = std::env::current_exe() {
+                    let backend = match kind {
+                        Backend::Netlink => "netlink",
+                        Backend::Memory => "memory",
+                    };
+                    d.set_instance_command(crate::director::InstanceCommand {
+                        program,
+                        args: vec!["run".into(), "--ipvs".into(), backend.into()],
+                    });
+                }
                 if let Some(addr) = d.config().global.statusaddress {
                     match tokio::net::TcpListener::bind(addr).await {
                         Ok(l) => {

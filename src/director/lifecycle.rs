@@ -136,6 +136,10 @@ impl Director {
         for vi in 0..self.config.virtuals.len() {
             self.reconcile(vi, Phase::Reload);
         }
+        let execute = self.config.global.execute.clone();
+        for l in self.instances.apply(&execute, true) {
+            self.log.log(&l);
+        }
         self.counters.reloads += 1;
         self.alerter.set_status(crate::alert::DaemonStatus::Running);
         let ms = started.elapsed().as_secs_f64() * 1000.0;

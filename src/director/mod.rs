@@ -14,15 +14,20 @@
 //! | `checks.rs` | the per-check task: cadence, spread, `maxchecks`, starvation |
 //! | `lifecycle.rs` | whole-virtual passes: start, reload, resync; stop; signals |
 //! | `hooks.rs` | fallbackcommand, monitorfile, maintenancedir, sync daemons |
+//! | `instances.rs` | `execute=`: the child directors of other configurations |
+//! | `maintenance_names.rs` | `maintenancedir` files named by host |
 //! | `status_view.rs` | the status model from the director's state |
 
 mod checks;
 mod hooks;
+mod instances;
 mod lifecycle;
+mod maintenance_names;
 mod on_result;
 mod status_view;
 
 pub use checks::{check_task_size, CheckResult, Starvation};
+pub use instances::{InstanceCommand, EXECUTED_BY};
 pub use lifecycle::{signals, Control};
 
 use crate::config::{self, Config};
@@ -90,6 +95,10 @@ pub struct Director {
     status_rx: Option<mpsc::Receiver<status::StatusQuery>>,
     /// Email alerts (see [`crate::alert`]).
     alerter: crate::alert::Alerter,
+    /// The directors of `execute=` (see `instances.rs`).
+    instances: instances::Instances,
+    /// `maintenancedir` files named by host, resolved.
+    host_files: maintenance_names::HostFiles,
 }
 
 /// For one virtual: how many reals are up / unknown, and its effective
@@ -190,6 +199,8 @@ impl Director {
             },
             status_tx,
             status_rx: Some(status_rx),
+            instances: instances::Instances::new(path),
+            host_files: Default::default(),
         };
         d.starvation_monitor = Some(d.starvation.spawn_monitor());
         d.refresh_maintenance();
@@ -203,6 +214,12 @@ impl Director {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// How to run the directors of `execute=` (without it they are not
+    /// started, and the log says so).
+    pub fn set_instance_command(&mut self, c: InstanceCommand) {
+        self.instances.set_command(c);
     }
 
     /// The state of `vi`'s real `ri`.
@@ -243,6 +260,10 @@ impl Director {
         let mut second = tokio::time::interval(Duration::from_secs(1));
         second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.alerter.set_status(crate::alert::DaemonStatus::Running);
+        let execute = self.config.global.execute.clone();
+        for l in self.instances.apply(&execute, false) {
+            self.log.log(&l);
+        }
         loop {
             tokio::select! {
                 Some(r) = rx.recv() => {
@@ -275,6 +296,9 @@ impl Director {
                     if self.need_resync {
                         self.resync();
                     }
+                    for l in self.instances.reap() {
+                        self.log.log(&l);
+                    }
                     self.refresh_maintenance();
                     if self.config.global.autoreload && self.config_changed() {
                         self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
@@ -302,6 +326,9 @@ impl Director {
             if resync.period() != self.config.global.resyncinterval.max(MIN_RESYNC) {
                 resync = resync_timer(self.config.global.resyncinterval);
             }
+        }
+        for l in self.instances.stop_all().await {
+            self.log.log(&l);
         }
         self.stop();
         // Email alerts: let the last ones (the stop's) go out, bounded.
