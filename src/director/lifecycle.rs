@@ -80,7 +80,7 @@ impl Director {
     pub fn reload(&mut self) -> bool {
         let started = std::time::Instant::now();
         self.config_stamp = config_stamp(&self.path);
-        let new = match config::load(&self.path) {
+        let new = match config::load_with(&self.path, &*self.resolver) {
             Ok(c) => c,
             Err(errs) => {
                 self.counters.failed_reloads += 1;

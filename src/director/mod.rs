@@ -99,6 +99,8 @@ pub struct Director {
     instances: instances::Instances,
     /// `maintenancedir` files named by host, resolved.
     host_files: maintenance_names::HostFiles,
+    /// Resolves the config's host names at every reload (the system's).
+    resolver: Arc<dyn config::Resolver + Send>,
 }
 
 /// For one virtual: how many reals are up / unknown, and its effective
@@ -201,6 +203,7 @@ impl Director {
             status_rx: Some(status_rx),
             instances: instances::Instances::new(path),
             host_files: Default::default(),
+            resolver: Arc::new(config::SystemResolver),
         };
         d.starvation_monitor = Some(d.starvation.spawn_monitor());
         d.refresh_maintenance();
@@ -214,6 +217,12 @@ impl Director {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Resolve the config's host names with `r` from the next reload on
+    /// (tests; the system's resolver otherwise).
+    pub fn set_resolver(&mut self, r: Arc<dyn config::Resolver + Send>) {
+        self.resolver = r;
     }
 
     /// How to run the directors of `execute=` (without it they are not
