@@ -7,9 +7,9 @@
 
 mod common;
 
-use common::{dests, has, Running, LONG};
 #[allow(unused_imports)]
 use common::Mode as _;
+use common::{dests, has, Running, LONG};
 use ldirectord_rs::config::{self, StaticResolver};
 use ldirectord_rs::director::{Control, Director};
 use ldirectord_rs::eventlog::EventLog;
@@ -25,16 +25,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_ldirectord-rs");
 
 /// A director on a memory table, its config loaded with `resolver` and
 /// reloaded with `reload_with`.
-fn start_resolving(
-    path: &Path,
-    resolver: &StaticResolver,
-    reload_with: StaticResolver,
-) -> Running {
+fn start_resolving(path: &Path, resolver: &StaticResolver, reload_with: StaticResolver) -> Running {
     let config = config::load_with(path, resolver).unwrap_or_else(|e| panic!("config: {e}"));
     let table = MemoryIpvs::new();
     let (log, lines) = EventLog::memory();
-    let mut d = Director::with_config(path, config, Box::new(table.clone()), log)
-        .expect("director starts");
+    let mut d =
+        Director::with_config(path, config, Box::new(table.clone()), log).expect("director starts");
     d.set_resolver(Arc::new(reload_with));
     let (control, rx) = mpsc::channel(8);
     let starvation = d.starvation();
@@ -267,7 +263,10 @@ fn execute_starts_reloads_and_stops_a_director_per_configuration() {
     let log = wait_file(&parent_log, "Started instance: ");
     let child = pid_in(&log, "Started instance: ");
     guard.0.push(child);
-    assert!(log.contains(&format!("{}", d.join("child.cf").display())), "{log}");
+    assert!(
+        log.contains(&format!("{}", d.join("child.cf").display())),
+        "{log}"
+    );
     let clog = wait_file(&child_log, "Added real server: 127.46.0.2:80");
     assert!(clog.contains("(execute= loop)"), "{clog}");
     // Reloading the parent reloads the child.
@@ -291,7 +290,10 @@ fn execute_starts_reloads_and_stops_a_director_per_configuration() {
         if log.matches("Started instance: ").count() == 2 {
             break log;
         }
-        assert!(std::time::Instant::now() < deadline, "not started again:\n{log}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not started again:\n{log}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let child2 = log
@@ -394,5 +396,8 @@ fn names_through_the_system_resolver_at_every_reload() {
     signal_process(p.id(), Signal::Terminate).unwrap();
     assert!(p.wait().unwrap().success());
     let s = std::fs::read_to_string(&log).unwrap();
-    assert!(!s.contains("Deleted real server: 127.47.0.1:80 (127.47.0.100:80) reason"), "{s}");
+    assert!(
+        !s.contains("Deleted real server: 127.47.0.1:80 (127.47.0.100:80) reason"),
+        "{s}"
+    );
 }

@@ -73,7 +73,10 @@ virtual=192.0.2.1:25
         })
     );
     // smtp: the IPv4 address if any, else the IPv6 one.
-    assert_eq!(c.global.defaults.email.smtp, Some(sa("[2001:db8::25]:2525")));
+    assert_eq!(
+        c.global.defaults.email.smtp,
+        Some(sa("[2001:db8::25]:2525"))
+    );
     let v = &c.virtuals[0];
     assert_eq!(
         v.key,
@@ -159,12 +162,18 @@ virtual=192.0.2.3:80
     ];
     assert_eq!(p.len(), want.len(), "{e}");
     for ((gl, gm), (wl, wm)) in p.iter().zip(want) {
-        assert!(gl == wl && gm.starts_with(wm), "want {wl}: {wm}\ngot {gl}: {gm}");
+        assert!(
+            gl == wl && gm.starts_with(wm),
+            "want {wl}: {wm}\ngot {gl}: {gm}"
+        );
     }
     assert!(e.to_string().starts_with("t.cf:1: invalid fallback server"));
     // Names are not taken where ldirectord has no name either.
     let e = cf_with("statusaddress=web1:9116\n", &hosts()).unwrap_err();
-    assert!(e.0[0].message.contains("a host name is not taken here"), "{e}");
+    assert!(
+        e.0[0].message.contains("a host name is not taken here"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -194,7 +203,11 @@ fn service_names_as_ports_come_from_the_services_database() {
         eprintln!("SKIP: no /etc/services with telnet");
         return;
     }
-    let c = cf_with("virtual=192.0.2.1:telnet\n\treal=192.0.2.2 gate\n\tchecktype=connect\n", &hosts()).unwrap();
+    let c = cf_with(
+        "virtual=192.0.2.1:telnet\n\treal=192.0.2.2 gate\n\tchecktype=connect\n",
+        &hosts(),
+    )
+    .unwrap();
     assert_eq!(c.virtuals[0].port(), 23);
     assert_eq!(c.virtuals[0].reals[0].addr, sa("192.0.2.2:23"));
 }
@@ -242,7 +255,10 @@ fn latin1_bytes_load_and_receive_keeps_them_as_bytes() {
     let e = config::load(&p).unwrap_err();
     assert_eq!(e.0.len(), 1, "{e}");
     assert_eq!(e.0[0].line, 3);
-    assert!(e.to_string().starts_with(&format!("{}:3: ", p.display())), "{e}");
+    assert!(
+        e.to_string().starts_with(&format!("{}:3: ", p.display())),
+        "{e}"
+    );
     assert!(e.0[0].message.contains("café=1"), "{e}");
 }
 
@@ -290,7 +306,11 @@ virtual=7
 ";
     let c = cf_with(text, &hosts()).unwrap_or_else(|e| panic!("{e}"));
     for v in &c.virtuals {
-        assert_eq!(v.reals[0].addr, sa("192.0.2.2:0"), "the destination keeps port 0");
+        assert_eq!(
+            v.reals[0].addr,
+            sa("192.0.2.2:0"),
+            "the destination keeps port 0"
+        );
     }
     // The service's port, as ldirectord's ld_checkport.
     let dns = spec(&c, 0, 0);
@@ -300,7 +320,11 @@ virtual=7
     let http = spec(&c, 2, 0);
     assert_eq!(http.target, sa("192.0.2.2:80"));
     assert!(matches!(http.probe().unwrap(), Probe::Http(_)));
-    assert_eq!(spec(&c, 3, 0).target, sa("192.0.2.2:8080"), "checkport first");
+    assert_eq!(
+        spec(&c, 3, 0).target,
+        sa("192.0.2.2:8080"),
+        "checkport first"
+    );
     // The default for a fwmark virtual (negotiate, service none): ldirectord's
     // check_none, up with nothing to connect to.
     let none = spec(&c, 4, 0);
@@ -360,7 +384,10 @@ virtual=192.0.2.1:21
     let c = cf_with(text, &hosts()).unwrap_or_else(|e| panic!("{e}"));
     match spec(&c, 0, 0).probe().unwrap() {
         Probe::Mysql(p) => {
-            assert_eq!((p.user.as_str(), p.password.as_str()), ("monitor", "s3cret"));
+            assert_eq!(
+                (p.user.as_str(), p.password.as_str()),
+                ("monitor", "s3cret")
+            );
             assert_eq!(p.database.as_deref(), Some("mysql"));
             assert_eq!(p.query, "select (1) from user");
         }
@@ -391,7 +418,10 @@ virtual=192.0.2.1:21
     }
     match spec(&c, 4, 0).probe().unwrap() {
         Probe::Radius(p) => {
-            assert_eq!((p.user.as_str(), p.password.as_str(), p.secret.as_str()), ("probe", "pw", "shared"))
+            assert_eq!(
+                (p.user.as_str(), p.password.as_str(), p.secret.as_str()),
+                ("probe", "pw", "shared")
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -457,7 +487,13 @@ virtual=7
             // As ldirectord: vip vport rip rport, rport the real's own.
             assert_eq!(
                 args,
-                ["/etc/ldirectord/check.pl", "192.0.2.1", "80", "192.0.2.2", "8080"]
+                [
+                    "/etc/ldirectord/check.pl",
+                    "192.0.2.1",
+                    "80",
+                    "192.0.2.2",
+                    "8080"
+                ]
             );
         }
         other => panic!("{other:?}"),
@@ -482,7 +518,10 @@ fn execute_lists_the_other_configurations() {
     .unwrap();
     assert_eq!(c.global.execute, ["web.cf", "/etc/ha.d/mail.cf"]);
     let e = cf_with("virtual=192.0.2.1:80\n\texecute=web.cf\n", &hosts()).unwrap_err();
-    assert!(e.0[0].message.contains("execute is a global directive"), "{e}");
+    assert!(
+        e.0[0].message.contains("execute is a global directive"),
+        "{e}"
+    );
     // YAML: one, or a list.
     let y = yaml::parse_with(Path::new("c.yaml"), "execute: web.cf\n", &hosts()).unwrap();
     assert_eq!(y.global.execute, ["web.cf"]);

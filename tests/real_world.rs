@@ -197,8 +197,8 @@ fn check_runs_every_accepted_fixture_and_ends() {
             r.file
         );
         let json = std::fs::read_to_string(out_file.path()).unwrap();
-        let rows: serde_json::Value = serde_json::from_str(&json)
-            .unwrap_or_else(|e| panic!("{}: {e}\n{json}", r.file));
+        let rows: serde_json::Value =
+            serde_json::from_str(&json).unwrap_or_else(|e| panic!("{}: {e}\n{json}", r.file));
         let rows = rows.as_array().unwrap();
         assert_eq!(rows.len(), reals, "{}: one row per real", r.file);
         for row in rows {

@@ -95,6 +95,9 @@ impl Director {
                 return false;
             }
         };
+        for w in &new.warnings.0 {
+            self.log.log(&format!("Warning: {w}"));
+        }
         if new.global.logfile != self.config.global.logfile {
             match EventLog::open(new.global.logfile.as_ref()) {
                 Ok(l) => self.log = l,

@@ -205,6 +205,9 @@ impl Director {
             host_files: Default::default(),
             resolver: Arc::new(config::SystemResolver),
         };
+        for w in &d.config.warnings.0 {
+            d.log.log(&format!("Warning: {w}"));
+        }
         d.starvation_monitor = Some(d.starvation.spawn_monitor());
         d.refresh_maintenance();
         d.ensure_sync_daemons();
