@@ -298,8 +298,7 @@ fn execute_starts_reloads_and_stops_a_director_per_configuration() {
     };
     let child2 = log
         .lines()
-        .filter(|l| l.contains("Started instance: "))
-        .last()
+        .rfind(|l| l.contains("Started instance: "))
         .map(|l| pid_in(l, "Started instance: "))
         .unwrap();
     guard.0.push(child2);

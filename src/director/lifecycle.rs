@@ -80,7 +80,14 @@ impl Director {
     pub fn reload(&mut self) -> bool {
         let started = std::time::Instant::now();
         self.config_stamp = config_stamp(&self.path);
-        let new = match config::load_with(&self.path, &*self.resolver) {
+        // Host names are looked up here: on a multi-threaded runtime, let
+        // the other workers run the checks meanwhile.
+        let load = || config::load_with(&self.path, &*self.resolver);
+        let loaded = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(load),
+            _ => load(),
+        };
+        let new = match loaded {
             Ok(c) => c,
             Err(errs) => {
                 self.counters.failed_reloads += 1;
