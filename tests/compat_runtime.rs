@@ -12,8 +12,8 @@ use common::Mode as _;
 use common::{dests, has, Running, LONG};
 use ldirectord_rs::config::{self, StaticResolver};
 use ldirectord_rs::director::{Control, Director};
-use ldirectord_rs::eventlog::EventLog;
 use ldirectord_rs::ipvs::memory::MemoryIpvs;
+use ldirectord_rs::output::eventlog::EventLog;
 use ldirectord_rs::sys::{signal_process, Signal};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -182,7 +182,7 @@ async fn external_perl_scripts_decide_as_in_ldirectord() {
         );
         let c = config::cf::parse(Path::new("t.cf"), &text).unwrap();
         let v = &c.virtuals[0];
-        let spec = ldirectord_rs::plan::CheckSpec::for_real(v, &v.reals[0]);
+        let spec = ldirectord_rs::core::plan::CheckSpec::for_real(v, &v.reals[0]);
         let probe = spec.probe().unwrap();
         let o = ldirectord_checks::run(&probe, spec.target, spec.timeout).await;
         assert_eq!(o.up, up, "{}: {o:?}", path.display());

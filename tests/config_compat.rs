@@ -9,8 +9,8 @@ use ldirectord_checks::Probe;
 use ldirectord_rs::config::{
     self, cf, yaml, CheckService, CheckType, Config, ConfigErrors, Fallback, StaticResolver,
 };
+use ldirectord_rs::core::plan::{CheckSpec, Plan};
 use ldirectord_rs::ipvs::{Forward, Protocol, ServiceKey};
-use ldirectord_rs::plan::{CheckSpec, Plan};
 use std::net::SocketAddr;
 use std::path::Path;
 

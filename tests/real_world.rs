@@ -128,7 +128,7 @@ fn every_accepted_fixture_round_trips_through_yaml_and_has_a_probe_per_check() {
         let back = yaml::parse(Path::new("converted.yaml"), &y)
             .unwrap_or_else(|e| panic!("{}: converted YAML fails:\n{e}\n{y}", r.file));
         assert_eq!(back, c, "{}", r.file);
-        let plan = ldirectord_rs::plan::Plan::new(&c);
+        let plan = ldirectord_rs::core::plan::Plan::new(&c);
         for (spec, _) in &plan.checks {
             spec.probe()
                 .unwrap_or_else(|e| panic!("{}: {}: {e}", r.file, spec.describe()));

@@ -15,7 +15,7 @@
 
 use super::bytes::{latin1, receive_pattern};
 use super::types::{
-    AlertStatus, CheckService, CheckType, HttpMethod, LogTarget, Mailbox, SyncDaemon,
+    AlertStatus, CheckService, CheckType, Cidr, HttpMethod, LogTarget, Mailbox, SyncDaemon,
 };
 use super::value::*;
 use super::Problems;
@@ -39,6 +39,7 @@ pub const GLOBAL_ONLY: &[&str] = &[
     "resyncinterval",
     "maxchecks",
     "statusaddress",
+    "statusallow",
     "syncdaemon",
     "fork",
     "supervised",
@@ -156,7 +157,10 @@ pub struct RawGlobal {
     pub maintenancedir: Option<PathBuf>,
     pub resyncinterval: Option<Duration>,
     pub maxchecks: Option<usize>,
-    pub statusaddress: Option<SocketAddr>,
+    /// With the line it was given on (a non-loopback one is refused there
+    /// without `statusallow`).
+    pub statusaddress: Option<(SocketAddr, usize)>,
+    pub statusallow: Option<Vec<Cidr>>,
     pub callback: Option<String>,
     pub syncdaemon: Option<Vec<SyncDaemon>>,
     /// `execute=`, in order, each once.
@@ -291,8 +295,14 @@ impl Scope for RawGlobal {
                     (Host::Ip(ip), Some(p)) => Ok(SocketAddr::new(ip, p)),
                     (Host::Ip(_), None) => Err("expected ip:port, e.g. 127.0.0.1:9116".into()),
                 })
-                .map(|a| self.statusaddress = Some(a))
+                .map(|a| self.statusaddress = Some((a, line)))
                 .map_err(|e| bad(key, value, e)),
+            // A bad list still counts as given: its own error is enough.
+            "statusallow" => {
+                let r = parse_cidrs(value);
+                self.statusallow = Some(r.clone().unwrap_or_default());
+                r.map(|_| ()).map_err(|e| bad(key, value, e))
+            }
             "callback" => {
                 if value.trim().is_empty() {
                     Err("invalid callback: empty".into())

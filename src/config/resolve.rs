@@ -96,7 +96,8 @@ fn resolve_global(g: &RawGlobal, hosts: &Resolved, errs: &mut Problems) -> Globa
         maintenancedir: g.maintenancedir.clone(),
         resyncinterval: g.resyncinterval.unwrap_or(Duration::from_secs(10)),
         maxchecks: g.maxchecks.unwrap_or(4096),
-        statusaddress: g.statusaddress,
+        statusaddress: g.statusaddress.map(|(a, _)| a),
+        statusallow: g.statusallow.clone().unwrap_or_default(),
         syncdaemon: g.syncdaemon.clone().unwrap_or_default(),
         execute: g.execute.clone(),
     }
@@ -410,6 +411,16 @@ pub(crate) fn resolve(
 ) -> Result<Config, ConfigErrors> {
     let hosts = Resolved::lookup(names(g, virtuals), resolver);
     let global = resolve_global(g, &hosts, &mut errs);
+    if let Some((addr, line)) = g.statusaddress {
+        if !addr.ip().to_canonical().is_loopback() && g.statusallow.is_none() {
+            errs.push((
+                line,
+                format!(
+                    "statusaddress {addr} is not a loopback address: anyone who reaches it would read the config path, every virtual and real and why each failed; add statusallow= with the networks that may connect (e.g. statusallow=192.0.2.0/24), or listen on 127.0.0.1"
+                ),
+            ));
+        }
+    }
     let mut out: Vec<Virtual> = Vec::new();
     for v in virtuals {
         if let Some(rv) = resolve_virtual(v, &global, &hosts, &mut errs) {

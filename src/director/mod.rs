@@ -17,6 +17,7 @@
 //! | `instances.rs` | `execute=`: the child directors of other configurations |
 //! | `maintenance_names.rs` | `maintenancedir` files named by host |
 //! | `status_view.rs` | the status model from the director's state |
+//! | `status_cache.rs` | the rendered pages, shared by every client, rendered off the loop |
 
 mod checks;
 mod hooks;
@@ -24,6 +25,7 @@ mod instances;
 mod lifecycle;
 mod maintenance_names;
 mod on_result;
+mod status_cache;
 mod status_view;
 
 pub use checks::{check_task_size, CheckResult, Starvation};
@@ -36,12 +38,13 @@ use crate::core::events::Phase;
 use crate::core::health::State;
 use crate::core::plan::{RegexCache, SpecMap, Use};
 use crate::core::table::Counts;
-use crate::eventlog::{self, EventLog};
 use crate::ipvs::{Ipvs, ServiceKey};
-use crate::status;
+use crate::output::eventlog::{self, EventLog};
+use crate::output::status;
 use checks::CheckRun;
 use hooks::{run_command, Maintenance};
 use lifecycle::config_stamp;
+use status_cache::StatusCache;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -93,8 +96,10 @@ pub struct Director {
     counters: Counters,
     status_tx: mpsc::Sender<status::StatusQuery>,
     status_rx: Option<mpsc::Receiver<status::StatusQuery>>,
-    /// Email alerts (see [`crate::alert`]).
-    alerter: crate::alert::Alerter,
+    /// The rendered status pages, shared by every client.
+    status_cache: StatusCache,
+    /// Email alerts (see [`crate::output::alert`]).
+    alerter: crate::output::alert::Alerter,
     /// The directors of `execute=` (see `instances.rs`).
     instances: instances::Instances,
     /// `maintenancedir` files named by host, resolved.
@@ -168,7 +173,7 @@ impl Director {
         let mut d = Director {
             path: path.to_path_buf(),
             config_stamp: config_stamp(path),
-            alerter: crate::alert::Alerter::new(&config),
+            alerter: crate::output::alert::Alerter::new(&config),
             config,
             checks: HashMap::new(),
             by_spec: SpecMap::default(),
@@ -201,6 +206,7 @@ impl Director {
             },
             status_tx,
             status_rx: Some(status_rx),
+            status_cache: StatusCache::default(),
             instances: instances::Instances::new(path),
             host_files: Default::default(),
             resolver: Arc::new(config::SystemResolver),
@@ -271,7 +277,8 @@ impl Director {
         let mut resync = resync_timer(self.config.global.resyncinterval);
         let mut second = tokio::time::interval(Duration::from_secs(1));
         second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        self.alerter.set_status(crate::alert::DaemonStatus::Running);
+        self.alerter
+            .set_status(crate::output::alert::DaemonStatus::Running);
         let execute = self.config.global.execute.clone();
         for l in self.instances.apply(&execute, false) {
             self.log.log(&l);
@@ -292,8 +299,10 @@ impl Director {
                 }
                 _ = resync.tick() => self.resync(),
                 Some(req) = status_rx.recv() => self.answer(req),
+                // A status snapshot under way: its next slice.
+                _ = std::future::ready(()), if self.snapshotting() => self.snapshot_step(),
                 _ = second.tick() => {
-                    crate::notify::watchdog();
+                    crate::output::notify::watchdog();
                     if self.discounted > 0 {
                         self.log.log(&format!(
                             "Warning: the director was short of CPU; {} check timeouts were not counted against their real servers",
