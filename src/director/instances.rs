@@ -299,9 +299,16 @@ mod tests {
         });
         // `/bin/sh -f CONFIG`: sh runs the file CONFIG with globbing off.
         let child = dir.path().join("child.sh");
-        std::fs::write(&child, "trap '' HUP\nexec sleep 30\n").unwrap();
+        std::fs::write(&child, "trap '' HUP\n: > \"$0.ready\"\nexec sleep 30\n").unwrap();
         let log = i.apply(&["child.sh".to_string()], false);
         assert!(log[0].starts_with("Started instance: "), "{log:?}");
+        // Signalled only once it ignores SIGHUP.
+        let ready = dir.path().join("child.sh.ready");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !ready.exists() {
+            assert!(std::time::Instant::now() < deadline, "the child never started");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let log = i.apply(&["child.sh".to_string()], true);
         assert!(log[0].starts_with("Reloading instance: "), "{log:?}");
         let log = i.apply(&[], true);
