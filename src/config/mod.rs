@@ -33,6 +33,7 @@ pub mod yaml;
 pub(crate) use error::{to_errors, Problems};
 pub use error::{ConfigError, ConfigErrors};
 pub use types::*;
+pub use value::MAX_INTERVAL;
 
 use std::path::Path;
 
