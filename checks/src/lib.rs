@@ -242,7 +242,12 @@ pub(crate) fn down(reason: impl Into<String>) -> Verdict {
 /// group) and the outcome is down with reason `timed out after <timeout>`.
 pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome {
     let start = Instant::now();
-    let deadline = start + timeout;
+    // A timeout too large for the clock (a config that bypassed the bounds
+    // of its parser) is a far future, not a panic.
+    let deadline = start
+        .checked_add(timeout)
+        .or_else(|| start.checked_add(Duration::from_secs(86400 * 365 * 30)))
+        .unwrap_or(start);
     let (up, reason) = match probe {
         Probe::On => up("on"),
         Probe::Off => down("off"),

@@ -14,13 +14,17 @@
 //! | `checks.rs` | the per-check task: cadence, spread, `maxchecks`, starvation |
 //! | `lifecycle.rs` | whole-virtual passes: start, reload, resync; stop; signals |
 //! | `hooks.rs` | fallbackcommand, monitorfile, maintenancedir, sync daemons |
+//! | `children.rs` | how hooks run: own process group, bounded output, killed at timeout and stop |
+//! | `supervise.rs` | a check task that panics is logged and started again |
 //! | `status_view.rs` | the status model from the director's state |
 
 mod checks;
+mod children;
 mod hooks;
 mod lifecycle;
 mod on_result;
 mod status_view;
+mod supervise;
 
 pub use checks::{check_task_size, CheckResult, Starvation};
 pub use lifecycle::{signals, Control};
@@ -35,7 +39,8 @@ use crate::eventlog::{self, EventLog};
 use crate::ipvs::{Ipvs, ServiceKey};
 use crate::status;
 use checks::CheckRun;
-use hooks::{run_command, Maintenance};
+use children::{Children, Notes};
+use hooks::Maintenance;
 use lifecycle::config_stamp;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -90,6 +95,10 @@ pub struct Director {
     status_rx: Option<mpsc::Receiver<status::StatusQuery>>,
     /// Email alerts (see [`crate::alert`]).
     alerter: crate::alert::Alerter,
+    /// fallbackcommand and callback processes.
+    children: Children,
+    /// Lines for the event log from other tasks, written once a second.
+    notes: Notes,
 }
 
 /// For one virtual: how many reals are up / unknown, and its effective
@@ -154,6 +163,7 @@ impl Director {
         let permits = config.global.maxchecks.max(1);
         let semaphore = Arc::new(Semaphore::new(permits));
         let (status_tx, status_rx) = mpsc::channel(16);
+        let notes = Notes::default();
         let mut d = Director {
             path: path.to_path_buf(),
             config_stamp: config_stamp(path),
@@ -190,6 +200,8 @@ impl Director {
             },
             status_tx,
             status_rx: Some(status_rx),
+            children: Children::new(notes.clone()),
+            notes,
         };
         d.starvation_monitor = Some(d.starvation.spawn_monitor());
         d.refresh_maintenance();
@@ -272,6 +284,7 @@ impl Director {
                     for l in self.alerter.tick() {
                         self.log.log(&l);
                     }
+                    self.log_notes();
                     if self.need_resync {
                         self.resync();
                     }
@@ -280,7 +293,7 @@ impl Director {
                         self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
                         if let Some(cb) = self.config.global.callback.clone() {
                             self.log.log(&format!("Running callback: {cb} {}", self.path.display()));
-                            run_command(&cb, &[&self.path.display().to_string()]);
+                            self.children.run("callback", &cb, &[&self.path.display().to_string()]);
                         }
                         self.reload();
                     }
@@ -299,11 +312,13 @@ impl Director {
                     None => break,
                 },
             }
-            if resync.period() != self.config.global.resyncinterval.max(MIN_RESYNC) {
+            if resync.period() != resync_period(self.config.global.resyncinterval) {
                 resync = resync_timer(self.config.global.resyncinterval);
             }
         }
         self.stop();
+        self.children.wait(Duration::from_secs(2)).await;
+        self.log_notes();
         // Email alerts: let the last ones (the stop's) go out, bounded.
         for l in self.alerter.flush(ALERT_FLUSH).await {
             self.log.log(&l);
@@ -317,8 +332,15 @@ const ALERT_FLUSH: Duration = Duration::from_secs(10);
 
 const MIN_RESYNC: Duration = Duration::from_millis(100);
 
+/// The resync period for `resyncinterval`: at least [`MIN_RESYNC`], at most
+/// a day (more could overflow the clock: `resyncinterval=18446744073709551615`
+/// once crashed the daemon).
+fn resync_period(d: Duration) -> Duration {
+    d.clamp(MIN_RESYNC, config::MAX_INTERVAL)
+}
+
 fn resync_timer(period: Duration) -> tokio::time::Interval {
-    let period = period.max(MIN_RESYNC);
+    let period = resync_period(period);
     let mut t = tokio::time::interval_at(Instant::now() + period, period);
     t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     t
