@@ -3,9 +3,9 @@
 //! shared by the virtuals that list the same real.
 
 use ldirectord_rs::director::{Control, Director};
-use ldirectord_rs::eventlog::EventLog;
 use ldirectord_rs::ipvs::memory::MemoryIpvs;
-use ldirectord_rs::status::{Page, Status, StatusQuery};
+use ldirectord_rs::output::eventlog::EventLog;
+use ldirectord_rs::output::status::{Page, Status, StatusQuery};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,7 +32,7 @@ async fn status(tx: &mpsc::Sender<StatusQuery>) -> Status {
     })
     .await
     .unwrap();
-    serde_json::from_str(&rx.await.unwrap()).unwrap()
+    serde_json::from_slice(&rx.await.unwrap()).unwrap()
 }
 
 fn checks(s: &Status) -> Vec<u64> {

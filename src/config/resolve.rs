@@ -35,7 +35,8 @@ fn resolve_global(g: &RawGlobal) -> Global {
         maintenancedir: g.maintenancedir.clone(),
         resyncinterval: g.resyncinterval.unwrap_or(Duration::from_secs(10)),
         maxchecks: g.maxchecks.unwrap_or(4096),
-        statusaddress: g.statusaddress,
+        statusaddress: g.statusaddress.map(|(a, _)| a),
+        statusallow: g.statusallow.clone().unwrap_or_default(),
         syncdaemon: g.syncdaemon.clone().unwrap_or_default(),
     }
 }
@@ -292,6 +293,16 @@ pub(crate) fn resolve(
     mut errs: Problems,
 ) -> Result<Config, ConfigErrors> {
     let global = resolve_global(g);
+    if let Some((addr, line)) = g.statusaddress {
+        if !addr.ip().to_canonical().is_loopback() && g.statusallow.is_none() {
+            errs.push((
+                line,
+                format!(
+                    "statusaddress {addr} is not a loopback address: anyone who reaches it would read the config path, every virtual and real and why each failed; add statusallow= with the networks that may connect (e.g. statusallow=192.0.2.0/24), or listen on 127.0.0.1"
+                ),
+            ));
+        }
+    }
     let mut out: Vec<Virtual> = Vec::with_capacity(virtuals.len());
     // The line of each virtual kept, by key: duplicates found in linear time
     // (a list search took minutes at 100,000 virtuals).

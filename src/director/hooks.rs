@@ -16,8 +16,8 @@
 use super::Director;
 use crate::core::events::fmt_virtual;
 use crate::core::table;
-use crate::eventlog::EventLog;
 use crate::ipvs::{ServiceKey, SyncDaemon, SyncState};
+use crate::output::eventlog::EventLog;
 use ldirectord_checks::Outcome;
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};

@@ -17,12 +17,14 @@
 //! | `children.rs` | how hooks run: own process group, bounded output, killed at timeout and stop |
 //! | `supervise.rs` | a check task that panics is logged and started again |
 //! | `status_view.rs` | the status model from the director's state |
+//! | `status_cache.rs` | the rendered pages, shared by every client, rendered off the loop |
 
 mod checks;
 mod children;
 mod hooks;
 mod lifecycle;
 mod on_result;
+mod status_cache;
 mod status_view;
 mod supervise;
 
@@ -35,13 +37,14 @@ use crate::core::events::Phase;
 use crate::core::health::State;
 use crate::core::plan::{RegexCache, SpecMap, Use};
 use crate::core::table::Counts;
-use crate::eventlog::{self, EventLog};
 use crate::ipvs::{Ipvs, ServiceKey};
-use crate::status;
+use crate::output::eventlog::{self, EventLog};
+use crate::output::status;
 use checks::CheckRun;
 use children::{Children, Notes};
 use hooks::Maintenance;
 use lifecycle::config_stamp;
+use status_cache::StatusCache;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -93,8 +96,10 @@ pub struct Director {
     counters: Counters,
     status_tx: mpsc::Sender<status::StatusQuery>,
     status_rx: Option<mpsc::Receiver<status::StatusQuery>>,
-    /// Email alerts (see [`crate::alert`]).
-    alerter: crate::alert::Alerter,
+    /// The rendered status pages, shared by every client.
+    status_cache: StatusCache,
+    /// Email alerts (see [`crate::output::alert`]).
+    alerter: crate::output::alert::Alerter,
     /// fallbackcommand and callback processes.
     children: Children,
     /// Lines for the event log from other tasks, written once a second.
@@ -167,7 +172,7 @@ impl Director {
         let mut d = Director {
             path: path.to_path_buf(),
             config_stamp: config_stamp(path),
-            alerter: crate::alert::Alerter::new(&config),
+            alerter: crate::output::alert::Alerter::new(&config),
             config,
             checks: HashMap::new(),
             by_spec: SpecMap::default(),
@@ -200,6 +205,7 @@ impl Director {
             },
             status_tx,
             status_rx: Some(status_rx),
+            status_cache: StatusCache::default(),
             children: Children::new(notes.clone()),
             notes,
         };
@@ -254,7 +260,8 @@ impl Director {
         let mut resync = resync_timer(self.config.global.resyncinterval);
         let mut second = tokio::time::interval(Duration::from_secs(1));
         second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        self.alerter.set_status(crate::alert::DaemonStatus::Running);
+        self.alerter
+            .set_status(crate::output::alert::DaemonStatus::Running);
         loop {
             tokio::select! {
                 Some(r) = rx.recv() => {
@@ -271,8 +278,10 @@ impl Director {
                 }
                 _ = resync.tick() => self.resync(),
                 Some(req) = status_rx.recv() => self.answer(req),
+                // A status snapshot under way: its next slice.
+                _ = std::future::ready(()), if self.snapshotting() => self.snapshot_step(),
                 _ = second.tick() => {
-                    crate::notify::watchdog();
+                    crate::output::notify::watchdog();
                     if self.discounted > 0 {
                         self.log.log(&format!(
                             "Warning: the director was short of CPU; {} check timeouts were not counted against their real servers",

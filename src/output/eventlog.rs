@@ -28,8 +28,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use crate::core::events::fmt_virtual; // SHIM(layout): now in core::events
-
 /// The mode of a log or monitor file the director creates.
 pub const FILE_MODE: u32 = 0o640;
 
