@@ -1468,6 +1468,7 @@ fn deeply_nested_yaml_is_refused_at_once() {
     eprintln!("nesting of {n} refused in {:?}", t.elapsed());
     assert_problems(&e, &[(2, "nested deeper than 64 levels")]);
     assert!(t.elapsed() < Duration::from_secs(10));
+}
 
 // ---------------------------------------------------------------------------
 // The status listener's address and who may connect
