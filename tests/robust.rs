@@ -473,7 +473,7 @@ async fn a_hung_sendmail_is_killed_with_its_children() {
     std::env::set_var("PATH", path);
     let r = tokio::time::timeout(
         Duration::from_secs(2),
-        ldirectord_rs::alert::sendmail("To: root\nSubject: x\n\nbody\n"),
+        ldirectord_rs::output::alert::sendmail("To: root\nSubject: x\n\nbody\n"),
     )
     .await;
     assert!(r.is_err(), "the fake sendmail never returns: {r:?}");
@@ -540,7 +540,7 @@ async fn durations_too_large_for_the_clock_do_not_kill_the_director() {
     config.global.resyncinterval = Duration::from_secs(u64::MAX);
     config.virtuals[0].settings.checktimeout = Duration::from_secs(u64::MAX);
     config.virtuals[0].settings.negotiatetimeout = Duration::from_secs(u64::MAX);
-    let (log, lines) = ldirectord_rs::eventlog::EventLog::memory();
+    let (log, lines) = ldirectord_rs::output::eventlog::EventLog::memory();
     let table = ldirectord_rs::ipvs::memory::MemoryIpvs::new();
     let d =
         ldirectord_rs::director::Director::with_config(&path, config, Box::new(table.clone()), log)
@@ -561,4 +561,117 @@ async fn durations_too_large_for_the_clock_do_not_kill_the_director() {
         .await
         .unwrap();
     handle.await.expect("the director ends without a panic");
+}
+
+/// Run the binary with `args`, its standard output and error as given; for
+/// a closed pipe, the reading end is closed before the binary starts (it
+/// waits 0.3 s under `sh` first).
+fn run_with(args: &[&str], stdout: Stdio, stderr: Stdio) -> std::process::Output {
+    let child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("sleep 0.3; exec \"$0\" \"$@\"")
+        .arg(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A pipe whose reading end is already closed.
+fn closed_pipe(child: &mut Child, which: &str) {
+    match which {
+        "stdout" => drop(child.stdout.take()),
+        _ => drop(child.stderr.take()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_pipe_or_a_full_disk_ends_commands_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let rs = servers(89, 1).await;
+    let cfg = config(
+        dir.path(),
+        "",
+        "127.89.0.100:80",
+        &[rs[0].addr().to_string()],
+        "",
+    );
+    let c = cfg.to_str().unwrap();
+
+    // `check | true`: the reader is gone before the report is written.
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("sleep 0.3; exec \"$0\" \"$@\"")
+        .arg(BIN)
+        .args(["-f", c, "check"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    closed_pipe(&mut child, "stdout");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "check | true: {err}");
+    assert!(err.is_empty(), "quietly: {err}");
+
+    // `convert | head -1`: far more than a pipe holds, one line read.
+    let mut big = String::new();
+    for i in 0..3000u32 {
+        let ip = std::net::Ipv4Addr::from((10 << 24) | i);
+        big.push_str(&format!("virtual={ip}:80\n\treal=192.168.0.1:80 masq\n"));
+    }
+    let bigcf = write(dir.path(), "big.cf", &big);
+    let mut child = Command::new(BIN)
+        .args(["convert", bigcf.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    closed_pipe(&mut child, "stdout");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "convert | head -1: {err}");
+    assert!(err.is_empty(), "quietly: {err}");
+
+    // `configtest >/dev/full`: the config is fine (exit 0); the write
+    // failure is said on standard error.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = run_with(&["-f", c, "configtest"], Stdio::from(full), Stdio::piped());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "configtest >/dev/full: {err}");
+    assert_eq!(
+        err,
+        "ldirectord-rs: cannot write to standard output: No space left on device (os error 28)\n"
+    );
+
+    // Standard error closed: a bad config still exits 2, not a panic.
+    let bad = write(dir.path(), "bad.cf", "checkinterval=abc\n");
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("sleep 0.3; exec \"$0\" \"$@\"")
+        .arg(BIN)
+        .args(["-f", bad.to_str().unwrap(), "configtest"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    closed_pipe(&mut child, "stderr");
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(2), "configtest 2>&- (closed pipe)");
 }

@@ -1,6 +1,7 @@
 //! `ldirectord-rs configtest`: parse and validate the config; print a summary,
 //! or `FILE:LINE: message` for every problem.
 
+use crate::output::console::outln;
 use std::path::Path;
 
 pub fn run(path: &Path) -> i32 {
@@ -8,7 +9,7 @@ pub fn run(path: &Path) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    println!(
+    outln!(
         "{}: OK ({} virtual services, {} real servers)",
         path.display(),
         config.virtuals.len(),

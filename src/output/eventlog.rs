@@ -19,6 +19,7 @@
 //! reopened, the disk is full) goes whole to standard error, with the path
 //! and the reason; the reopen is tried again on later lines (at most ten
 //! times a second) and at once on SIGHUP. No event is lost silently.
+use crate::output::console::errln;
 
 use crate::config::LogTarget;
 use std::fs::{File, OpenOptions};
@@ -183,7 +184,7 @@ impl EventLog {
     pub fn reopen(&mut self) {
         if let Sink::File(f) = &mut self.sink {
             if let Err(e) = f.reopen() {
-                eprintln!("ldirectord-rs: cannot reopen {} {e}", f.what);
+                errln!("ldirectord-rs: cannot reopen {} {e}", f.what);
                 f.failed(e.to_string());
             }
         }
