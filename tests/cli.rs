@@ -2,6 +2,9 @@
 //! run with logrotate and signals, and the seed-002 ldirectord.cf in a network
 //! namespace of its own.
 
+// Test harness code: sets up child processes and ids with libc.
+#![allow(unsafe_code)]
+
 mod common;
 use common::*;
 use std::io::{Read, Write};

@@ -16,6 +16,9 @@
 //! never touched; `ipvsadm` children inherit that namespace. Traffic goes
 //! only to addresses on a dummy interface inside that namespace.
 
+// Test harness code: sets up child processes and ids with libc.
+#![allow(unsafe_code)]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;

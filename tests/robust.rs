@@ -3,6 +3,9 @@
 //! creates; children that outlive their welcome or flood its output.
 //! Each test runs the binary, as an operator would.
 
+// Test harness code: sets up child processes and ids with libc.
+#![allow(unsafe_code)]
+
 mod common;
 use common::*;
 use std::io::Read;

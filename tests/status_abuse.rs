@@ -10,6 +10,9 @@
 //! prober on another, and the log watcher and the memory sampler on plain
 //! threads, so the test's own load does not show as the director's.
 
+// Test harness code: sets up child processes and ids with libc.
+#![allow(unsafe_code)]
+
 mod common;
 use common::*;
 use std::io::Read as _;

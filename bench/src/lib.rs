@@ -11,6 +11,9 @@
 //!
 //! See BENCHMARKS.md at the repository root.
 
+// Benchmark harness: process limits, signals and clocks through libc.
+#![allow(unsafe_code)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

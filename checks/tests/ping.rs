@@ -3,6 +3,9 @@
 //! that swallows every packet, the unprivileged ping socket, and no
 //! permission at all.
 
+// Test harness code: sets up child processes and ids with libc.
+#![allow(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::process::Command;

@@ -20,6 +20,9 @@
 //! Writes `results.json` and `results.md` in `--out`.
 //! Run `harness --help` for the options.
 
+// Benchmark harness: process limits, signals and clocks through libc.
+#![allow(unsafe_code)]
+
 use ldirectord_bench::{
     backend_addr, backend_index, percentile, proc_cpu, proc_status_kib, unix_ns, Control, ProcCpu,
     BACKEND_PORT,

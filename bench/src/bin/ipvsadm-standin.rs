@@ -17,6 +17,9 @@
 //! -a/-e/-d ... -r RIP:PORT [-g|-m|-i] [-w W] [-x U] [-y L]; -C;
 //! -L -n [--thresholds] (also -Ln); the output is ipvsadm's own layout.
 
+// Benchmark harness: process limits, signals and clocks through libc.
+#![allow(unsafe_code)]
+
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::io::AsRawFd;
