@@ -81,7 +81,10 @@ impl Director {
         let started = std::time::Instant::now();
         self.config_stamp = config_stamp(&self.path);
         let new = match config::load(&self.path) {
-            Ok(c) => c,
+            Ok(mut c) => {
+                self.log_policy.apply(&mut c);
+                c
+            }
             Err(errs) => {
                 self.counters.failed_reloads += 1;
                 self.log.log(&format!(

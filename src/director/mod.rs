@@ -90,6 +90,38 @@ pub struct Director {
     status_rx: Option<mpsc::Receiver<status::StatusQuery>>,
     /// Email alerts (see [`crate::output::alert`]).
     alerter: crate::output::alert::Alerter,
+    /// Where the event log goes, applied to every config read (reloads too).
+    log_policy: LogPolicy,
+}
+
+/// Where the event log goes, whatever the config file (re-)read says: `run`
+/// follows the config (standard error without `logfile=`), the daemon that
+/// `start` makes writes where ldirectord does without `logfile=`, and `-d`
+/// writes to standard error, as ldirectord does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum LogPolicy {
+    /// `logfile=`, or standard error without it.
+    #[default]
+    Config,
+    /// `logfile=`, or this target without it.
+    Default(config::LogTarget),
+    /// Standard error, whatever `logfile=` says.
+    Stderr,
+}
+
+impl LogPolicy {
+    /// Set `config`'s log target as this policy says.
+    pub fn apply(&self, config: &mut Config) {
+        match self {
+            LogPolicy::Config => {}
+            LogPolicy::Default(t) => {
+                if config.global.logfile.is_none() {
+                    config.global.logfile = Some(t.clone());
+                }
+            }
+            LogPolicy::Stderr => config.global.logfile = None,
+        }
+    }
 }
 
 /// For one virtual: how many reals are up / unknown, and its effective
@@ -190,6 +222,7 @@ impl Director {
             },
             status_tx,
             status_rx: Some(status_rx),
+            log_policy: LogPolicy::Config,
         };
         d.starvation_monitor = Some(d.starvation.spawn_monitor());
         d.refresh_maintenance();
@@ -203,6 +236,12 @@ impl Director {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Where the event log goes after a reload (see [`LogPolicy`]); the
+    /// config given at start should have had it applied already.
+    pub fn set_log_policy(&mut self, policy: LogPolicy) {
+        self.log_policy = policy;
     }
 
     /// The state of `vi`'s real `ri`.

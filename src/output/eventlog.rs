@@ -79,6 +79,11 @@ impl EventLog {
         Ok(EventLog { sink })
     }
 
+    /// Whether lines go to standard error.
+    pub fn is_stderr(&self) -> bool {
+        matches!(self.sink, Sink::Stderr)
+    }
+
     /// Reopen a log file (after logrotate renamed it).
     pub fn reopen(&mut self) {
         if let Err(e) = reopen_file(&mut self.sink) {
