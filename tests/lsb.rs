@@ -5,7 +5,7 @@
 //! foreground, failures before serving; and, in process, that a failure
 //! before serving leaves the table untouched.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -407,4 +407,38 @@ fn a_failure_before_serving_leaves_the_table_untouched() {
     assert!(!ready.load(std::sync::atomic::Ordering::SeqCst));
     assert!(table.snapshot().is_empty(), "the table was touched");
     assert_eq!(table.op_count(), 0);
+}
+
+/// Pacemaker's `ocf:heartbeat:ldirectord` agent (Debian's resource-agents),
+/// driven by `ocf-tester` with `ldirectord=` this binary: start, monitor,
+/// stop, start twice, stop twice, each through the agent's own calls
+/// (`$BIN $CONF start`, `$BIN $CONF status`, `pgrep -f "$BIN $CONF start"`).
+/// Skipped, with a note, where resource-agents is not installed; the kernel
+/// suite runs it against real IPVS.
+#[test]
+fn ocf_tester_passes_on_pacemakers_agent() {
+    const AGENT: &str = "/usr/lib/ocf/resource.d/heartbeat/ldirectord";
+    const TESTER: &str = "/usr/sbin/ocf-tester";
+    if !Path::new(AGENT).exists() || !Path::new(TESTER).exists() {
+        eprintln!("note: {TESTER} or {AGENT} missing (resource-agents): skipped");
+        return;
+    }
+    let s = Setup::new("");
+    let out = Command::new(TESTER)
+        .args(["-n", "ld", "-o"])
+        .arg(format!("ldirectord={BIN}"))
+        .arg("-o")
+        .arg(format!("configfile={}", s.cfg.display()))
+        .arg(AGENT)
+        .env("LDIRECTORD_RS_IPVS", "memory")
+        .env("LDIRECTORD_RS_PIDDIR", &s.dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "ocf-tester failed:\n{all}");
+    assert!(all.contains("passed all tests"), "{all}");
+    assert!(!s.pid_file().exists(), "stopped at the end");
+    let log = s.log_text();
+    assert_eq!(log.matches("Received SIGTERM").count(), 2, "{log}");
 }
