@@ -82,7 +82,8 @@ pub fn serve(
         Err(e) => return fail(&mut log, e.exit_code(), &e),
     };
     tracing::debug!("IPVS backend open");
-    super::runtime().block_on(async move {
+    let rt = super::runtime();
+    let code = rt.block_on(async move {
         // 5. The status listener, bound before the table is touched.
         let listener = match config.global.statusaddress {
             None => None,
@@ -119,7 +120,10 @@ pub fn serve(
         ready();
         director.run(control).await;
         0
-    })
+    });
+    // The runtime goes (with the last of its tasks) before the pid file.
+    drop(rt);
+    code
 }
 
 /// Report an error before serving: on standard error and in the log (when
