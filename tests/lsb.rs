@@ -44,6 +44,7 @@ impl Setup {
             .env("LDIRECTORD_RS_IPVS", "memory")
             .env("LDIRECTORD_RS_PIDDIR", &self.dir)
             .env_remove("NOTIFY_SOCKET")
+            .env_remove("RUST_LOG")
             .stdin(Stdio::null());
         c
     }
@@ -377,6 +378,15 @@ fn help_and_version_in_ldirectords_form() {
     );
     let o = s.run(&["-f", s.cfg.to_str().unwrap(), "configtest"]);
     assert_eq!(code(&o), 0, "{o:?}");
+    // RUST_LOG sets what tracing prints, for every command.
+    let o = s.verb("status");
+    assert!(!text(&o.stderr).contains("DEBUG"), "{o:?}");
+    let o = s
+        .command(&[s.cfg.to_str().unwrap(), "status"])
+        .env("RUST_LOG", "ldirectord_rs=debug")
+        .output()
+        .unwrap();
+    assert!(text(&o.stderr).contains("DEBUG"), "{o:?}");
 }
 
 /// In process: a failure before serving (the status listener's address is

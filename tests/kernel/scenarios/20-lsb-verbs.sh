@@ -6,6 +6,7 @@
 # process and applies the new config; `restart` and `try-restart`; `stop` waits until the daemon
 # is gone and its cleanstop done. A failure before serving (the statusaddress taken) exits 1
 # with one line and leaves the kernel table untouched.
+# kt-timeout: 240  (some 25 calls of the binary, each ~1-2 s under emulation)
 . "$(dirname "$0")/../lib.sh"
 need_ipvs
 director_needed
@@ -110,15 +111,17 @@ lsb_expect 1 "$CFG" status
 rm -f "$PF"
 
 # a failure before serving: the statusaddress is taken; exit 1, one line, table untouched
-ns $NS_DIR busybox httpd -f -p 127.0.0.1:9116 -h "$WORK" </dev/null >/dev/null 2>&1 &
-track $!
-wait_until 10 "port 9116 taken" _listening $! 9116 || fail "busybox httpd on 9116 did not start"
+ip netns exec "$NS_DIR" busybox httpd -f -p 127.0.0.1:9116 -h "$WORK" </dev/null >/dev/null 2>&1 &
+TAKER=$!
+track $TAKER
+wait_until 10 "port 9116 taken" _listening $TAKER 9116 || fail "busybox httpd on 9116 did not start"
 write_cf_http <<CF
 statusaddress=127.0.0.1:9116
 virtual=$V
 	real=$R1 masq
 	scheduler=rr
 CF
+: >"$LOG"
 lsb_expect 1 "$CFG" start
 [ "$(printf '%s\n' "$LSB_ERR" | grep -c .)" = 1 ] || fail "expected one error line, got: $LSB_ERR"
 case $LSB_ERR in *"cannot listen on statusaddress 127.0.0.1:9116"*) ;; *) fail "start error: $LSB_ERR" ;; esac

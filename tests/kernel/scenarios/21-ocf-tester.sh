@@ -4,6 +4,7 @@
 # monitor, stop, start twice, stop twice, ... each through the agent's own `$BIN $CONF start`,
 # `$BIN $CONF status`, `pgrep -f "$BIN $CONF start"`); then the agent starts it once more, the
 # VIP serves both reals, monitor says running, and the agent's stop leaves the table clean.
+# kt-timeout: 300  (ocf-tester runs the agent some 20 times, each ~4 s under emulation)
 . "$(dirname "$0")/../lib.sh"
 need_ipvs
 director_needed
