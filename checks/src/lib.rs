@@ -51,7 +51,6 @@
 //! `DNS NXDOMAIN for www.example.com`, `SIP 200`, `SIP 404 Not Found`,
 //! `echo reply in 0.3ms`, `no echo reply`.
 
-
 use std::net::SocketAddr;
 use std::time::Duration;
 

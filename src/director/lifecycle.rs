@@ -88,7 +88,10 @@ impl Director {
             _ => load(),
         };
         let new = match loaded {
-            Ok(c) => c,
+            Ok(mut c) => {
+                self.log_policy.apply(&mut c);
+                c
+            }
             Err(errs) => {
                 self.counters.failed_reloads += 1;
                 self.log.log(&format!(

@@ -115,6 +115,38 @@ pub struct Director {
     children: Children,
     /// Lines for the event log from other tasks, written once a second.
     notes: Notes,
+    /// Where the event log goes, applied to every config read (reloads too).
+    log_policy: LogPolicy,
+}
+
+/// Where the event log goes, whatever the config file (re-)read says: `run`
+/// follows the config (standard error without `logfile=`), the daemon that
+/// `start` makes writes where ldirectord does without `logfile=`, and `-d`
+/// writes to standard error, as ldirectord does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum LogPolicy {
+    /// `logfile=`, or standard error without it.
+    #[default]
+    Config,
+    /// `logfile=`, or this target without it.
+    Default(config::LogTarget),
+    /// Standard error, whatever `logfile=` says.
+    Stderr,
+}
+
+impl LogPolicy {
+    /// Set `config`'s log target as this policy says.
+    pub fn apply(&self, config: &mut Config) {
+        match self {
+            LogPolicy::Config => {}
+            LogPolicy::Default(t) => {
+                if config.global.logfile.is_none() {
+                    config.global.logfile = Some(t.clone());
+                }
+            }
+            LogPolicy::Stderr => config.global.logfile = None,
+        }
+    }
 }
 
 /// For one virtual: how many reals are up / unknown, and its effective
@@ -222,6 +254,7 @@ impl Director {
             resolver: Arc::new(config::SystemResolver),
             children: Children::new(notes.clone()),
             notes,
+            log_policy: LogPolicy::Config,
         };
         for w in &d.config.warnings.0 {
             d.log.log(&format!("Warning: {w}"));
@@ -250,6 +283,12 @@ impl Director {
     /// started, and the log says so).
     pub fn set_instance_command(&mut self, c: InstanceCommand) {
         self.instances.set_command(c);
+    }
+
+    /// Where the event log goes after a reload (see [`LogPolicy`]); the
+    /// config given at start should have had it applied already.
+    pub fn set_log_policy(&mut self, policy: LogPolicy) {
+        self.log_policy = policy;
     }
 
     /// The state of `vi`'s real `ri`.

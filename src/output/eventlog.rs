@@ -181,6 +181,12 @@ impl EventLog {
     }
 
     /// Reopen a log file now (SIGHUP, or after logrotate renamed it).
+    /// Whether lines go to standard error.
+    pub fn is_stderr(&self) -> bool {
+        matches!(self.sink, Sink::Stderr)
+    }
+
+    /// Reopen a log file (after logrotate renamed it).
     pub fn reopen(&mut self) {
         if let Sink::File(f) = &mut self.sink {
             if let Err(e) = f.reopen() {
