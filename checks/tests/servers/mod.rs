@@ -5,6 +5,8 @@
 //! by a failing test).
 #![allow(dead_code)]
 
+pub mod dovecot;
+
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -68,6 +70,9 @@ pub struct Proc {
     what: String,
     /// Where its output goes, shown when it fails to start.
     log: std::path::PathBuf,
+    /// Started as the leader of its own process group: signals go to the
+    /// whole group (the server and the processes it forked).
+    group: bool,
 }
 
 impl Proc {
@@ -85,7 +90,18 @@ impl Proc {
             child: Some(child),
             what: what.to_string(),
             log: log.to_path_buf(),
+            group: false,
         }
+    }
+
+    /// [`Proc::start`] as the leader of a new process group: stopping,
+    /// dropping and [`Proc::signal_group`] then reach every process the
+    /// server forked (Dovecot's, PostgreSQL's), and none of the caller's.
+    pub fn start_group(what: &str, cmd: &mut Command, log: &Path) -> Proc {
+        use std::os::unix::process::CommandExt;
+        let mut p = Proc::start(what, cmd.process_group(0), log);
+        p.group = true;
+        p
     }
 
     pub fn pid(&self) -> u32 {
@@ -105,6 +121,7 @@ impl Proc {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
+                self.child = None; // reaped
                 panic!(
                     "{} exited ({status}) before it was ready:\n{}",
                     self.what,
@@ -125,9 +142,47 @@ impl Proc {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// SIGTERM by pid, wait up to 10s for the exit, then SIGKILL.
+    /// Send `signal` (`STOP`, `CONT`, `KILL`...) to the server: to its
+    /// whole process group when started by [`Proc::start_group`]. Only
+    /// while it has not been reaped, so the pid is still its own.
+    pub fn signal_group(&self, signal: &str) {
+        let Some(child) = &self.child else {
+            return;
+        };
+        let target = if self.group {
+            format!("-{}", child.id())
+        } else {
+            child.id().to_string()
+        };
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg("--")
+            .arg(&target)
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// True while the process has not exited (once it has, it is reaped
+    /// and never signalled again).
+    pub fn running(&mut self) -> bool {
+        let alive = self
+            .child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)));
+        if !alive {
+            self.child = None;
+        }
+        alive
+    }
+
+    /// SIGTERM by pid, wait up to 10s for the exit, then SIGKILL (for a
+    /// group: SIGCONT first, in case it was stopped, and the SIGKILL to
+    /// the whole group).
     pub fn stop(mut self) {
-        let Some(mut child) = self.child.take() else {
+        if self.group {
+            self.signal_group("CONT");
+        }
+        let Some(child) = self.child.as_mut() else {
             return;
         };
         let _ = Command::new("kill")
@@ -136,21 +191,32 @@ impl Proc {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(10) {
             if let Ok(Some(_)) = child.try_wait() {
+                // Reaped: its pid is no longer its own to signal (a
+                // group's other members exit with their leader).
+                self.child = None;
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        self.kill();
+    }
+
+    /// SIGKILL (to the group when it has one), then reap.
+    fn kill(&mut self) {
+        if self.group {
+            // Before reaping the leader: its pid is still the group's.
+            self.signal_group("KILL");
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill();
     }
 }
 
