@@ -1,45 +1,43 @@
 //! ldirectord-rs: a health-checking director for Linux IPVS.
 //!
-//! Follow one check result to one netlink message:
+//! # Layout
 //!
-//! - [`config`]: `ldirectord.cf` and YAML into one typed model.
-//! - [`core`]: the pure core (no tokio, no file system, no
-//!   clock):
-//!   - [`core::plan`]: the checks to run, derived from the config (one per
-//!     real and check parameters, shared by every virtual that lists that
-//!     real).
-//!   - [`core::health`]: a state machine per check (failurecount, risecount).
-//!   - [`core::table`]: the desired IPVS table as a function of config +
-//!     health, and the minimal diff against the actual table.
-//!   - [`core::actual`]: the director's copy of the kernel table.
-//!   - [`core::events`]: each table event and soft failure, rendered to
-//!     ldirectord's log phrase in one place.
-//! - `ldirectord_checks` (the `checks/` crate): the probes themselves.
-//! - [`ipvs`]: the [`ipvs::Ipvs`] trait, the in-memory and netlink backends.
-//! - [`director`]: the scheduler loop that ties them together (a check
-//!   result goes to the backend through `director/on_result.rs`), reloads
-//!   and resyncs.
-//! - [`output`]: what the director tells the world: the event log
-//!   ([`output::eventlog`]), status and metrics over HTTP
-//!   ([`output::status`]), email alerts ([`output::alert`]), systemd
-//!   readiness ([`output::notify`]).
-//! - [`demo`]: the self-contained demonstration behind `ldirectord-rs demo`.
-//! - [`sys`]: every libc call, as small safe wrappers (`unsafe_code` is
-//!   denied everywhere else).
+//! Every module, one line each, in the order data flows: a config becomes a
+//! plan of checks; each check result goes through the pure health model and
+//! table diff to the IPVS backend; what happened goes out to the log, the
+//! status listener and alerts.
+//!
+//! - [`cli`]: the command line (clap definitions only); `main.rs` parses and
+//!   calls [`commands::dispatch`].
+//! - [`commands`]: one file per command (`run`, `check`, `configtest`,
+//!   `status`, `convert`, `demo`).
+//! - [`config`]: `ldirectord.cf` and YAML into one typed model, every error
+//!   with `file:line`.
+//! - [`core`]: the pure core, no tokio, no file system, no clock:
+//!   [`core::plan`] (config to checks), [`core::health`] (failurecount,
+//!   risecount), [`core::table`] (desired table and minimal diff),
+//!   [`core::actual`] (the director's copy of the kernel table),
+//!   [`core::events`] (each event rendered to ldirectord's phrase, once).
+//! - `ldirectord_checks` (the `checks/` crate): the probes, one file per
+//!   protocol, each with a hard total deadline.
+//! - [`director`]: the select loop; a check result goes to the backend
+//!   through `director/checks.rs` (the check task) and
+//!   `director/on_result.rs` (health, diff, apply).
+//! - [`ipvs`]: the [`ipvs::Ipvs`] trait and [`ipvs::types`], the in-memory
+//!   backend, and the netlink backend (transport apart from wire encoding).
+//! - [`output`]: the event log, status and metrics over HTTP, email alerts,
+//!   systemd readiness.
+//! - `sys`: every libc call, behind safe functions (`unsafe_code` is denied
+//!   everywhere else).
 
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod core;
-pub mod demo;
 pub mod director;
 pub mod ipvs;
-pub mod oneshot;
 pub mod output;
 #[allow(unsafe_code)]
 pub mod sys;
-pub mod testbed;
-
-pub use self::core::{health, plan, table};
-pub use output::{alert, eventlog, notify, status}; // SHIM(layout) // SHIM(layout)

@@ -1103,7 +1103,7 @@ fn connect_on_a_udp_virtual_is_a_ping_check() {
     let c = cf::parse(Path::new("u.cf"), text).unwrap_or_else(|e| panic!("{e}"));
     let v = &c.virtuals[0];
     assert_eq!(v.check.checktype, CheckType::Connect);
-    let spec = ldirectord_rs::plan::CheckSpec::for_real(v, &v.reals[0]);
+    let spec = ldirectord_rs::core::plan::CheckSpec::for_real(v, &v.reals[0]);
     assert!(
         matches!(spec.probe().unwrap(), ldirectord_checks::Probe::Ping),
         "{spec:?}"
@@ -1117,7 +1117,7 @@ fn connect_on_a_udp_virtual_is_a_ping_check() {
         let c = cf::parse(Path::new("p.cf"), text).unwrap_or_else(|e| panic!("{e}"));
         let v = &c.virtuals[0];
         assert_eq!(v.check.checktype, CheckType::Ping);
-        let spec = ldirectord_rs::plan::CheckSpec::for_real(v, &v.reals[0]);
+        let spec = ldirectord_rs::core::plan::CheckSpec::for_real(v, &v.reals[0]);
         assert!(matches!(
             spec.probe().unwrap(),
             ldirectord_checks::Probe::Ping

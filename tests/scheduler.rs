@@ -3,9 +3,9 @@
 //! shared by the virtuals that list the same real.
 
 use ldirectord_rs::director::{Control, Director};
-use ldirectord_rs::eventlog::EventLog;
 use ldirectord_rs::ipvs::memory::MemoryIpvs;
-use ldirectord_rs::status::{Page, Status, StatusQuery};
+use ldirectord_rs::output::eventlog::EventLog;
+use ldirectord_rs::output::status::{Page, Status, StatusQuery};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 

@@ -120,7 +120,7 @@ impl Deref for VirtualDefaults {
 
 /// Email alerts of a virtual (ldirectord's `emailalert`, `emailalertfreq`,
 /// `emailalertstatus`, `emailalertfrom`, `smtp`; each set globally or per
-/// virtual, the virtual's own winning). See [`crate::alert`].
+/// virtual, the virtual's own winning). See [`crate::output::alert`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EmailAlert {
     /// The recipients (`emailalert="a@b, c@d"`), parsed at load: each one's

@@ -22,7 +22,7 @@ use crate::ipvs::{flags, Dest, Op, Service, ServiceKey};
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 
-pub use super::events::Event; // SHIM(layout): `table::Event`, now `core::events::Event`
+use super::events::Event;
 
 /// One table operation and the event it stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use crate::core::actual;
 use crate::core::events::{fmt_virtual, Event, Phase, TableEvent};
 use crate::core::health::State;
 use crate::core::table::{self, Change, Context};
-use crate::eventlog::EventLog;
 use crate::ipvs::{Op, ServiceKey};
+use crate::output::eventlog::EventLog;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -106,7 +106,7 @@ impl Director {
         // Email alerts: the new settings, sent as "reloading".
         self.alerter.configure(&new);
         self.alerter
-            .set_status(crate::alert::DaemonStatus::Reloading);
+            .set_status(crate::output::alert::DaemonStatus::Reloading);
         let ops_before = self.ops;
         let new_keys: BTreeSet<ServiceKey> = new.virtuals.iter().map(|v| v.key).collect();
         let dropped: Vec<ServiceKey> = self
@@ -137,7 +137,8 @@ impl Director {
             self.reconcile(vi, Phase::Reload);
         }
         self.counters.reloads += 1;
-        self.alerter.set_status(crate::alert::DaemonStatus::Running);
+        self.alerter
+            .set_status(crate::output::alert::DaemonStatus::Running);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let n = self.ops - ops_before;
         self.log.log(&format!(
@@ -153,7 +154,7 @@ impl Director {
             m.abort();
         }
         self.alerter
-            .set_status(crate::alert::DaemonStatus::Stopping);
+            .set_status(crate::output::alert::DaemonStatus::Stopping);
         for c in self.checks.values() {
             c.cancel.cancel();
         }

@@ -31,9 +31,9 @@ use crate::core::events::Phase;
 use crate::core::health::State;
 use crate::core::plan::{RegexCache, SpecMap, Use};
 use crate::core::table::Counts;
-use crate::eventlog::{self, EventLog};
 use crate::ipvs::{Ipvs, ServiceKey};
-use crate::status;
+use crate::output::eventlog::{self, EventLog};
+use crate::output::status;
 use checks::CheckRun;
 use hooks::{run_command, Maintenance};
 use lifecycle::config_stamp;
@@ -88,8 +88,8 @@ pub struct Director {
     counters: Counters,
     status_tx: mpsc::Sender<status::StatusQuery>,
     status_rx: Option<mpsc::Receiver<status::StatusQuery>>,
-    /// Email alerts (see [`crate::alert`]).
-    alerter: crate::alert::Alerter,
+    /// Email alerts (see [`crate::output::alert`]).
+    alerter: crate::output::alert::Alerter,
 }
 
 /// For one virtual: how many reals are up / unknown, and its effective
@@ -157,7 +157,7 @@ impl Director {
         let mut d = Director {
             path: path.to_path_buf(),
             config_stamp: config_stamp(path),
-            alerter: crate::alert::Alerter::new(&config),
+            alerter: crate::output::alert::Alerter::new(&config),
             config,
             checks: HashMap::new(),
             by_spec: SpecMap::default(),
@@ -242,7 +242,8 @@ impl Director {
         let mut resync = resync_timer(self.config.global.resyncinterval);
         let mut second = tokio::time::interval(Duration::from_secs(1));
         second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        self.alerter.set_status(crate::alert::DaemonStatus::Running);
+        self.alerter
+            .set_status(crate::output::alert::DaemonStatus::Running);
         loop {
             tokio::select! {
                 Some(r) = rx.recv() => {
@@ -260,7 +261,7 @@ impl Director {
                 _ = resync.tick() => self.resync(),
                 Some(req) = status_rx.recv() => self.answer(req),
                 _ = second.tick() => {
-                    crate::notify::watchdog();
+                    crate::output::notify::watchdog();
                     if self.discounted > 0 {
                         self.log.log(&format!(
                             "Warning: the director was short of CPU; {} check timeouts were not counted against their real servers",

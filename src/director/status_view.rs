@@ -4,8 +4,8 @@
 
 use super::Director;
 use crate::core::health::State;
-use crate::eventlog;
-use crate::status;
+use crate::output::eventlog;
+use crate::output::status;
 use ldirectord_checks::Outcome;
 use std::net::SocketAddr;
 use tokio::sync::mpsc;

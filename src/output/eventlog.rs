@@ -18,8 +18,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-pub use crate::core::events::fmt_virtual; // SHIM(layout): now in core::events
-
 /// Where lines go.
 enum Sink {
     Stderr,

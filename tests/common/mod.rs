@@ -3,15 +3,15 @@
 #![allow(dead_code)]
 
 use ldirectord_rs::director::{Control, Director};
-use ldirectord_rs::eventlog::EventLog;
 use ldirectord_rs::ipvs::memory::MemoryIpvs;
 use ldirectord_rs::ipvs::ServiceEntry;
+use ldirectord_rs::output::eventlog::EventLog;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-pub use ldirectord_rs::testbed::{Mode, TestServer};
+pub use ldirectord_rs::commands::demo::testbed::{Mode, TestServer};
 
 /// A director running on a memory table, with its log collected.
 pub struct Running {

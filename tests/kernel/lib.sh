@@ -56,7 +56,9 @@ skip() {
 	exit 77
 }
 
+# pass: the scenario passed; a director it started (and did not stop) must still be running
 pass() {
+	[ -n "$DIRECTOR_PID" ] && director_alive
 	note "PASS"
 	printf 'PASS %s\n' "$SCEN" >"$RESULT"
 	exit 0
@@ -373,6 +375,21 @@ serve() {
 		fail "server $name on $addr:$port did not start: $(tail -3 "$dir/err" | tr '\n' '|')"
 }
 
+# serve_reals N [v6|any]: plain HTTP server rsI in kt-rsI on port 80, for I = 1..N, at $(rip I)
+# (v6: $(rip6 I); any: 0.0.0.0, for the LAN topology where the VIP is on the real too)
+serve_reals() {
+	local n=$1 family=${2:-v4} i addr
+	for ((i = 1; i <= n; i++)); do
+		case $family in
+		v4) addr=$(rip "$i") ;;
+		v6) addr=$(rip6 "$i") ;;
+		any) addr=0.0.0.0 ;;
+		*) fail "serve_reals: unknown address family $family" ;;
+		esac
+		serve "kt-rs$i" "rs$i" "$addr" 80
+	done
+}
+
 # stop_server NAME PORT: kill that server (by its PID)
 stop_server() {
 	local dir=$WORK/srv-$1-$2
@@ -446,38 +463,76 @@ assert_no_ipvs() {
 
 # dest_line RIP:PORT: the `ipvsadm -Ln` destination line for that real ("-> ADDR Fwd W A I")
 dest_line() { ipvs | grep -E -- "-> \\[?$(_re "$1")\\]?(:| )" | head -1; }
-_re() { printf '%s' "$1" | sed 's/[.[\]]/\\&/g'; }
+# _re TEXT: TEXT as a literal in a grep -E regex (its '.', '[' and ']' escaped; no process)
+_re() {
+	local t=${1//./\\.}
+	t=${t//\[/\\[}
+	printf '%s' "${t//\]/\\]}"
+}
 
 snapshot() { ipvs >"$ART/ipvsadm-$1.txt" 2>&1; }
 
 # ---------------------------------------------------------------- the director
 
-# write_cf: the config from stdin; LOG is filled in for "logfile="
-write_cf() { cat >"$CFG"; }
+# write_cf: the config from stdin, completed with the settings every scenario uses, each unless
+# stdin sets it: checktimeout=1, checkinterval=1, logfile="$LOG" (first, as global lines)
+write_cf() { _write_cf ""; }
 
-# two_reals_up VIP SCHED FWD W1 W2: $(rip 1):80 and $(rip 2):80 behind VIP:80 with scheduler
-# SCHED, forwarding FWD (masq|gate|ipip) and weights W1, W2: put there by the director (or,
-# in topology mode, by ipvsadm); waits until ipvsadm shows the service and both reals.
-two_reals_up() {
-	local vip=$1 sched=$2 fwd=$3 w1=$4 w2=$5 flag name
+# write_cf_http: like write_cf for a config of ONE virtual, which also gets the check every real
+# here serves (each line unless stdin sets it): service=http, checktype=negotiate,
+# request="check.html", receive="ok" (appended: they land in the last virtual)
+write_cf_http() { _write_cf http; }
+
+_write_cf() {
+	local kind=$1 line key set=" " lines=() d
+	while IFS= read -r line; do
+		lines+=("$line")
+		key=${line#"${line%%[![:space:]]*}"}
+		set+="${key%%=*} "
+	done
+	{
+		for d in checktimeout=1 checkinterval=1 "logfile=\"$LOG\""; do
+			[[ $set == *" ${d%%=*} "* ]] || printf '%s\n' "$d"
+		done
+		printf '%s\n' "${lines[@]}"
+		if [ "$kind" = http ]; then
+			for d in service=http checktype=negotiate 'request="check.html"' 'receive="ok"'; do
+				[[ $set == *" ${d%%=*} "* ]] || printf '\t%s\n' "$d"
+			done
+		fi
+	} >"$CFG"
+}
+
+# reals_up VIRTUAL SCHED FWD REAL=WEIGHT...: the TCP virtual VIRTUAL (ADDR:PORT, [ADDR6]:PORT)
+# with scheduler SCHED and the reals REAL (same forms) by forwarding method FWD (masq|gate|ipip),
+# put there by the director from $CFG (or, in topology mode, by ipvsadm): starts the director,
+# waits for its "Added real server: REAL (VIRTUAL) (Weight set to WEIGHT)" line for each real,
+# then until ipvsadm -Ln shows the service and every real with its weight; snapshot "up".
+reals_up() {
+	local v=$1 sched=$2 fwd=$3 flag name r timeout=30
+	shift 3
 	case $fwd in
 	masq) flag=-m name=Masq ;;
 	gate) flag=-g name=Route ;;
 	ipip) flag=-i name=Tunnel ;;
-	*) fail "two_reals_up: unknown forwarding method $fwd" ;;
+	*) fail "reals_up: unknown forwarding method $fwd" ;;
 	esac
 	if topology_mode; then
-		ns $NS_DIR ipvsadm -A -t $vip:80 -s $sched || fail "ipvsadm -A"
-		ns $NS_DIR ipvsadm -a -t $vip:80 -r "$(rip 1):80" $flag -w $w1 || fail "ipvsadm -a rs1"
-		ns $NS_DIR ipvsadm -a -t $vip:80 -r "$(rip 2):80" $flag -w $w2 || fail "ipvsadm -a rs2"
+		ns "$NS_DIR" ipvsadm -A -t "$v" -s "$sched" || fail "ipvsadm -A -t $v"
+		for r in "$@"; do
+			ns "$NS_DIR" ipvsadm -a -t "$v" -r "${r%=*}" $flag -w "${r##*=}" || fail "ipvsadm -a ${r%=*}"
+		done
 	else
 		director_start
-		wait_log 30 "Added real server: $(rip 1):80 ($vip:80) (Weight set to $w1)"
-		wait_log 10 "Added real server: $(rip 2):80 ($vip:80) (Weight set to $w2)"
+		for r in "$@"; do
+			wait_log $timeout "Added real server: ${r%=*} ($v) (Weight set to ${r##*=})"
+			timeout=10
+		done
 	fi
-	wait_ipvs 10 "^TCP  $vip:80 $sched"
-	wait_ipvs 10 "-> $(rip 1):80 +$name +$w1 "
-	wait_ipvs 10 "-> $(rip 2):80 +$name +$w2 "
+	wait_ipvs 10 "^TCP  $(_re "$v") $sched"
+	for r in "$@"; do
+		wait_ipvs 10 "-> $(_re "${r%=*}") +$name +${r##*=} "
+	done
 	snapshot up
 }
 
@@ -517,6 +572,27 @@ director_stop() {
 director_alive() {
 	[ -n "$DIRECTOR_PID" ] && kill -0 "$DIRECTOR_PID" 2>/dev/null ||
 		fail "director exited early: $(tail -5 "$WORK/director.out" 2>/dev/null | tr '\n' '|')"
+}
+
+# director_fails WHY PREFIX...: run the director once, bounded (30 s), under PREFIX (a command
+# that runs its arguments, e.g. `ip netns exec kt-dir setpriv ... --`), and assert it failed as
+# a missing prerequisite must: it exited within the 30 s, non-zero, with exactly one error line
+# on stderr (warning lines aside; that line is then in $WORK/errors). WHY ("without IPVS") goes
+# into the failure messages. Sets RUN_RC; stdout, stderr and the exit code go to the artefacts.
+director_fails() {
+	local why=$1 lines
+	shift
+	"$@" timeout -k 2 30 "$KT_BIN" -f "$CFG" run --ipvs netlink \
+		>"$WORK/stdout" 2>"$WORK/stderr" </dev/null
+	RUN_RC=$?
+	cp "$WORK/stdout" "$WORK/stderr" "$ART/"
+	echo "exit code $RUN_RC" >"$ART/exit-code"
+	note "exit code $RUN_RC; stderr: $(cat "$WORK/stderr")"
+	[ $RUN_RC = 124 ] || [ $RUN_RC = 137 ] && fail "run did not exit within 30 s $why"
+	[ $RUN_RC = 0 ] && fail "run exited 0 $why"
+	grep -v -e '^$' -e 'warning:' "$WORK/stderr" >"$WORK/errors"
+	lines=$(grep -c . "$WORK/errors")
+	[ "$lines" = 1 ] || fail "expected exactly one error line on stderr, got $lines: $(tr '\n' '|' <"$WORK/stderr")"
 }
 
 # wait_log TIMEOUT TEXT: until the director's logfile has a line containing TEXT (fixed string)

@@ -4,9 +4,9 @@
 
 use super::Mail;
 use crate::config::{AlertStatus, Config, EmailAlert};
+use crate::core::events::fmt_virtual;
+use crate::core::events::Event;
 use crate::ipvs::ServiceKey;
-use crate::output::eventlog::fmt_virtual;
-use crate::table::Event;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Instant;

@@ -5,29 +5,20 @@
 need_ipvs
 director_needed
 topo_nat 2
-serve kt-rs1 rs1 "$(rip 1)" 80
-serve kt-rs2 rs2 "$(rip 2)" 80
+serve_reals 2
 
-write_cf <<CF
-checktimeout=1
-checkinterval=1
-logfile="$LOG"
+write_cf_http <<CF
 virtual=$VIP:80
 	real=$(rip 1):80 masq 3
 	real=$(rip 2):80 masq 1
-	service=http
 	scheduler=wrr
-	checktype=negotiate
-	request="check.html"
-	receive="ok"
 CF
 
-two_reals_up $VIP wrr masq 3 1
+reals_up $VIP:80 wrr masq "$(rip 1):80=3" "$(rip 2):80=1"
 
 out=$(hits 40 "http://$VIP/")
 n1=$(count_of rs1 "$out")
 n2=$(count_of rs2 "$out")
 note "rs1=$n1 rs2=$n2"
 [ "$n1" = 30 ] && [ "$n2" = 10 ] || fail "wrr 3:1 over 40 requests: expected 30/10, got rs1=$n1 rs2=$n2 ($(echo $out | tr ' ' ,))"
-topology_mode || director_alive
 pass

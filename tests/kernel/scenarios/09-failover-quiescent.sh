@@ -8,49 +8,31 @@
 need_ipvs
 director_needed
 topo_nat 2 sorry
-serve kt-rs1 rs1 "$(rip 1)" 80
-serve kt-rs2 rs2 "$(rip 2)" 80
+serve_reals 2
 serve kt-sorry sorry $SORRY_IP 80
 R1="$(rip 1):80"
 R2="$(rip 2):80"
 V="$VIP:80"
 
-write_cf <<CF
-checktimeout=1
-checkinterval=1
-logfile="$LOG"
+write_cf_http <<CF
 quiescent=yes
 virtual=$V
 	real=$R1 masq 2
 	real=$R2 masq 1
 	fallback=$SORRY_IP:80 masq
-	service=http
 	scheduler=wrr
-	checktype=negotiate
-	request="check.html"
-	receive="ok"
 CF
 
 step() {
 	topology_mode || return 0
 	case $1 in
-	up) ns $NS_DIR ipvsadm -A -t $V -s wrr && ns $NS_DIR ipvsadm -a -t $V -r $R1 -m -w 2 &&
-		ns $NS_DIR ipvsadm -a -t $V -r $R2 -m -w 1 ;;
 	rs1-down) ns $NS_DIR ipvsadm -e -t $V -r $R1 -m -w 0 ;;
 	rs2-down) ns $NS_DIR ipvsadm -e -t $V -r $R2 -m -w 0 && ns $NS_DIR ipvsadm -a -t $V -r $SORRY_IP:80 -m ;;
 	rs1-up) ns $NS_DIR ipvsadm -e -t $V -r $R1 -m -w 2 && ns $NS_DIR ipvsadm -d -t $V -r $SORRY_IP:80 ;;
 	esac || fail "ipvsadm ($1)"
 }
 
-step up
-if ! topology_mode; then
-	director_start
-	wait_log 30 "Added real server: $R1 ($V) (Weight set to 2)"
-	wait_log 10 "Added real server: $R2 ($V) (Weight set to 1)"
-fi
-wait_ipvs 10 "-> $R1 +Masq +2 "
-wait_ipvs 10 "-> $R2 +Masq +1 "
-snapshot 1-both-up
+reals_up "$V" wrr masq "$R1=2" "$R2=1"
 
 note "rs1's check now answers 404"
 server_down rs1 80
@@ -91,5 +73,4 @@ assert_ipvs "-> $R2 +Masq +0 "
 snapshot 4-rs1-restored
 out=$(hits 3 "http://$VIP/")
 [ "$(count_of rs1 "$out")" = 3 ] || fail "rs1 restored: expected only rs1, got: $(echo $out)"
-topology_mode || director_alive
 pass

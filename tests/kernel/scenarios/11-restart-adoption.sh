@@ -19,27 +19,14 @@ R1="$(rip 1):80"
 V="$VIP:80"
 ns $NS_DIR sysctl -qw net.ipv4.vs.expire_nodest_conn=1 || fail "sysctl expire_nodest_conn"
 
-write_cf <<CF
-checktimeout=1
-checkinterval=1
+write_cf_http <<CF
 cleanstop=no
-logfile="$LOG"
 virtual=$V
 	real=$R1 masq
-	service=http
 	scheduler=rr
-	checktype=negotiate
-	request="check.html"
-	receive="ok"
 CF
 
-if topology_mode; then
-	ns $NS_DIR ipvsadm -A -t $V -s rr && ns $NS_DIR ipvsadm -a -t $V -r $R1 -m -w 1 || fail "ipvsadm"
-else
-	director_start
-	wait_log 30 "Added real server: $R1 ($V) (Weight set to 1)"
-fi
-wait_ipvs 10 "-> $R1 +Masq +1 "
+reals_up "$V" rr masq "$R1=1"
 
 # the long-lived connection
 ns $NS_C curl -s --max-time 100 -o "$WORK/hold.out" "http://$VIP/hold" &
@@ -109,5 +96,4 @@ hrc=$?
 grep -q "^END rs1" "$WORK/hold.out" || fail "held connection broken (curl rc $hrc, $(wc -c <"$WORK/hold.out") bytes, no END marker)"
 [ $hrc = 0 ] || fail "held connection: curl exit $hrc"
 note "held connection got $(wc -c <"$WORK/hold.out") bytes and END"
-topology_mode || director_alive
 pass

@@ -5,8 +5,7 @@
 need_ipvs
 director_needed
 topo_nat 2
-serve kt-rs1 rs1 "$(rip 1)" 80
-serve kt-rs2 rs2 "$(rip 2)" 80
+serve_reals 2
 R1="$(rip 1):80"
 R2="$(rip 2):80"
 V="$VIP:80"
@@ -14,36 +13,20 @@ FOREIGN=10.99.0.200:80
 ns $NS_DIR ipvsadm -A -t $FOREIGN -s rr || fail "ipvsadm -A foreign"
 
 cf() {
-	write_cf <<CF
-checktimeout=1
-checkinterval=1
+	write_cf_http <<CF
 cleanstop=$1
-logfile="$LOG"
 virtual=$V
 	real=$R1 masq
 	real=$R2 masq
-	service=http
 	scheduler=rr
-	checktype=negotiate
-	request="check.html"
-	receive="ok"
 CF
 }
 
 for mode in yes no; do
 	note "---- cleanstop=$mode"
 	cf $mode
-	if topology_mode; then
-		ns $NS_DIR ipvsadm -A -t $V -s rr && ns $NS_DIR ipvsadm -a -t $V -r $R1 -m &&
-			ns $NS_DIR ipvsadm -a -t $V -r $R2 -m || fail "ipvsadm"
-	else
-		: >"$LOG"
-		director_start
-		wait_log 30 "Added real server: $R1 ($V)"
-		wait_log 10 "Added real server: $R2 ($V)"
-	fi
-	wait_ipvs 10 "-> $R1 +Masq +1 "
-	wait_ipvs 10 "-> $R2 +Masq +1 "
+	topology_mode || : >"$LOG"
+	reals_up "$V" rr masq "$R1=1" "$R2=1"
 	snapshot "cleanstop-$mode-running"
 	if topology_mode; then
 		[ $mode = yes ] && ns $NS_DIR ipvsadm -D -t $V

@@ -2,14 +2,19 @@
 //! sorry server on loopback, the in-memory IPVS table. It takes one server
 //! down, then all of them (the fallback appears), then restores them, printing
 //! the events and the table as it goes.
+//!
+//! [`testbed`] holds its real servers (HTTP, switchable between answering,
+//! failing, hanging and refusing); the integration tests use them too.
+
+pub mod testbed;
 
 use crate::director::Director;
-use crate::eventlog::EventLog;
 use crate::ipvs::memory::MemoryIpvs;
 use crate::ipvs::{format_table, ServiceEntry};
-use crate::testbed::{Mode, TestServer};
+use crate::output::eventlog::EventLog;
 use std::path::Path;
 use std::time::Duration;
+use testbed::{Mode, TestServer};
 
 /// The embedded configuration.
 pub const CONFIG: &str = include_str!("demo.yaml");
@@ -48,8 +53,8 @@ fn has(t: &[ServiceEntry], addr: &str) -> bool {
 }
 
 /// Run the demo; returns the process exit code.
-pub async fn run() -> i32 {
-    match demo().await {
+pub fn run() -> i32 {
+    match super::runtime().block_on(demo()) {
         Ok(()) => {
             println!("\nDemo finished: every step behaved as expected.");
             0

@@ -1,6 +1,7 @@
 //! A small HTTP real server whose behaviour can be switched while it runs:
 //! answer 200 with its name, answer 503, accept and hang, or refuse
-//! connections. The demo uses it, and so do the integration tests.
+//! connections. The demo's real servers; the integration tests use them too
+//! (they must be in the library for `tests/` to reach them).
 
 use bytes::Bytes;
 use http_body_util::Full;

@@ -2,10 +2,43 @@
 //! report one row per (virtual, real). Never touches IPVS.
 
 use crate::config::Config;
-use crate::eventlog::fmt_virtual;
-use crate::plan::Plan;
+use crate::core::events::fmt_virtual;
+use crate::core::plan::Plan;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::path::Path;
+
+/// Check the reals of the config at `path` (those the filters select) and
+/// print the rows (a table, or JSON). Exit code 0 when every real is up, 1
+/// when one is down or none matched.
+pub fn run(
+    path: &Path,
+    json: bool,
+    virtual_filter: Option<&str>,
+    real_filter: Option<&str>,
+) -> i32 {
+    let config = match super::load_config(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let rows = super::runtime().block_on(check_all(&config, virtual_filter, real_filter));
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+    } else {
+        print!("{}", format_rows(&rows));
+    }
+    if rows.is_empty() {
+        eprintln!("no real server matched");
+        1
+    } else if rows.iter().all(|r| r.up) {
+        0
+    } else {
+        1
+    }
+}
 
 /// One row of the report.
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,78 @@
+//! `ldirectord-rs run`: the director in the foreground, programming the
+//! kernel's IPVS table (or an in-memory one). SIGHUP reloads; SIGTERM/SIGINT
+//! stop.
+
+use crate::cli::Backend;
+use crate::director::{Director, StartError};
+use crate::ipvs::{Ipvs, IpvsError};
+use std::path::Path;
+
+/// Run the director until it is stopped. `nofile` is the open-files limit in
+/// force (warned about when too low for `maxchecks`).
+pub fn run(path: &Path, backend: Backend, nofile: u64) -> i32 {
+    // Validate the config before touching the kernel.
+    let config = match super::load_config(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // Sockets in flight at most: one per real, bounded by maxchecks.
+    let maxchecks = config.global.maxchecks as u64;
+    let in_flight = config.global.maxchecks.min(super::real_count(&config)) as u64;
+    if nofile < in_flight + 64 {
+        eprintln!(
+            "ldirectord-rs: warning: the open-files limit is {nofile}, too low for maxchecks={maxchecks}: lower maxchecks or raise LimitNOFILE"
+        );
+    }
+    let backend = match open_backend(backend) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("ldirectord-rs: {e}");
+            return e.exit_code();
+        }
+    };
+    super::runtime().block_on(serve(path, backend))
+}
+
+fn open_backend(kind: Backend) -> Result<Box<dyn Ipvs>, IpvsError> {
+    Ok(match kind {
+        Backend::Memory => Box::new(crate::ipvs::memory::MemoryIpvs::new()),
+        Backend::Netlink => Box::new(crate::ipvs::netlink::NetlinkIpvs::connect()?),
+    })
+}
+
+/// Start the director on `backend`, its status listener and signal handlers,
+/// tell systemd it is ready, and run it until it stops.
+async fn serve(path: &Path, backend: Box<dyn Ipvs>) -> i32 {
+    let director = match Director::start(path, backend) {
+        Ok(d) => d,
+        Err(e @ StartError::Config(_)) => {
+            eprintln!("{e}");
+            return e.exit_code();
+        }
+        Err(e) => {
+            eprintln!("ldirectord-rs: {e}");
+            return e.exit_code();
+        }
+    };
+    if let Some(addr) = director.config().global.statusaddress {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => {
+                tokio::spawn(crate::output::status::serve(l, director.status_sender()));
+            }
+            Err(e) => {
+                eprintln!("ldirectord-rs: cannot listen on statusaddress {addr}: {e}");
+                return 1;
+            }
+        }
+    }
+    let control = match crate::director::signals() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ldirectord-rs: cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
+    crate::output::notify::ready();
+    director.run(control).await;
+    0
+}
