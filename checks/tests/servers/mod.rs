@@ -225,19 +225,54 @@ pub fn listening(port: u16) -> bool {
     std::net::TcpStream::connect_timeout(&local(port), Duration::from_millis(200)).is_ok()
 }
 
-/// A self-signed certificate for 127.0.0.1 / localhost, written as PEM
-/// files `cert.pem` and `key.pem` in `dir` (readable by `owner` when set).
+/// The test binary's own certificate authority (made once), which signs
+/// every certificate [`write_cert`] writes: a client that verifies (as
+/// Debian's ldirectord does, through IO::Socket::SSL's defaults) trusts it
+/// when told to (`SSL_CERT_FILE`, `PERL_LWP_SSL_CA_FILE`); the probes,
+/// which do not verify, see no difference.
+fn test_ca() -> &'static (rcgen::Issuer<'static, rcgen::KeyPair>, String) {
+    static CA: std::sync::OnceLock<(rcgen::Issuer<'static, rcgen::KeyPair>, String)> =
+        std::sync::OnceLock::new();
+    CA.get_or_init(|| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "ldirectord-rs test CA");
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let pem = params.self_signed(&key).unwrap().pem();
+        (rcgen::Issuer::new(params, key), pem)
+    })
+}
+
+/// The test CA's certificate, PEM.
+pub fn test_ca_pem() -> &'static str {
+    &test_ca().1
+}
+
+/// A certificate for 127.0.0.1 / localhost signed by the test CA, written
+/// as PEM files `cert.pem` and `key.pem` in `dir` (readable by `owner`
+/// when set).
 pub fn write_cert(
     dir: &Path,
     owner: Option<(u32, u32)>,
 ) -> (std::path::PathBuf, std::path::PathBuf) {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+    let key_pair = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
             .unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    let leaf = params.signed_by(&key_pair, &test_ca().0).unwrap();
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key, key_pair.serialize_pem()).unwrap();
     if let Some((uid, gid)) = owner {
         for f in [&cert, &key] {
             std::os::unix::fs::chown(f, Some(uid), Some(gid)).unwrap();
