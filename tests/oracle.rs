@@ -247,7 +247,10 @@ fn judge(
     }
 }
 
-fn print_table(rows: &[Row]) {
+fn print_table(rows: &mut [Row]) {
+    // By service, then phase (the rows come phase by phase).
+    let order = |s: &str| cases::SERVICES.iter().position(|x| *x == s);
+    rows.sort_by_key(|r| order(r.service));
     println!(
         "\n{:<11} {:<36} {:<8} {:<11} {:<14} note",
         "service", "situation", "right", "ldirectord", "ldirectord-rs"
@@ -323,10 +326,20 @@ fn ldirectord_and_ldirectord_rs_agree() {
         let look = watch(&ld, &rs, &cases, 2, MIN_WATCH);
         judge(&cases, 2, &look, &ld, &rs, &mut rows, &mut problems);
     }
-    print_table(&rows);
+    print_table(&mut rows);
     println!("\ntotal {:.1}s", started.elapsed().as_secs_f64());
     if !problems.is_empty() {
-        println!("\nldirectord's log:\n{}", ld.log());
+        // Its last lines, without Perl's warnings about the stand-in's
+        // listing.
+        let log = ld.log();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| !l.starts_with("Use of uninitialized"))
+            .collect();
+        println!(
+            "\nldirectord's log (end):\n{}",
+            lines[lines.len().saturating_sub(80)..].join("\n")
+        );
     }
     ld.stop();
     rs.stop();

@@ -244,8 +244,31 @@ impl Smtpd {
     }
 }
 
-/// Dovecot (pop3, pop3s, imap, imaps) with these users.
+/// Dovecot (pop3, pop3s, imap, imaps) with these users, on the standard
+/// ports (110, 995, 143, 993) of an address of its own in 127.0.143.0/24:
+/// ldirectord's imap check connects to the standard port whatever the
+/// real's port (see the imap cases).
 pub fn dovecot(dir: &Path, users: &[(&str, &str)]) -> Dovecot {
+    const STANDARD: [u16; 4] = [110, 995, 143, 993];
+    static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(2);
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            n < 250,
+            "no address in 127.0.143.0/24 with ports 110, 995, 143, 993 free"
+        );
+        let ip = std::net::IpAddr::from([127, 0, 143, n]);
+        let free = STANDARD
+            .iter()
+            .all(|p| std::net::TcpListener::bind((ip, *p)).is_ok());
+        if free {
+            return Dovecot::start_at(dir, users, ip, Some(STANDARD));
+        }
+    }
+}
+
+/// Dovecot on free ports of 127.0.0.1.
+pub fn dovecot_anywhere(dir: &Path, users: &[(&str, &str)]) -> Dovecot {
     Dovecot::start(dir, users)
 }
 

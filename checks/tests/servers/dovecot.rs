@@ -9,13 +9,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::{free_port, listening, write_cert, Proc};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use super::{free_port, write_cert_for, Proc};
 
 pub const BINARY: &str = "/usr/sbin/dovecot";
 
 /// A running Dovecot, killed when dropped (its whole process group).
 pub struct Dovecot {
     pub proc: Proc,
+    /// The address it listens on.
+    pub ip: IpAddr,
     pub pop3: u16,
     pub pop3s: u16,
     pub imap: u16,
@@ -25,8 +29,20 @@ pub struct Dovecot {
 
 impl Dovecot {
     /// Start Dovecot over `dir` (created empty by the caller) with these
-    /// `(user, password)` accounts; waits until all four ports listen.
+    /// `(user, password)` accounts on free ports of 127.0.0.1; waits until
+    /// all four ports listen.
     pub fn start(dir: &Path, users: &[(&str, &str)]) -> Dovecot {
+        Self::start_at(dir, users, IpAddr::V4(Ipv4Addr::LOCALHOST), None)
+    }
+
+    /// The same on `ip` (any 127.0.0.0/8 address), on `ports` (pop3,
+    /// pop3s, imap, imaps) when given, else on free ones.
+    pub fn start_at(
+        dir: &Path,
+        users: &[(&str, &str)],
+        ip: IpAddr,
+        ports: Option<[u16; 4]>,
+    ) -> Dovecot {
         // The mail processes run as nobody: they must reach their homes.
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         for sub in ["run", "state", "mail"] {
@@ -34,8 +50,8 @@ impl Dovecot {
         }
         let (uid, gid) = super::user_ids("nobody");
         std::os::unix::fs::chown(dir.join("mail"), Some(uid), Some(gid)).unwrap();
-        let (cert, key) = write_cert(dir, None);
-        let [pop3, pop3s, imap, imaps] = [(); 4].map(|_| free_port());
+        let (cert, key) = write_cert_for(dir, None, &[ip.to_string()]);
+        let [pop3, pop3s, imap, imaps] = ports.unwrap_or_else(|| [(); 4].map(|_| free_port()));
         let d = dir.display();
         let dh = if Path::new("/usr/share/dovecot/dh.pem").exists() {
             "ssl_dh = </usr/share/dovecot/dh.pem\n"
@@ -47,7 +63,7 @@ impl Dovecot {
 state_dir = {d}/state
 log_path = {d}/dovecot.log
 protocols = pop3 imap
-listen = 127.0.0.1
+listen = {ip}
 ssl = yes
 ssl_cert = <{cert}
 ssl_key = <{key}
@@ -72,22 +88,22 @@ service anvil {{
 }}
 service imap-login {{
   inet_listener imap {{
-    address = 127.0.0.1
+    address = {ip}
     port = {imap}
   }}
   inet_listener imaps {{
-    address = 127.0.0.1
+    address = {ip}
     port = {imaps}
     ssl = yes
   }}
 }}
 service pop3-login {{
   inet_listener pop3 {{
-    address = 127.0.0.1
+    address = {ip}
     port = {pop3}
   }}
   inet_listener pop3s {{
-    address = 127.0.0.1
+    address = {ip}
     port = {pop3s}
     ssl = yes
   }}
@@ -98,6 +114,7 @@ service pop3-login {{
         );
         std::fs::write(dir.join("dovecot.conf"), conf).unwrap();
         let mut d = Dovecot {
+            ip,
             proc: Proc::start_group(
                 "dovecot",
                 Command::new(BINARY)
@@ -116,6 +133,10 @@ service pop3-login {{
             d.write_password(user, pw);
         }
         let ports = [pop3, pop3s, imap, imaps];
+        let listening = |port: u16| {
+            let addr = SocketAddr::new(ip, port);
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        };
         d.proc.wait_ready(Duration::from_secs(20), || {
             ports.iter().all(|p| listening(*p))
         });

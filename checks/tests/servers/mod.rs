@@ -261,10 +261,20 @@ pub fn write_cert(
     dir: &Path,
     owner: Option<(u32, u32)>,
 ) -> (std::path::PathBuf, std::path::PathBuf) {
+    write_cert_for(dir, owner, &[])
+}
+
+/// [`write_cert`] for `more` names (addresses) besides localhost and
+/// 127.0.0.1.
+pub fn write_cert_for(
+    dir: &Path,
+    owner: Option<(u32, u32)>,
+    more: &[String],
+) -> (std::path::PathBuf, std::path::PathBuf) {
     let key_pair = rcgen::KeyPair::generate().unwrap();
-    let mut params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap();
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    names.extend(more.iter().cloned());
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "localhost");
