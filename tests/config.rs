@@ -1324,3 +1324,55 @@ fn debian_example_email_lines_load() {
     assert_eq!(e.emailalertfreq, Duration::from_secs(3600));
     assert_eq!(e.emailalertstatus, ldirectord_rs::config::AlertStatus::ALL);
 }
+
+// ---------------------------------------------------------------------------
+// The status listener's address and who may connect
+// ---------------------------------------------------------------------------
+
+#[test]
+fn statusaddress_off_loopback_needs_statusallow() {
+    let e = cf_str("checktimeout=3\nstatusaddress=0.0.0.0:9116\n").unwrap_err();
+    assert_problems(
+        &e,
+        &[(2, "statusaddress 0.0.0.0:9116 is not a loopback address")],
+    );
+    assert!(e.to_string().starts_with("t.cf:2: "), "{e}");
+    assert!(e.to_string().contains("statusallow="), "{e}");
+    let e = yaml_str("checktimeout: 3\nstatusaddress: \"[::]:9116\"\n").unwrap_err();
+    assert_problems(
+        &e,
+        &[(2, "statusaddress [::]:9116 is not a loopback address")],
+    );
+    assert!(e.to_string().starts_with("t.yaml:2: "), "{e}");
+
+    // Loopback needs nothing; any address with statusallow is accepted.
+    for a in ["127.0.0.1:9116", "127.3.2.1:1", "[::1]:9116"] {
+        let c = cf_str(&format!("statusaddress={a}\n")).unwrap();
+        assert!(c.global.statusallow.is_empty());
+    }
+    let c = cf_str("statusaddress=0.0.0.0:9116\nstatusallow=10.0.0.0/8, 192.0.2.7 2001:db8::/32\n")
+        .unwrap();
+    let allow = &c.global.statusallow;
+    assert_eq!(allow.len(), 3);
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let allowed = |s: &str| allow.iter().any(|n| n.contains(ip(s)));
+    assert!(allowed("10.200.0.1") && allowed("192.0.2.7") && allowed("2001:db8:1::5"));
+    assert!(
+        allowed("::ffff:10.1.2.3"),
+        "an IPv4-mapped peer is its IPv4 address"
+    );
+    assert!(!allowed("192.0.2.8") && !allowed("11.0.0.1") && !allowed("2001:db9::1"));
+    assert_round_trip(&c);
+    let y =
+        yaml_str("statusaddress: 0.0.0.0:9116\nstatusallow: 10.0.0.0/8, 192.0.2.7 2001:db8::/32\n")
+            .unwrap();
+    assert_eq!(y, c);
+
+    let e = cf_str("statusaddress=0.0.0.0:9116\nstatusallow=10.0.0.0/33\n").unwrap_err();
+    assert_problems(&e, &[(2, "the prefix length must be 0 to 32")]);
+    let e = cf_str("statusallow=example.com\n").unwrap_err();
+    assert_problems(&e, &[(1, "\"example.com\" is not a network")]);
+    let e = cf_str("virtual=127.0.0.1:80\n\tstatusallow=10.0.0.0/8\n\tservice=none\n").unwrap_err();
+    assert_eq!(problems(&e).len(), 1, "{e}");
+    assert_eq!(problems(&e)[0].0, 2, "{e}");
+}

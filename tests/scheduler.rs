@@ -32,7 +32,7 @@ async fn status(tx: &mpsc::Sender<StatusQuery>) -> Status {
     })
     .await
     .unwrap();
-    serde_json::from_str(&rx.await.unwrap()).unwrap()
+    serde_json::from_slice(&rx.await.unwrap()).unwrap()
 }
 
 fn checks(s: &Status) -> Vec<u64> {

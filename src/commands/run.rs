@@ -5,6 +5,7 @@
 use crate::cli::Backend;
 use crate::director::{Director, StartError};
 use crate::ipvs::{Ipvs, IpvsError};
+use crate::output::status;
 use std::path::Path;
 
 /// Run the director until it is stopped. `nofile` is the open-files limit in
@@ -15,10 +16,10 @@ pub fn run(path: &Path, backend: Backend, nofile: u64) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    // Sockets in flight at most: one per real, bounded by maxchecks.
+    // Files the checks may hold at once (one socket per check in flight).
     let maxchecks = config.global.maxchecks as u64;
-    let in_flight = config.global.maxchecks.min(super::real_count(&config)) as u64;
-    if nofile < in_flight + 64 {
+    let check_files = status::check_files(&config);
+    if nofile < check_files + status::FIXED_FILES {
         eprintln!(
             "ldirectord-rs: warning: the open-files limit is {nofile}, too low for maxchecks={maxchecks}: lower maxchecks or raise LimitNOFILE"
         );
@@ -30,7 +31,7 @@ pub fn run(path: &Path, backend: Backend, nofile: u64) -> i32 {
             return e.exit_code();
         }
     };
-    super::runtime().block_on(serve(path, backend))
+    super::runtime().block_on(serve(path, backend, nofile, check_files))
 }
 
 fn open_backend(kind: Backend) -> Result<Box<dyn Ipvs>, IpvsError> {
@@ -40,9 +41,11 @@ fn open_backend(kind: Backend) -> Result<Box<dyn Ipvs>, IpvsError> {
     })
 }
 
-/// Start the director on `backend`, its status listener and signal handlers,
-/// tell systemd it is ready, and run it until it stops.
-async fn serve(path: &Path, backend: Box<dyn Ipvs>) -> i32 {
+/// Start the director on `backend`, its status listener (its connections
+/// kept below the open-files limit `nofile`, leaving the checks their
+/// `check_files`) and signal handlers, tell systemd it is ready, and run it
+/// until it stops.
+async fn serve(path: &Path, backend: Box<dyn Ipvs>, nofile: u64, check_files: u64) -> i32 {
     let director = match Director::start(path, backend) {
         Ok(d) => d,
         Err(e @ StartError::Config(_)) => {
@@ -57,7 +60,9 @@ async fn serve(path: &Path, backend: Box<dyn Ipvs>) -> i32 {
     if let Some(addr) = director.config().global.statusaddress {
         match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => {
-                tokio::spawn(crate::output::status::serve(l, director.status_sender()));
+                let allow = director.config().global.statusallow.clone();
+                let limits = status::Limits::new(nofile, check_files, allow);
+                tokio::spawn(status::serve(l, director.status_sender(), limits));
             }
             Err(e) => {
                 eprintln!("ldirectord-rs: cannot listen on statusaddress {addr}: {e}");

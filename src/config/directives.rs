@@ -10,7 +10,7 @@
 //!   never daemonises itself; run it under systemd or another supervisor).
 
 use super::types::{
-    AlertStatus, CheckService, CheckType, HttpMethod, LogTarget, Mailbox, SyncDaemon,
+    AlertStatus, CheckService, CheckType, Cidr, HttpMethod, LogTarget, Mailbox, SyncDaemon,
 };
 use super::value::*;
 use super::Problems;
@@ -41,6 +41,7 @@ pub const GLOBAL_ONLY: &[&str] = &[
     "resyncinterval",
     "maxchecks",
     "statusaddress",
+    "statusallow",
     "syncdaemon",
     "fork",
     "supervised",
@@ -159,7 +160,10 @@ pub struct RawGlobal {
     pub maintenancedir: Option<PathBuf>,
     pub resyncinterval: Option<Duration>,
     pub maxchecks: Option<usize>,
-    pub statusaddress: Option<SocketAddr>,
+    /// With the line it was given on (a non-loopback one is refused there
+    /// without `statusallow`).
+    pub statusaddress: Option<(SocketAddr, usize)>,
+    pub statusallow: Option<Vec<Cidr>>,
     pub callback: Option<String>,
     pub syncdaemon: Option<Vec<SyncDaemon>>,
 }
@@ -222,7 +226,7 @@ impl Scope for RawGlobal {
         &mut self,
         key: &str,
         value: &str,
-        _line: usize,
+        line: usize,
         _errs: &mut Problems,
     ) -> Option<Result<(), String>> {
         Some(match key {
@@ -265,8 +269,14 @@ impl Scope for RawGlobal {
                     Some(p) => Ok(SocketAddr::new(ip, p)),
                     None => Err("expected ip:port, e.g. 127.0.0.1:9116".into()),
                 })
-                .map(|a| self.statusaddress = Some(a))
+                .map(|a| self.statusaddress = Some((a, line)))
                 .map_err(|e| bad(key, value, e)),
+            // A bad list still counts as given: its own error is enough.
+            "statusallow" => {
+                let r = parse_cidrs(value);
+                self.statusallow = Some(r.clone().unwrap_or_default());
+                r.map(|_| ()).map_err(|e| bad(key, value, e))
+            }
             "callback" => {
                 if value.trim().is_empty() {
                     Err("invalid callback: empty".into())

@@ -23,7 +23,7 @@
 //! `directives`).
 
 pub mod cf;
-mod directives;
+pub mod directives;
 mod error;
 mod resolve;
 mod types;
@@ -33,6 +33,7 @@ pub mod yaml;
 pub(crate) use error::{to_errors, Problems};
 pub use error::{ConfigError, ConfigErrors};
 pub use types::*;
+pub use value::parse_smtp;
 
 use std::path::Path;
 

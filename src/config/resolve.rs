@@ -34,7 +34,8 @@ fn resolve_global(g: &RawGlobal) -> Global {
         maintenancedir: g.maintenancedir.clone(),
         resyncinterval: g.resyncinterval.unwrap_or(Duration::from_secs(10)),
         maxchecks: g.maxchecks.unwrap_or(4096),
-        statusaddress: g.statusaddress,
+        statusaddress: g.statusaddress.map(|(a, _)| a),
+        statusallow: g.statusallow.clone().unwrap_or_default(),
         syncdaemon: g.syncdaemon.clone().unwrap_or_default(),
     }
 }
@@ -291,6 +292,16 @@ pub(crate) fn resolve(
     mut errs: Problems,
 ) -> Result<Config, ConfigErrors> {
     let global = resolve_global(g);
+    if let Some((addr, line)) = g.statusaddress {
+        if !addr.ip().to_canonical().is_loopback() && g.statusallow.is_none() {
+            errs.push((
+                line,
+                format!(
+                    "statusaddress {addr} is not a loopback address: anyone who reaches it would read the config path, every virtual and real and why each failed; add statusallow= with the networks that may connect (e.g. statusallow=192.0.2.0/24), or listen on 127.0.0.1"
+                ),
+            ));
+        }
+    }
     let mut out: Vec<Virtual> = Vec::new();
     for v in virtuals {
         if let Some(rv) = resolve_virtual(v, &global, &mut errs) {

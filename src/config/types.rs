@@ -6,7 +6,7 @@
 pub(crate) use crate::ipvs::types::{flags, Forward, Protocol, ServiceKey, SyncDaemon, SyncState};
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -56,6 +56,9 @@ pub struct Global {
     pub maxchecks: usize,
     /// Where `/status`, `/metrics` and `/healthz` are served (ours; none).
     pub statusaddress: Option<SocketAddr>,
+    /// Who may connect to `statusaddress` besides loopback peers (ours;
+    /// required when `statusaddress` is not a loopback address).
+    pub statusallow: Vec<Cidr>,
     /// Connection-synchronisation daemons to run, for directors run as a pair
     /// (ours; `syncdaemon=master eth0 1`, comma-separated for both).
     pub syncdaemon: Vec<SyncDaemon>,
@@ -488,5 +491,41 @@ mod tests {
             assert_eq!(CheckService::from_name(s.name()), Some(s));
         }
         assert_eq!(CheckService::from_name("ldap"), None);
+    }
+}
+
+/// A network (`statusallow=`): `10.0.0.0/8`, `2001:db8::/32`; a bare
+/// address is a network of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    /// 0..=32 for IPv4, 0..=128 for IPv6.
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is in this network (an IPv4-mapped IPv6 address counts
+    /// as its IPv4 address).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn same(a: u128, b: u128, prefix: u8, bits: u8) -> bool {
+            let shift = u32::from(bits - prefix.min(bits));
+            a.checked_shr(shift).unwrap_or(0) == b.checked_shr(shift).unwrap_or(0)
+        }
+        match (self.addr.to_canonical(), ip.to_canonical()) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => same(
+                u128::from(u32::from(n)),
+                u128::from(u32::from(a)),
+                self.prefix,
+                32,
+            ),
+            (IpAddr::V6(n), IpAddr::V6(a)) => same(u128::from(n), u128::from(a), self.prefix, 128),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
     }
 }

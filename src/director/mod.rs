@@ -15,11 +15,13 @@
 //! | `lifecycle.rs` | whole-virtual passes: start, reload, resync; stop; signals |
 //! | `hooks.rs` | fallbackcommand, monitorfile, maintenancedir, sync daemons |
 //! | `status_view.rs` | the status model from the director's state |
+//! | `status_cache.rs` | the rendered pages, shared by every client, rendered off the loop |
 
 mod checks;
 mod hooks;
 mod lifecycle;
 mod on_result;
+mod status_cache;
 mod status_view;
 
 pub use checks::{check_task_size, CheckResult, Starvation};
@@ -37,6 +39,7 @@ use crate::output::status;
 use checks::CheckRun;
 use hooks::{run_command, Maintenance};
 use lifecycle::config_stamp;
+use status_cache::StatusCache;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -88,6 +91,8 @@ pub struct Director {
     counters: Counters,
     status_tx: mpsc::Sender<status::StatusQuery>,
     status_rx: Option<mpsc::Receiver<status::StatusQuery>>,
+    /// The rendered status pages, shared by every client.
+    status_cache: StatusCache,
     /// Email alerts (see [`crate::output::alert`]).
     alerter: crate::output::alert::Alerter,
 }
@@ -190,6 +195,7 @@ impl Director {
             },
             status_tx,
             status_rx: Some(status_rx),
+            status_cache: StatusCache::default(),
         };
         d.starvation_monitor = Some(d.starvation.spawn_monitor());
         d.refresh_maintenance();
@@ -260,6 +266,8 @@ impl Director {
                 }
                 _ = resync.tick() => self.resync(),
                 Some(req) = status_rx.recv() => self.answer(req),
+                // A status snapshot under way: its next slice.
+                _ = std::future::ready(()), if self.snapshotting() => self.snapshot_step(),
                 _ = second.tick() => {
                     crate::output::notify::watchdog();
                     if self.discounted > 0 {

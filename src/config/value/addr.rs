@@ -2,7 +2,7 @@
 //! `fallback=`, forward methods and persistence netmasks.
 
 use super::parse_count;
-use crate::config::types::{Fallback, Forward};
+use crate::config::types::{Cidr, Fallback, Forward};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Well-known service names accepted where a port number is expected.
@@ -334,4 +334,35 @@ pub fn parse_netmask(s: &str, v6: bool) -> Result<u32, String> {
             .map(u32::from)
             .map_err(|_| "dotted quad notation is required (255.255.255.0)".into())
     }
+}
+
+/// `statusallow=`: networks separated by commas or spaces, each
+/// `ip/prefix` or a bare `ip` (a network of one): `10.0.0.0/8, 192.0.2.7`.
+pub fn parse_cidrs(s: &str) -> Result<Vec<Cidr>, String> {
+    let mut out = Vec::new();
+    for tok in s.split(|c: char| c == ',' || c.is_whitespace()) {
+        if tok.is_empty() {
+            continue;
+        }
+        let (ip, prefix) = match tok.split_once('/') {
+            Some((ip, p)) => (ip, Some(p)),
+            None => (tok, None),
+        };
+        let addr: IpAddr = ip.parse().map_err(|_| {
+            format!("\"{tok}\" is not a network (10.0.0.0/8, 192.0.2.7, 2001:db8::/32)")
+        })?;
+        let bits: u8 = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => bits,
+            Some(p) => match p.parse::<u8>() {
+                Ok(n) if n <= bits => n,
+                _ => return Err(format!("\"{tok}\": the prefix length must be 0 to {bits}")),
+            },
+        };
+        out.push(Cidr { addr, prefix });
+    }
+    if out.is_empty() {
+        return Err("no network given (10.0.0.0/8, 192.0.2.7, 2001:db8::/32)".into());
+    }
+    Ok(out)
 }

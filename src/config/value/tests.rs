@@ -101,3 +101,23 @@ fn flags_and_masks() {
     assert!(parse_netmask("129", true).is_err());
     assert!(parse_netmask("24", false).is_err());
 }
+
+#[test]
+fn networks() {
+    let n = parse_cidrs("0.0.0.0/0 ::/0,127.0.0.1").unwrap();
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    assert_eq!(n.len(), 3);
+    assert!(n[0].contains(ip("203.0.113.9")) && !n[0].contains(ip("2001:db8::1")));
+    assert!(n[1].contains(ip("2001:db8::1")) && !n[1].contains(ip("203.0.113.9")));
+    assert!(n[2].contains(ip("127.0.0.1")) && !n[2].contains(ip("127.0.0.2")));
+    assert_eq!(n[2].to_string(), "127.0.0.1/32");
+    assert_eq!(
+        parse_cidrs("10.1.2.3/8").unwrap()[0].to_string(),
+        "10.1.2.3/8"
+    );
+    assert!(parse_cidrs("10.1.2.3/8").unwrap()[0].contains(ip("10.9.9.9")));
+    assert!(parse_cidrs("").is_err());
+    assert!(parse_cidrs(" , ").is_err());
+    assert!(parse_cidrs("::1/129").unwrap_err().contains("0 to 128"));
+    assert!(parse_cidrs("10.0.0.0/x").is_err());
+}

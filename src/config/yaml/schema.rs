@@ -145,7 +145,7 @@ scalar_struct! {
     pub struct YamlConfig {
         checkinterval, checktimeout, negotiatetimeout, failurecount, risecount,
         quiescent, cleanstop, autoreload, readdquiescent, logfile, maintenancedir,
-        resyncinterval, maxchecks, statusaddress, syncdaemon, fork, supervised,
+        resyncinterval, maxchecks, statusaddress, statusallow, syncdaemon, fork, supervised,
         callback, fallbackcommand,
         emailalert, emailalertfreq, emailalertstatus, emailalertfrom, smtp,
         // Recognised, not supported (each is an error saying so).

@@ -1,72 +1,77 @@
-//! The HTTP side of the status: the listener behind `statusaddress=`
-//! (`/status`, `/metrics`, `/healthz`) and the client of `ldirectord-rs
-//! status`.
+//! The HTTP side of the status: the answer to one request on the listener
+//! behind `statusaddress=` (see [`super::listener`]), and the client of
+//! `ldirectord-rs status`.
 
+use super::limits::DIRECTOR_TIMEOUT;
 use super::{Page, StatusQuery};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{ALLOW, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 
-/// Serve `/status`, `/metrics` and `/healthz` on `addr`, asking the director
-/// task through `tx` for each answer (5 s at most: a frozen director shows as
-/// a 503).
-pub async fn serve(listener: tokio::net::TcpListener, tx: mpsc::Sender<StatusQuery>) {
-    use bytes::Bytes;
-    use http_body_util::Full;
-    use hyper::{Response, StatusCode};
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let svc =
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let tx = tx.clone();
-                    async move {
-                        let (page, ctype) = match req.uri().path() {
-                            "/status" => (Some(Page::Status), "application/json"),
-                            "/metrics" => (Some(Page::Metrics), "text/plain; version=0.0.4"),
-                            "/healthz" => (Some(Page::Health), "text/plain"),
-                            _ => (None, "text/plain"),
-                        };
-                        let resp = |code: StatusCode, body: String| {
-                            Response::builder()
-                                .status(code)
-                                .header("content-type", ctype)
-                                .body(Full::new(Bytes::from(body)))
-                                .unwrap()
-                        };
-                        let Some(page) = page else {
-                            return Ok::<_, std::convert::Infallible>(resp(
-                                StatusCode::NOT_FOUND,
-                                "try /status, /metrics or /healthz\n".into(),
-                            ));
-                        };
-                        let (reply, rx) = oneshot::channel();
-                        if tx.send(StatusQuery { page, reply }).await.is_err() {
-                            return Ok(resp(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "director stopped\n".into(),
-                            ));
-                        }
-                        Ok(
-                            match tokio::time::timeout(std::time::Duration::from_secs(5), rx).await
-                            {
-                                Ok(Ok(body)) => resp(StatusCode::OK, body),
-                                _ => resp(
-                                    StatusCode::SERVICE_UNAVAILABLE,
-                                    "director did not answer within 5s\n".into(),
-                                ),
-                            },
-                        )
-                    }
-                });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, svc)
-                .await;
-        });
+/// Answer one request: GET or HEAD of `/status`, `/metrics` or `/healthz`,
+/// asked of the director task through `tx` ([`DIRECTOR_TIMEOUT`] at most: a
+/// frozen director shows as a 503). Any other method: 405.
+pub(super) async fn respond<B>(
+    req: Request<B>,
+    tx: mpsc::Sender<StatusQuery>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let reply = |code: StatusCode, ctype: &'static str, body: Bytes| {
+        let mut r = Response::new(Full::new(body));
+        *r.status_mut() = code;
+        r.headers_mut()
+            .insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static(ctype));
+        r
+    };
+    const TEXT: &str = "text/plain";
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            TEXT,
+            Bytes::from_static(b"only GET and HEAD\n"),
+        );
+        r.headers_mut()
+            .insert(ALLOW, hyper::header::HeaderValue::from_static("GET, HEAD"));
+        return Ok(r);
     }
+    let (page, ctype) = match req.uri().path() {
+        "/status" => (Page::Status, "application/json"),
+        "/metrics" => (Page::Metrics, "text/plain; version=0.0.4"),
+        "/healthz" => (Page::Health, TEXT),
+        _ => {
+            return Ok(reply(
+                StatusCode::NOT_FOUND,
+                TEXT,
+                Bytes::from_static(b"try /status, /metrics or /healthz\n"),
+            ))
+        }
+    };
+    let (answer, rx) = oneshot::channel();
+    let unavailable = |why: &'static str| {
+        reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            TEXT,
+            Bytes::from_static(why.as_bytes()),
+        )
+    };
+    let asked = tokio::time::timeout(DIRECTOR_TIMEOUT, async {
+        tx.send(StatusQuery {
+            page,
+            reply: answer,
+        })
+        .await
+        .map_err(|_| "director stopped\n")?;
+        rx.await.map_err(|_| "director could not render the page\n")
+    })
+    .await;
+    Ok(match asked {
+        Ok(Ok(body)) => reply(StatusCode::OK, ctype, body),
+        Ok(Err(why)) => unavailable(why),
+        Err(_) => unavailable("director did not answer within 5s\n"),
+    })
 }
 
 /// Fetch `path` from a status server (for `ldirectord-rs status`).
@@ -107,4 +112,59 @@ pub async fn fetch(addr: SocketAddr, path: &str) -> Result<String, String> {
     tokio::time::timeout(std::time::Duration::from_secs(10), work)
         .await
         .map_err(|_| format!("{addr}{path}: timed out after 10s"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A director stand-in: answers every query with the page's name.
+    fn director() -> mpsc::Sender<StatusQuery> {
+        let (tx, mut rx) = mpsc::channel::<StatusQuery>(4);
+        tokio::spawn(async move {
+            while let Some(q) = rx.recv().await {
+                let _ = q.reply.send(Bytes::from(format!("{:?}", q.page)));
+            }
+        });
+        tx
+    }
+
+    fn req(method: Method, path: &str) -> Request<()> {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .body(())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn get_and_head_only() {
+        let tx = director();
+        for m in [Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS] {
+            let r = respond(req(m.clone(), "/status"), tx.clone())
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{m}");
+            assert_eq!(r.headers()[ALLOW], "GET, HEAD");
+        }
+        let r = respond(req(Method::GET, "/metrics"), tx.clone())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[CONTENT_TYPE], "text/plain; version=0.0.4");
+        let r = respond(req(Method::HEAD, "/healthz"), tx.clone())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = respond(req(Method::GET, "/nope"), tx).await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn a_stopped_director_is_a_503() {
+        let (tx, rx) = mpsc::channel::<StatusQuery>(1);
+        drop(rx);
+        let r = respond(req(Method::GET, "/healthz"), tx).await.unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
 }

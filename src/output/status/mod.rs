@@ -1,16 +1,30 @@
 //! Status and metrics: what the director believes about every real, what the
-//! table holds, and counters, rendered on demand by the director task itself
-//! (so an answer also proves the loop is alive).
+//! table holds, and counters, answered by the director task itself (so an
+//! answer also proves the loop is alive) from a rendering it shares between
+//! every client (see `director::status_cache`).
 //!
 //! Served over HTTP when `statusaddress=` is set: `/status` (JSON),
 //! `/metrics` (Prometheus text format), `/healthz` (`ok`). `ldirectord-rs
 //! status` prints `/status` as a table.
+//!
+//! | file | job |
+//! |---|---|
+//! | `listener.rs` | the accept loop: `statusallow`, the connection cap, timeouts, accept back-off |
+//! | `limits.rs` | the limits, and the cap derived from the open-files limit |
+//! | `write_guard.rs` | the write timeout (a client that stops reading) |
+//! | `http.rs` | one request's answer (GET/HEAD only); the `status` client |
+//! | `metrics.rs`, `text.rs` | the Prometheus and human renderings |
 
 mod http;
+mod limits;
+mod listener;
 mod metrics;
 mod text;
+mod write_guard;
 
-pub use http::{fetch, serve};
+pub use http::fetch;
+pub use limits::{check_files, Limits, FIXED_FILES};
+pub use listener::serve;
 pub use metrics::format_metrics;
 pub use text::format_status;
 
@@ -72,8 +86,9 @@ pub enum Page {
     Health,
 }
 
-/// A question to the director task: render `page` and send it on `reply`.
+/// A question to the director task: send `page` on `reply` (the bytes are
+/// shared, not copied, between every client of one rendering).
 pub struct StatusQuery {
     pub page: Page,
-    pub reply: oneshot::Sender<String>,
+    pub reply: oneshot::Sender<bytes::Bytes>,
 }
