@@ -28,6 +28,8 @@ mod servers;
 
 #[path = "oracle/cases.rs"]
 mod cases;
+#[path = "oracle/daemons.rs"]
+mod daemons;
 #[path = "oracle/databases.rs"]
 mod databases;
 #[path = "oracle/directors.rs"]
@@ -40,8 +42,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cases::{Breakage, Case, Known, Lab};
+use cases::{Breakage, Case, Known};
 use directors::{Entry, Ldirectord, Rs};
+use lab::Lab;
 
 /// Check timings: ldirectord checks each virtual's reals one after the
 /// other (here one real per virtual, each virtual in its own child).
@@ -99,7 +102,9 @@ fn selection() -> Vec<&'static str> {
             println!("SKIPPED pgsql: no /usr/lib/postgresql/*/bin (apt-get install postgresql)");
             continue;
         }
-        if matches!(*s, "ftp" | "smtp") && !(lab::Ftpd::available() && lab::Smtpd::available()) {
+        if matches!(*s, "ftp" | "smtp")
+            && !(daemons::Ftpd::available() && daemons::Smtpd::available())
+        {
             println!("SKIPPED {s}: python3 with pyftpdlib and smtpd needed (apt-get install python3-pyftpdlib)");
             continue;
         }
