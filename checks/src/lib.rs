@@ -34,6 +34,8 @@
 //! - `http_proxy.rs`: [`Probe::HttpProxy`], a GET through the real as proxy.
 //! - `oracle.rs`: why `service=oracle` is refused (no honest probe).
 //! - `wire.rs`: the bounded frame reader of the binary protocols.
+//! - `attempts.rs`: [`run_attempts`], a probe tried up to N times
+//!   (`checkcount`).
 //! - `lines.rs`: [`Lines`] and [`Reply`], the bounded line reader/writer of
 //!   the line protocols (and of the director's SMTP alert client).
 //! - `tls.rs`: the TLS client of https, imaps and pops (ring, SNI rule).
@@ -56,6 +58,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+mod attempts;
 mod banner;
 mod dns;
 mod external;
@@ -81,6 +84,7 @@ mod sys;
 mod tcp;
 mod tls;
 mod wire;
+pub use attempts::run_attempts;
 pub use http_proxy::HttpProxyProbe;
 pub use ldap::LdapProbe;
 pub use oracle::ORACLE_NOT_SUPPORTED;

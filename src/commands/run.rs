@@ -24,6 +24,7 @@ pub fn run(path: &Path, backend: Backend, nofile: u64) -> i32 {
             "ldirectord-rs: warning: the open-files limit is {nofile}, too low for maxchecks={maxchecks}: lower maxchecks or raise LimitNOFILE"
         );
     }
+    let instances = instance_command(backend);
     let backend = match open_backend(backend) {
         Ok(b) => b,
         Err(e) => {
@@ -31,7 +32,21 @@ pub fn run(path: &Path, backend: Backend, nofile: u64) -> i32 {
             return e.exit_code();
         }
     };
-    super::runtime().block_on(serve(path, backend, nofile, check_files))
+    super::runtime().block_on(serve(path, backend, nofile, check_files, instances))
+}
+
+/// How this director runs the directors of `execute=`: this same program,
+/// `-f CONFIG run --ipvs` the same backend.
+fn instance_command(kind: Backend) -> Option<crate::director::InstanceCommand> {
+    let program = std::env::current_exe().ok()?;
+    let backend = match kind {
+        Backend::Netlink => "netlink",
+        Backend::Memory => "memory",
+    };
+    Some(crate::director::InstanceCommand {
+        program,
+        args: vec!["run".into(), "--ipvs".into(), backend.into()],
+    })
 }
 
 fn open_backend(kind: Backend) -> Result<Box<dyn Ipvs>, IpvsError> {
@@ -45,8 +60,14 @@ fn open_backend(kind: Backend) -> Result<Box<dyn Ipvs>, IpvsError> {
 /// kept below the open-files limit `nofile`, leaving the checks their
 /// `check_files`) and signal handlers, tell systemd it is ready, and run it
 /// until it stops.
-async fn serve(path: &Path, backend: Box<dyn Ipvs>, nofile: u64, check_files: u64) -> i32 {
-    let director = match Director::start(path, backend) {
+async fn serve(
+    path: &Path,
+    backend: Box<dyn Ipvs>,
+    nofile: u64,
+    check_files: u64,
+    instances: Option<crate::director::InstanceCommand>,
+) -> i32 {
+    let mut director = match Director::start(path, backend) {
         Ok(d) => d,
         Err(e @ StartError::Config(_)) => {
             eprintln!("{e}");
@@ -57,6 +78,9 @@ async fn serve(path: &Path, backend: Box<dyn Ipvs>, nofile: u64, check_files: u6
             return e.exit_code();
         }
     };
+    if let Some(c) = instances {
+        director.set_instance_command(c);
+    }
     if let Some(addr) = director.config().global.statusaddress {
         match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => {

@@ -14,17 +14,22 @@
 //! | `checks.rs` | the per-check task: cadence, spread, `maxchecks`, starvation |
 //! | `lifecycle.rs` | whole-virtual passes: start, reload, resync; stop; signals |
 //! | `hooks.rs` | fallbackcommand, monitorfile, maintenancedir, sync daemons |
+//! | `instances.rs` | `execute=`: the child directors of other configurations |
+//! | `maintenance_names.rs` | `maintenancedir` files named by host |
 //! | `status_view.rs` | the status model from the director's state |
 //! | `status_cache.rs` | the rendered pages, shared by every client, rendered off the loop |
 
 mod checks;
 mod hooks;
+mod instances;
 mod lifecycle;
+mod maintenance_names;
 mod on_result;
 mod status_cache;
 mod status_view;
 
 pub use checks::{check_task_size, CheckResult, Starvation};
+pub use instances::{InstanceCommand, EXECUTED_BY};
 pub use lifecycle::{signals, Control};
 
 use crate::config::{self, Config};
@@ -95,6 +100,12 @@ pub struct Director {
     status_cache: StatusCache,
     /// Email alerts (see [`crate::output::alert`]).
     alerter: crate::output::alert::Alerter,
+    /// The directors of `execute=` (see `instances.rs`).
+    instances: instances::Instances,
+    /// `maintenancedir` files named by host, resolved.
+    host_files: maintenance_names::HostFiles,
+    /// Resolves the config's host names at every reload (the system's).
+    resolver: Arc<dyn config::Resolver + Send>,
 }
 
 /// For one virtual: how many reals are up / unknown, and its effective
@@ -196,7 +207,13 @@ impl Director {
             status_tx,
             status_rx: Some(status_rx),
             status_cache: StatusCache::default(),
+            instances: instances::Instances::new(path),
+            host_files: Default::default(),
+            resolver: Arc::new(config::SystemResolver),
         };
+        for w in &d.config.warnings.0 {
+            d.log.log(&format!("Warning: {w}"));
+        }
         d.starvation_monitor = Some(d.starvation.spawn_monitor());
         d.refresh_maintenance();
         d.ensure_sync_daemons();
@@ -209,6 +226,18 @@ impl Director {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Resolve the config's host names with `r` from the next reload on
+    /// (tests; the system's resolver otherwise).
+    pub fn set_resolver(&mut self, r: Arc<dyn config::Resolver + Send>) {
+        self.resolver = r;
+    }
+
+    /// How to run the directors of `execute=` (without it they are not
+    /// started, and the log says so).
+    pub fn set_instance_command(&mut self, c: InstanceCommand) {
+        self.instances.set_command(c);
     }
 
     /// The state of `vi`'s real `ri`.
@@ -250,6 +279,10 @@ impl Director {
         second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.alerter
             .set_status(crate::output::alert::DaemonStatus::Running);
+        let execute = self.config.global.execute.clone();
+        for l in self.instances.apply(&execute, false) {
+            self.log.log(&l);
+        }
         loop {
             tokio::select! {
                 Some(r) = rx.recv() => {
@@ -284,6 +317,9 @@ impl Director {
                     if self.need_resync {
                         self.resync();
                     }
+                    for l in self.instances.reap() {
+                        self.log.log(&l);
+                    }
                     self.refresh_maintenance();
                     if self.config.global.autoreload && self.config_changed() {
                         self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
@@ -311,6 +347,9 @@ impl Director {
             if resync.period() != self.config.global.resyncinterval.max(MIN_RESYNC) {
                 resync = resync_timer(self.config.global.resyncinterval);
             }
+        }
+        for l in self.instances.stop_all().await {
+            self.log.log(&l);
         }
         self.stop();
         // Email alerts: let the last ones (the stop's) go out, bounded.
