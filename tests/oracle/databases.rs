@@ -30,8 +30,13 @@ impl Mariadb {
     pub const BINARY: &'static str = "/usr/sbin/mariadbd";
 
     pub fn start(dir: &Path) -> Mariadb {
+        // Temporary tables in a directory of its own: two installs at
+        // once in the shared /tmp trip over each other's.
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
         run_ok(
             Command::new("/usr/bin/mariadb-install-db")
+                .env("TMPDIR", &tmp)
                 .arg("--no-defaults")
                 .arg(format!("--datadir={}", dir.join("data").display()))
                 .arg("--user=root")
@@ -60,6 +65,7 @@ GRANT SELECT ON probedb.* TO 'pwuser'@'%';
                 .arg("--bind-address=127.0.0.1")
                 .arg(format!("--socket={}", dir.join("sock").display()))
                 .arg(format!("--pid-file={}", dir.join("pid").display()))
+                .arg(format!("--tmpdir={}", tmp.display()))
                 .arg("--skip-name-resolve")
                 .arg("--skip-log-bin")
                 .arg("--innodb-buffer-pool-size=16M")
