@@ -150,6 +150,54 @@ fn syslog_facility(name: &str) -> libc::c_int {
     }
 }
 
+/// SIGKILL process group `pgid` (a positive id; anything else is ignored).
+///
+/// The caller must still hold the group leader unreaped (a child not yet
+/// waited for), so that the id cannot have been reused by another group.
+pub fn kill_process_group(pgid: u32) {
+    if let Ok(pid) = libc::pid_t::try_from(pgid) {
+        if pid > 0 {
+            // SAFETY: kill(2) takes no pointers; a negative pid signals that
+            // process group. Its errors (ESRCH: already gone) need no
+            // handling here.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// The process group of a child started with `process_group(0)` (its id is
+/// the child's): SIGKILLed when this is dropped, unless [`Group::reaped`]
+/// said the leader was waited for (its id may then be reused).
+#[derive(Debug)]
+pub struct Group(Option<u32>);
+
+impl Group {
+    /// The group led by the child `pid` (`None`: nothing to kill).
+    pub fn led_by(pid: Option<u32>) -> Group {
+        Group(pid)
+    }
+
+    /// Kill the whole group now (the leader is still unreaped).
+    pub fn kill(&self) {
+        if let Some(pgid) = self.0 {
+            kill_process_group(pgid);
+        }
+    }
+
+    /// The leader was reaped: the id is no longer ours to signal.
+    pub fn reaped(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

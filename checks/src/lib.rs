@@ -329,7 +329,12 @@ pub(crate) fn down(reason: impl Into<String>) -> Verdict {
 /// group) and the outcome is down with reason `timed out after <timeout>`.
 pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome {
     let start = Instant::now();
-    let deadline = start + timeout;
+    // A timeout too large for the clock (a config that bypassed the bounds
+    // of its parser) is a far future, not a panic.
+    let deadline = start
+        .checked_add(timeout)
+        .or_else(|| start.checked_add(Duration::from_secs(86400 * 365 * 30)))
+        .unwrap_or(start);
     // The probes whose futures are large (0.7-9 KB: all but http, connect
     // and simpletcp) are boxed: this future, which a caller moves and boxes
     // per check, is as large as its largest arm: 16.5 KB unboxed, 1 KB so.

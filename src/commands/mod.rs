@@ -6,6 +6,7 @@
 //! A new command is a new file here with a `run(...) -> i32`, one variant in
 //! [`crate::cli::Command`] and one arm in [`dispatch`]. Commands that read the
 //! config load it with [`load_config`].
+use crate::output::console::errln;
 
 pub mod check;
 pub mod configtest;
@@ -50,7 +51,7 @@ pub fn dispatch(cli: Cli) -> i32 {
 pub fn load_config(path: &Path) -> Result<Config, i32> {
     config::load(path).map_err(|e| {
         for err in &e.0 {
-            eprintln!("{err}");
+            errln!("{err}");
         }
         EXIT_CONFIG
     })

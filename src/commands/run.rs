@@ -1,6 +1,7 @@
 //! `ldirectord-rs run`: the director in the foreground, programming the
 //! kernel's IPVS table (or an in-memory one). SIGHUP reloads; SIGTERM/SIGINT
 //! stop.
+use crate::output::console::errln;
 
 use crate::cli::Backend;
 use crate::director::{Director, StartError};
@@ -20,7 +21,7 @@ pub fn run(path: &Path, backend: Backend, nofile: u64) -> i32 {
     let maxchecks = config.global.maxchecks as u64;
     let check_files = status::check_files(&config);
     if nofile < check_files + status::FIXED_FILES {
-        eprintln!(
+        errln!(
             "ldirectord-rs: warning: the open-files limit is {nofile}, too low for maxchecks={maxchecks}: lower maxchecks or raise LimitNOFILE"
         );
     }
@@ -28,7 +29,7 @@ pub fn run(path: &Path, backend: Backend, nofile: u64) -> i32 {
     let backend = match open_backend(backend) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("ldirectord-rs: {e}");
+            errln!("ldirectord-rs: {e}");
             return e.exit_code();
         }
     };
@@ -70,11 +71,11 @@ async fn serve(
     let mut director = match Director::start(path, backend) {
         Ok(d) => d,
         Err(e @ StartError::Config(_)) => {
-            eprintln!("{e}");
+            errln!("{e}");
             return e.exit_code();
         }
         Err(e) => {
-            eprintln!("ldirectord-rs: {e}");
+            errln!("ldirectord-rs: {e}");
             return e.exit_code();
         }
     };
@@ -89,7 +90,7 @@ async fn serve(
                 tokio::spawn(status::serve(l, director.status_sender(), limits));
             }
             Err(e) => {
-                eprintln!("ldirectord-rs: cannot listen on statusaddress {addr}: {e}");
+                errln!("ldirectord-rs: cannot listen on statusaddress {addr}: {e}");
                 return 1;
             }
         }
@@ -97,7 +98,7 @@ async fn serve(
     let control = match crate::director::signals() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("ldirectord-rs: cannot install signal handlers: {e}");
+            errln!("ldirectord-rs: cannot install signal handlers: {e}");
             return 1;
         }
     };

@@ -38,7 +38,7 @@ pub(crate) use error::{to_errors, Problems};
 pub use error::{ConfigError, ConfigErrors};
 pub use hosts::{Host, Resolver, StaticResolver, SystemResolver};
 pub use types::*;
-pub use value::parse_smtp;
+pub use value::{parse_smtp, MAX_INTERVAL};
 
 use std::path::Path;
 

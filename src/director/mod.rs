@@ -16,10 +16,13 @@
 //! | `hooks.rs` | fallbackcommand, monitorfile, maintenancedir, sync daemons |
 //! | `instances.rs` | `execute=`: the child directors of other configurations |
 //! | `maintenance_names.rs` | `maintenancedir` files named by host |
+//! | `children.rs` | how hooks run: own process group, bounded output, killed at timeout and stop |
+//! | `supervise.rs` | a check task that panics is logged and started again |
 //! | `status_view.rs` | the status model from the director's state |
 //! | `status_cache.rs` | the rendered pages, shared by every client, rendered off the loop |
 
 mod checks;
+mod children;
 mod hooks;
 mod instances;
 mod lifecycle;
@@ -27,6 +30,7 @@ mod maintenance_names;
 mod on_result;
 mod status_cache;
 mod status_view;
+mod supervise;
 
 pub use checks::{check_task_size, CheckResult, Starvation};
 pub use instances::{InstanceCommand, EXECUTED_BY};
@@ -42,7 +46,8 @@ use crate::ipvs::{Ipvs, ServiceKey};
 use crate::output::eventlog::{self, EventLog};
 use crate::output::status;
 use checks::CheckRun;
-use hooks::{run_command, Maintenance};
+use children::{Children, Notes};
+use hooks::Maintenance;
 use lifecycle::config_stamp;
 use status_cache::StatusCache;
 use std::collections::{HashMap, HashSet};
@@ -106,6 +111,10 @@ pub struct Director {
     host_files: maintenance_names::HostFiles,
     /// Resolves the config's host names at every reload (the system's).
     resolver: Arc<dyn config::Resolver + Send>,
+    /// fallbackcommand and callback processes.
+    children: Children,
+    /// Lines for the event log from other tasks, written once a second.
+    notes: Notes,
 }
 
 /// For one virtual: how many reals are up / unknown, and its effective
@@ -170,6 +179,7 @@ impl Director {
         let permits = config.global.maxchecks.max(1);
         let semaphore = Arc::new(Semaphore::new(permits));
         let (status_tx, status_rx) = mpsc::channel(16);
+        let notes = Notes::default();
         let mut d = Director {
             path: path.to_path_buf(),
             config_stamp: config_stamp(path),
@@ -210,6 +220,8 @@ impl Director {
             instances: instances::Instances::new(path),
             host_files: Default::default(),
             resolver: Arc::new(config::SystemResolver),
+            children: Children::new(notes.clone()),
+            notes,
         };
         for w in &d.config.warnings.0 {
             d.log.log(&format!("Warning: {w}"));
@@ -314,6 +326,7 @@ impl Director {
                     for l in self.alerter.tick() {
                         self.log.log(&l);
                     }
+                    self.log_notes();
                     if self.need_resync {
                         self.resync();
                     }
@@ -325,7 +338,7 @@ impl Director {
                         self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
                         if let Some(cb) = self.config.global.callback.clone() {
                             self.log.log(&format!("Running callback: {cb} {}", self.path.display()));
-                            run_command(&cb, &[&self.path.display().to_string()]);
+                            self.children.run("callback", &cb, &[&self.path.display().to_string()]);
                         }
                         self.reload();
                     }
@@ -344,7 +357,7 @@ impl Director {
                     None => break,
                 },
             }
-            if resync.period() != self.config.global.resyncinterval.max(MIN_RESYNC) {
+            if resync.period() != resync_period(self.config.global.resyncinterval) {
                 resync = resync_timer(self.config.global.resyncinterval);
             }
         }
@@ -352,6 +365,8 @@ impl Director {
             self.log.log(&l);
         }
         self.stop();
+        self.children.wait(Duration::from_secs(2)).await;
+        self.log_notes();
         // Email alerts: let the last ones (the stop's) go out, bounded.
         for l in self.alerter.flush(ALERT_FLUSH).await {
             self.log.log(&l);
@@ -365,8 +380,15 @@ const ALERT_FLUSH: Duration = Duration::from_secs(10);
 
 const MIN_RESYNC: Duration = Duration::from_millis(100);
 
+/// The resync period for `resyncinterval`: at least [`MIN_RESYNC`], at most
+/// a day (more could overflow the clock: `resyncinterval=18446744073709551615`
+/// once crashed the daemon).
+fn resync_period(d: Duration) -> Duration {
+    d.clamp(MIN_RESYNC, config::MAX_INTERVAL)
+}
+
 fn resync_timer(period: Duration) -> tokio::time::Interval {
-    let period = period.max(MIN_RESYNC);
+    let period = resync_period(period);
     let mut t = tokio::time::interval_at(Instant::now() + period, period);
     t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     t
