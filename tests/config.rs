@@ -1212,7 +1212,10 @@ fn email_alert_directives_global_and_per_virtual() {
     use ldirectord_rs::config::AlertStatus;
     let c = cf_ok("all-directives.cf");
     let g = &c.global.defaults.email;
-    let to: Vec<&str> = g.to.iter().map(|m| m.text()).collect();
+    let to: Vec<&str> =
+        g.to.iter()
+            .map(ldirectord_rs::config::Mailbox::text)
+            .collect();
     assert_eq!(to, vec!["ops@example.com", "Root <root@localhost>"]);
     assert_eq!(g.emailalertfreq, Duration::from_secs(3600));
     assert_eq!(
@@ -1220,7 +1223,7 @@ fn email_alert_directives_global_and_per_virtual() {
         AlertStatus(AlertStatus::STARTING.0 | AlertStatus::RUNNING.0)
     );
     assert_eq!(
-        g.from.as_ref().map(|m| m.text()),
+        g.from.as_ref().map(ldirectord_rs::config::Mailbox::text),
         Some("\"ldirectord Alerts\" <alerts@example.com>")
     );
     assert_eq!(g.smtp, Some(sa("127.0.0.1:2525")));
@@ -1232,7 +1235,7 @@ fn email_alert_directives_global_and_per_virtual() {
     assert_eq!(e.emailalertfreq, Duration::ZERO);
     assert_eq!(e.emailalertstatus, AlertStatus::NONE);
     assert_eq!(
-        e.from.as_ref().map(|m| m.text()),
+        e.from.as_ref().map(ldirectord_rs::config::Mailbox::text),
         Some("web-alerts@example.com")
     );
     assert_eq!(e.smtp, Some(sa("[::1]:25")));
@@ -1272,7 +1275,10 @@ fn email_mailboxes_are_parsed_at_load() {
     assert_eq!((e.to[0].text(), e.to[0].addr()), ("root", Some("root")));
     let from = e.from.as_ref().unwrap();
     assert_eq!((from.text(), from.addr()), ("Alerts Desk", None));
-    assert_eq!(e.from.as_ref().map(|m| m.text()), Some("Alerts Desk"));
+    assert_eq!(
+        e.from.as_ref().map(ldirectord_rs::config::Mailbox::text),
+        Some("Alerts Desk")
+    );
     assert_round_trip(&c);
 }
 
@@ -1293,7 +1299,10 @@ fn email_alert_defaults_and_yaml() {
     assert_eq!(e.to, vec!["a@example.com"]);
     assert_eq!(e.emailalertfreq, Duration::from_secs(60));
     assert_eq!(e.smtp, Some(sa("127.0.0.1:25")));
-    assert_eq!(e.from.as_ref().map(|m| m.text()), Some("x@example.com"));
+    assert_eq!(
+        e.from.as_ref().map(ldirectord_rs::config::Mailbox::text),
+        Some("x@example.com")
+    );
     assert_round_trip(&y);
 }
 

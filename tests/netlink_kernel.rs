@@ -228,7 +228,7 @@ fn netlink_backend_against_the_kernel() {
         "-A --sctp-service 10.0.0.100:9999 -s rr -o",
     ]
     .iter()
-    .map(|s| s.to_string())
+    .map(std::string::ToString::to_string)
     .collect();
     expected.sort();
     // ipvsadm -S prints a LOCALNODE dest as -g ("Local" in -L).

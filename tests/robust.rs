@@ -155,9 +155,11 @@ fn wait_file_contains(p: &Path, needle: &str, limit: Duration) -> String {
         if s.contains(needle) {
             return s;
         }
-        if Instant::now() > deadline {
-            panic!("{} never contained {needle:?}:\n{s}", p.display());
-        }
+        assert!(
+            Instant::now() <= deadline,
+            "{} never contained {needle:?}:\n{s}",
+            p.display()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -100,8 +100,7 @@ fn which_ip() -> bool {
     Command::new("ip")
         .arg("-V")
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+        .is_ok_and(|o| o.status.success())
 }
 
 /// A network namespace of this test, deleted on drop.

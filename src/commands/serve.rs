@@ -77,7 +77,12 @@ pub fn serve(
         }
     };
     // 3. The pid file (removed again by the guard, whatever happens next).
-    let _pid_guard = match s.pidfile.as_ref().map(|p| p.write_own()).transpose() {
+    let _pid_guard = match s
+        .pidfile
+        .as_ref()
+        .map(super::lsb::pidfile::PidFile::write_own)
+        .transpose()
+    {
         Ok(g) => g,
         Err(e) => return fail(&mut log, EXIT_SETUP, &e),
     };

@@ -501,7 +501,7 @@ impl Scope for RawVirtual {
                     if value.is_empty() {
                         Err("invalid receive string: empty".into())
                     } else {
-                        check_regex(value).map(|_| self.receive = Some(value.to_string())).map_err(|e| bad(key, value, e))
+                        check_regex(value).map(|()| self.receive = Some(value.to_string())).map_err(|e| bad(key, value, e))
                     }
                 }
                 "checktype" => match parse_connectcount(value) {

@@ -202,7 +202,7 @@ fn resolve_virtual(
         },
     };
     let d = &g.defaults;
-    let checktype = v.checktype.map(|(t, _)| t).unwrap_or(CheckType::Negotiate);
+    let checktype = v.checktype.map_or(CheckType::Negotiate, |(t, _)| t);
     let scheduler = v
         .scheduler
         .clone()

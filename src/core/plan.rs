@@ -186,15 +186,14 @@ impl CheckSpec {
             CheckType::Off => "off".into(),
             CheckType::External => format!(
                 "external {}",
-                self.command.as_ref().map(|c| c.0.as_str()).unwrap_or("")
+                self.command.as_ref().map_or("", |c| c.0.as_str())
             ),
             CheckType::ExternalPerl => format!(
                 "external-perl {}",
                 self.command
                     .as_ref()
                     .and_then(|c| c.1.first())
-                    .map(String::as_str)
-                    .unwrap_or("")
+                    .map_or("", String::as_str)
             ),
             CheckType::Negotiate => match self.service {
                 CheckService::Http | CheckService::Https => format!(

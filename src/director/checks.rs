@@ -240,8 +240,8 @@ impl CheckTask {
         let mut next = later(Instant::now(), first);
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep_until(next) => {}
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep_until(next) => {}
             }
             let result = if self.has_maintenance && self.in_maintenance() {
                 let outcome = Outcome {
@@ -259,7 +259,7 @@ impl CheckTask {
                 let started = Instant::now();
                 let outcome = {
                     let _permit = tokio::select! {
-                        _ = cancel.cancelled() => return,
+                        () = cancel.cancelled() => return,
                         p = self.semaphore.acquire() => p,
                     };
                     // Boxed: a probe's state machine is ~13 KB; a sleeping
@@ -288,7 +288,7 @@ impl CheckTask {
                         ))
                     };
                     tokio::select! {
-                        _ = cancel.cancelled() => return,
+                        () = cancel.cancelled() => return,
                         o = probe => o,
                     }
                 };

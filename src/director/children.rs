@@ -134,8 +134,8 @@ async fn watch(
             s = child.wait() => break Ended::Exited(s),
             o = &mut out_fut, if out.is_none() => out = Some(o),
             e = &mut err_fut, if err.is_none() => err = Some(e),
-            _ = &mut deadline => break Ended::TimedOut,
-            _ = stop.cancelled() => break Ended::Stopped,
+            () = &mut deadline => break Ended::TimedOut,
+            () = stop.cancelled() => break Ended::Stopped,
         }
     };
     let mut lines = Vec::new();

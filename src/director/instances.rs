@@ -84,8 +84,7 @@ impl Instances {
             command: None,
             config_dir: config
                 .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from(".")),
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
             chain,
             running: BTreeMap::new(),
             stopping: Vec::new(),

@@ -351,7 +351,7 @@ impl Director {
                 _ = resync.tick() => self.resync(),
                 Some(req) = status_rx.recv() => self.answer(req),
                 // A status snapshot under way: its next slice.
-                _ = std::future::ready(()), if self.snapshotting() => self.snapshot_step(),
+                () = std::future::ready(()), if self.snapshotting() => self.snapshot_step(),
                 _ = second.tick() => {
                     crate::output::notify::watchdog();
                     if self.discounted > 0 {

@@ -51,8 +51,8 @@ pub(super) async fn supervised<F, Fut>(
             backoff.as_secs()
         ));
         tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
         start = start.saturating_add(1);
@@ -108,9 +108,7 @@ mod tests {
                 async move {
                     r.fetch_add(1, Ordering::SeqCst);
                     tokio::task::yield_now().await;
-                    if n < 2 {
-                        panic!("overflow when adding duration to instant");
-                    }
+                    assert!(n >= 2, "overflow when adding duration to instant");
                 }
             },
             CancellationToken::new(),

@@ -51,7 +51,7 @@ impl Dovecot {
         let (uid, gid) = super::user_ids("nobody");
         std::os::unix::fs::chown(dir.join("mail"), Some(uid), Some(gid)).unwrap();
         let (cert, key) = write_cert_for(dir, None, &[ip.to_string()]);
-        let [pop3, pop3s, imap, imaps] = ports.unwrap_or_else(|| [(); 4].map(|_| free_port()));
+        let [pop3, pop3s, imap, imaps] = ports.unwrap_or_else(|| [(); 4].map(|()| free_port()));
         let d = dir.display();
         let dh = if Path::new("/usr/share/dovecot/dh.pem").exists() {
             "ssl_dh = </usr/share/dovecot/dh.pem\n"

@@ -105,7 +105,7 @@ impl Proc {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).unwrap_or(0)
+        self.child.as_ref().map_or(0, Child::id)
     }
 
     /// Wait (at most `limit`) until `ready` says so; panics with the log

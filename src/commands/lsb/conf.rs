@@ -62,9 +62,10 @@ impl Conf {
         let name = if same(&path, &ha_dir.join(DEFAULT_NAME)) {
             "ldirectord".to_string()
         } else {
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "ldirectord".to_string())
+            path.file_name().map_or_else(
+                || "ldirectord".to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
         };
         Ok(Conf { path, name })
     }

@@ -27,7 +27,12 @@ impl Readiness {
     /// Tell the waiting command: `0` the daemon serves (standard error is let
     /// go first), else the code it exits with.
     pub fn signal(&self, code: u8) {
-        let Some(mut f) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        let Some(mut f) = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        else {
             return;
         };
         if code == 0 {

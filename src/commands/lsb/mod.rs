@@ -47,7 +47,7 @@ impl Env {
     /// From `LDIRECTORD_RS_IPVS` and `LDIRECTORD_RS_PIDDIR`.
     fn from_env(nofile: u64) -> Result<Env, String> {
         let backend = match std::env::var("LDIRECTORD_RS_IPVS").ok().as_deref() {
-            None | Some("") | Some("netlink") => Backend::Netlink,
+            None | Some("" | "netlink") => Backend::Netlink,
             Some("memory") => Backend::Memory,
             Some(other) => {
                 return Err(format!(

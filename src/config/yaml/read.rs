@@ -10,7 +10,7 @@ use crate::config::{resolve, value, Config, ConfigError, ConfigErrors, Problems}
 use std::path::Path;
 
 fn yaml_error(path: &Path, e: &yaml_serde::Error) -> ConfigErrors {
-    let line = e.location().map(|l| l.line()).unwrap_or(0);
+    let line = e.location().map_or(0, |l| l.line());
     let mut message = e.to_string();
     if let Some(i) = message.rfind(" at line ") {
         if message[i..].contains(" column ") {

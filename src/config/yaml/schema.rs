@@ -52,9 +52,7 @@ impl<'de> Deserialize<'de> for Scalar {
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
                 charge(0)?;
-                Ok(i64::try_from(v)
-                    .map(Scalar::Int)
-                    .unwrap_or_else(|_| Scalar::Str(v.to_string())))
+                Ok(i64::try_from(v).map_or_else(|_| Scalar::Str(v.to_string()), Scalar::Int))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
                 charge(0)?;

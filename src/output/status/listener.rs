@@ -118,7 +118,9 @@ impl Conns {
 }
 
 fn lock(conns: &Mutex<Conns>) -> MutexGuard<'_, Conns> {
-    conns.lock().unwrap_or_else(|e| e.into_inner())
+    conns
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Held by a connection's task: unregisters it when the task ends or is
