@@ -20,10 +20,10 @@
 //!   same real followed; the accepted statuses in [`StatusCodes`].
 //! - `simpletcp.rs`: [`Probe::SimpleTcp`], send bytes, wait for a regex.
 //! - `external.rs`: [`Probe::External`], a command in its own process group.
-//! - `banner.rs`: [`Probe::Banner`], connect (TLS for imaps/pops), run the
-//!   protocol's dialogue, then the polite goodbye.
+//! - `banner.rs`: [`Probe::Banner`] and [`Probe::MailLogin`], connect (TLS
+//!   for imaps/pops), run the protocol's dialogue, then the polite goodbye.
 //! - `smtp.rs`, `pop.rs`, `imap.rs`, `nntp.rs`: each one protocol's dialogue
-//!   for `banner.rs` (smtp also for submission).
+//!   for `banner.rs` (smtp also for submission; pop and imap also log in).
 //! - `ftp.rs`: [`Probe::Ftp`], greeting, login, and optionally one RETR.
 //! - `sip.rs`: [`Probe::Sip`], an OPTIONS request over UDP or TCP.
 //! - `dns.rs`: [`Probe::Dns`], one A (or PTR) query to the server itself.
@@ -36,6 +36,8 @@
 //!   (the same exchange as `http.rs`).
 //! - `oracle.rs`: why `service=oracle` is refused (no honest probe).
 //! - `wire.rs`: the bounded frame reader of the binary protocols.
+//! - `attempts.rs`: [`run_attempts`], a probe tried up to N times
+//!   (`checkcount`).
 //! - `lines.rs`: [`Lines`] and [`Reply`], the bounded line reader/writer of
 //!   the line protocols (and of the director's SMTP alert client).
 //! - `tls.rs`: the TLS client of https, imaps and pops (ring, SNI rule,
@@ -53,13 +55,12 @@
 //! `DNS NXDOMAIN for www.example.com`, `SIP 200`, `SIP 404 Not Found`,
 //! `echo reply in 0.3ms`, `no echo reply`.
 
-#![deny(unsafe_code)]
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+mod attempts;
 mod banner;
 mod dns;
 mod external;
@@ -85,6 +86,7 @@ mod sys;
 mod tcp;
 mod tls;
 mod wire;
+pub use attempts::run_attempts;
 pub use http::StatusCodes;
 pub use http_proxy::HttpProxyProbe;
 pub use ldap::LdapProbe;
@@ -133,6 +135,10 @@ pub enum Probe {
     /// `tls`, the whole session is inside TLS from the first byte (imaps,
     /// pops); the certificate is not verified, as in ldirectord.
     Banner { protocol: BannerProtocol, tls: bool },
+    /// `service=pop|pops|imap|imaps` with a `login`: the greeting as for
+    /// [`Probe::Banner`], then a login (POP3 `USER`/`PASS`/`STAT`, IMAP
+    /// `LOGIN`), up when the server accepts it; then goodbye.
+    MailLogin(MailLoginProbe),
     /// `service=ftp`: greeting, login, optionally one file retrieved.
     Ftp(FtpProbe),
     /// `service=dns`: one query to the server itself.
@@ -168,6 +174,52 @@ pub enum BannerProtocol {
     Imap,
     /// NNTP: greeting `200` or `201`, then `QUIT`.
     Nntp,
+}
+
+/// The protocols of [`Probe::MailLogin`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MailProtocol {
+    /// POP3: greeting `+OK`, `USER` and `PASS` answered `+OK`, then `STAT`
+    /// answered `+OK` (the mailbox opens), as Mail::POP3Client does for
+    /// ldirectord; then `QUIT`.
+    Pop,
+    /// IMAP: greeting `* OK`, then `LOGIN` answered with a tagged `OK`, as
+    /// Net::IMAP::Simple does for ldirectord (a `* PREAUTH` greeting is
+    /// already logged in: up without `LOGIN`); then `LOGOUT`.
+    Imap,
+}
+
+/// `service=pop|pops|imap|imaps` with `login` (and `passwd`).
+///
+/// ldirectord logs in only when `login` is set; without it, its POP check
+/// is up whatever the server does (even when nothing listens), its IMAP
+/// check looks at the greeting. Without a login use [`Probe::Banner`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MailLoginProbe {
+    pub protocol: MailProtocol,
+    /// The whole session inside TLS from the first byte (pops, imaps); the
+    /// certificate is not verified, as in ldirectord.
+    pub tls: bool,
+    /// `login`. Never empty in practice (the caller uses
+    /// [`Probe::Banner`] then); an empty one is down here.
+    pub user: String,
+    /// `passwd`; may be empty. Never written to a reason.
+    pub password: String,
+}
+
+impl MailLoginProbe {
+    /// Why the login cannot be sent at all: no login, or a line break (or
+    /// NUL) in the login or password, which would end the command early.
+    pub(crate) fn problem(&self) -> Option<&'static str> {
+        let bad = |s: &str| s.contains(['\r', '\n', '\0']);
+        if self.user.is_empty() {
+            Some("no login given")
+        } else if bad(&self.user) || bad(&self.password) {
+            Some("login or passwd contains a line break or NUL")
+        } else {
+            None
+        }
+    }
 }
 
 /// Datagrams or a stream, for the services that have both (dns, sip).
@@ -294,7 +346,12 @@ pub(crate) fn down(reason: impl Into<String>) -> Verdict {
 /// group) and the outcome is down with reason `timed out after <timeout>`.
 pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome {
     let start = Instant::now();
-    let deadline = start + timeout;
+    // A timeout too large for the clock (a config that bypassed the bounds
+    // of its parser) is a far future, not a panic.
+    let deadline = start
+        .checked_add(timeout)
+        .or_else(|| start.checked_add(Duration::from_secs(86400 * 365 * 30)))
+        .unwrap_or(start);
     let mut cert_not_after = None;
     // The probe under the deadline. (A macro rather than an `async fn`
     // taking the future, which would hold it twice in its state: once as
@@ -323,6 +380,7 @@ pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome 
         Probe::Banner { protocol, tls } => {
             bounded!(Box::pin(banner::check(*protocol, *tls, addr, deadline)))
         }
+        Probe::MailLogin(p) => bounded!(Box::pin(banner::check_login(p, addr, deadline))),
         Probe::Ftp(p) => bounded!(Box::pin(ftp::check(p, addr, deadline))),
         Probe::Dns(p) => bounded!(Box::pin(dns::check(p, addr))),
         Probe::Sip { transport } => bounded!(Box::pin(sip::check(*transport, addr))),

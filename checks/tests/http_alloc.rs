@@ -5,6 +5,9 @@
 //! Following redirects must not add to it, nor to the size of the check's
 //! future (which the director boxes per check).
 
+// Test harness code: a counting global allocator is an `unsafe impl`.
+#![allow(unsafe_code)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{Read, Write};

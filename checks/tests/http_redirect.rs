@@ -45,13 +45,10 @@ async fn router(routes: &[(&str, &str, &str, &str)]) -> (SocketAddr, Arc<Mutex<V
             let head = common::read_head(&mut s).await;
             let path = head.split(' ').nth(1).unwrap_or("").to_string();
             seen.lock().unwrap().push(head);
-            let reply = routes
-                .iter()
-                .find(|(p, _)| *p == path)
-                .map(|(_, r)| r.clone())
-                .unwrap_or_else(|| {
-                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string()
-                });
+            let reply = routes.iter().find(|(p, _)| *p == path).map_or_else(
+                || "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string(),
+                |(_, r)| r.clone(),
+            );
             let _ = s.write_all(reply.as_bytes()).await;
             let _ = s.shutdown().await;
         }

@@ -32,8 +32,13 @@ fn leaf(
     names: &[&str],
     not_after: Option<SystemTime>,
 ) -> (rcgen::Certificate, KeyPair) {
-    let mut params =
-        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let mut params = CertificateParams::new(
+        names
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     if let Some(t) = not_after {
         params.not_after = time::OffsetDateTime::from(t);
     }

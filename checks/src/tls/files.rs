@@ -161,7 +161,7 @@ fn roots(cafile: &Path) -> Result<RootCertStore, String> {
 /// Every certificate of a PEM file; at least one.
 fn certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
         .map_err(|e| file_error(what, path, &e))?;
     if certs.is_empty() {
         return Err(file_error(what, path, &pem::Error::NoItemsFound));
