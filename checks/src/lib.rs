@@ -85,6 +85,7 @@ mod sql;
 mod sys;
 mod tcp;
 mod tls;
+mod udp;
 mod wire;
 pub use attempts::run_attempts;
 pub use http::StatusCodes;
