@@ -62,6 +62,7 @@ use tokio::time::Instant;
 
 mod attempts;
 mod banner;
+mod der;
 mod dns;
 mod external;
 mod ftp;

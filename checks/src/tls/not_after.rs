@@ -29,24 +29,8 @@ const GENERALIZED_TIME: u8 = 0x18;
 /// The content of the element at the start of `input`, which must have
 /// `tag`, and what follows it.
 fn tlv(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    let (&t, rest) = input.split_first()?;
-    if t != tag {
-        return None;
-    }
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |l, &b| (l << 8) | usize::from(b));
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| rest.split_at(len))
+    let (t, content, rest) = crate::der::read(input)?;
+    (t == tag).then_some((content, rest))
 }
 
 /// A UTCTime or GeneralizedTime at the start of `input`, and what follows.
