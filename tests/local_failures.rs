@@ -4,6 +4,9 @@
 //! problem. Alone in its own test binary, since it lowers the open-files
 //! limit of the whole process.
 
+// Test harness: the process's open-files limit, through libc.
+#![allow(unsafe_code)]
+
 mod common;
 use common::*;
 use std::os::fd::OwnedFd;

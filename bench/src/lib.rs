@@ -11,6 +11,9 @@
 //!
 //! See BENCHMARKS.md at the repository root.
 
+// Benchmark harness: process limits, signals and clocks through libc.
+#![allow(unsafe_code)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -36,8 +39,7 @@ pub fn backend_index(a: Ipv4Addr) -> Option<usize> {
 pub fn unix_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Raise RLIMIT_NOFILE (soft and hard) to at least `want`, as far as allowed.
@@ -88,6 +90,34 @@ pub fn pin_to_cpu(cmd: &mut std::process::Command, cpu: usize) {
             Ok(())
         });
     }
+}
+
+/// SIGTERM to `pid` (a child the caller started and has not reaped).
+pub fn terminate(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) takes no pointers.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}
+
+/// The last CPU this process may run on (0 if that cannot be read).
+pub fn last_allowed_cpu() -> usize {
+    // SAFETY: sched_getaffinity into a zeroed cpu_set_t of the right size;
+    // CPU_ISSET reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+            if let Some(c) = (0..libc::CPU_SETSIZE as usize)
+                .rev()
+                .find(|&c| libc::CPU_ISSET(c, &set))
+            {
+                return c;
+            }
+        }
+    }
+    0
 }
 
 /// CPU seconds (user + system) used by this process so far.
@@ -264,7 +294,7 @@ pub fn parse_iso(s: &str) -> Option<u64> {
     let mut frac_ns = 0u64;
     let rest = &s[19..];
     let rest = if let Some(f) = rest.strip_prefix('.') {
-        let digits: String = f.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let digits: String = f.chars().take_while(char::is_ascii_digit).collect();
         let mut v: u64 = digits.parse().ok()?;
         for _ in digits.len()..9 {
             v *= 10;

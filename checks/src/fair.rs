@@ -200,7 +200,7 @@ pub(crate) fn note_no_answer() {
 /// Run `fut` (a probe started at `start`) under the fair deadline: the
 /// verdict, and why it is inconclusive if it is.
 pub(crate) async fn within<F>(
-    fut: F,
+    fut: Pin<&mut F>,
     start: Instant,
     timeout: Duration,
     clock: Option<&StallClock>,
@@ -215,7 +215,7 @@ where
     let mut until = timeout;
     let mut timed_out_at_deadline = false;
     let verdict = loop {
-        if let Ok(v) = tokio::time::timeout_at(start + until, fut.as_mut()).await {
+        if let Ok(v) = tokio::time::timeout_at(at(start, until), fut.as_mut()).await {
             break v;
         }
         let s = stalled().saturating_sub(stalled0);
@@ -244,6 +244,15 @@ where
         }
     }
     (verdict, None)
+}
+
+/// `start + d`; a `d` too large for the clock (a config that bypassed the
+/// bounds of its parser) is a far future, not a panic.
+pub(crate) fn at(start: Instant, d: Duration) -> Instant {
+    start
+        .checked_add(d)
+        .or_else(|| start.checked_add(Duration::from_secs(86400 * 365 * 30)))
+        .unwrap_or(start)
 }
 
 /// Run `fut` noting only the director's own errors (a probe that keeps its

@@ -20,13 +20,14 @@
 //! - `http.rs`: [`Probe::Http`], HTTP and HTTPS: a lean HTTP/1.1 exchange
 //!   (one write, bounded reads into a reused buffer parsed with httparse;
 //!   `http/`) over tokio-rustls (ring provider) for https; certificates are
-//!   not verified unless [`HttpProbe::verify_tls`] is set.
+//!   not verified unless [`HttpProbe::verify_tls`] is set; redirects to the
+//!   same real followed; the accepted statuses in [`StatusCodes`].
 //! - `simpletcp.rs`: [`Probe::SimpleTcp`], send bytes, wait for a regex.
 //! - `external.rs`: [`Probe::External`], a command in its own process group.
-//! - `banner.rs`: [`Probe::Banner`], connect (TLS for imaps/pops), run the
-//!   protocol's dialogue, then the polite goodbye.
+//! - `banner.rs`: [`Probe::Banner`] and [`Probe::MailLogin`], connect (TLS
+//!   for imaps/pops), run the protocol's dialogue, then the polite goodbye.
 //! - `smtp.rs`, `pop.rs`, `imap.rs`, `nntp.rs`: each one protocol's dialogue
-//!   for `banner.rs` (smtp also for submission).
+//!   for `banner.rs` (smtp also for submission; pop and imap also log in).
 //! - `ftp.rs`: [`Probe::Ftp`], greeting, login, and optionally one RETR.
 //! - `sip.rs`: [`Probe::Sip`], an OPTIONS request over UDP or TCP.
 //! - `dns.rs`: [`Probe::Dns`], one A (or PTR) query to the server itself.
@@ -35,12 +36,17 @@
 //!   one query; `sql.rs` holds their shared [`SqlProbe`] and verdict.
 //! - `ldap.rs`: [`Probe::Ldap`], bind and a base search (ldap and ldaps).
 //! - `radius.rs`: [`Probe::Radius`], one Access-Request.
-//! - `http_proxy.rs`: [`Probe::HttpProxy`], a GET through the real as proxy.
+//! - `http_proxy.rs`: [`Probe::HttpProxy`], a GET through the real as proxy
+//!   (the same exchange as `http.rs`).
 //! - `oracle.rs`: why `service=oracle` is refused (no honest probe).
 //! - `wire.rs`: the bounded frame reader of the binary protocols.
+//! - `attempts.rs`: [`run_attempts`], a probe tried up to N times
+//!   (`checkcount`).
 //! - `lines.rs`: [`Lines`] and [`Reply`], the bounded line reader/writer of
 //!   the line protocols (and of the director's SMTP alert client).
-//! - `tls.rs`: the TLS client of https, imaps and pops (ring, SNI rule).
+//! - `tls.rs`: the TLS client of https, imaps and pops (ring, SNI rule,
+//!   [`TlsOptions`]); `tls/files.rs` reads CA bundles and client
+//!   certificates, `tls/not_after.rs` a certificate's end of validity.
 //! - `random.rs`: random ids and tokens (dns, sip, ping).
 //! - `sys.rs`: every `unsafe` call (socket registration, recvfrom, ICMPv6
 //!   filter, kill); `unsafe_code` is denied everywhere else.
@@ -53,14 +59,14 @@
 //! `DNS NXDOMAIN for www.example.com`, `SIP 200`, `SIP 404 Not Found`,
 //! `echo reply in 0.3ms`, `no echo reply`.
 
-#![deny(unsafe_code)]
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+mod attempts;
 mod banner;
+mod der;
 mod dns;
 mod external;
 mod fair;
@@ -85,12 +91,16 @@ mod sql;
 mod sys;
 mod tcp;
 mod tls;
+mod udp;
 mod wire;
+pub use attempts::{run_attempts, run_attempts_fair};
+pub use http::StatusCodes;
 pub use http_proxy::HttpProxyProbe;
 pub use ldap::LdapProbe;
 pub use oracle::ORACLE_NOT_SUPPORTED;
 pub use radius::RadiusProbe;
 pub use sql::SqlProbe;
+pub use tls::TlsOptions;
 
 /// The bounded line reader of the line protocols (also used by the director's
 /// SMTP alert client).
@@ -120,7 +130,9 @@ pub enum Probe {
     Off,
     /// TCP connect, then close.
     Connect,
-    /// HTTP or HTTPS request; up on 2xx with a body matching `receive`.
+    /// HTTP or HTTPS request; up on 2xx (or the statuses of
+    /// [`HttpProbe::status`]) with a body matching `receive`, redirects to
+    /// the same real followed.
     Http(HttpProbe),
     /// Send `request`, read until `receive` matches (`service=simpletcp`).
     SimpleTcp { request: Vec<u8>, receive: Pattern },
@@ -133,6 +145,10 @@ pub enum Probe {
     /// `tls`, the whole session is inside TLS from the first byte (imaps,
     /// pops); the certificate is not verified, as in ldirectord.
     Banner { protocol: BannerProtocol, tls: bool },
+    /// `service=pop|pops|imap|imaps` with a `login`: the greeting as for
+    /// [`Probe::Banner`], then a login (POP3 `USER`/`PASS`/`STAT`, IMAP
+    /// `LOGIN`), up when the server accepts it; then goodbye.
+    MailLogin(MailLoginProbe),
     /// `service=ftp`: greeting, login, optionally one file retrieved.
     Ftp(FtpProbe),
     /// `service=dns`: one query to the server itself.
@@ -168,6 +184,52 @@ pub enum BannerProtocol {
     Imap,
     /// NNTP: greeting `200` or `201`, then `QUIT`.
     Nntp,
+}
+
+/// The protocols of [`Probe::MailLogin`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MailProtocol {
+    /// POP3: greeting `+OK`, `USER` and `PASS` answered `+OK`, then `STAT`
+    /// answered `+OK` (the mailbox opens), as Mail::POP3Client does for
+    /// ldirectord; then `QUIT`.
+    Pop,
+    /// IMAP: greeting `* OK`, then `LOGIN` answered with a tagged `OK`, as
+    /// Net::IMAP::Simple does for ldirectord (a `* PREAUTH` greeting is
+    /// already logged in: up without `LOGIN`); then `LOGOUT`.
+    Imap,
+}
+
+/// `service=pop|pops|imap|imaps` with `login` (and `passwd`).
+///
+/// ldirectord logs in only when `login` is set; without it, its POP check
+/// is up whatever the server does (even when nothing listens), its IMAP
+/// check looks at the greeting. Without a login use [`Probe::Banner`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MailLoginProbe {
+    pub protocol: MailProtocol,
+    /// The whole session inside TLS from the first byte (pops, imaps); the
+    /// certificate is not verified, as in ldirectord.
+    pub tls: bool,
+    /// `login`. Never empty in practice (the caller uses
+    /// [`Probe::Banner`] then); an empty one is down here.
+    pub user: String,
+    /// `passwd`; may be empty. Never written to a reason.
+    pub password: String,
+}
+
+impl MailLoginProbe {
+    /// Why the login cannot be sent at all: no login, or a line break (or
+    /// NUL) in the login or password, which would end the command early.
+    pub(crate) fn problem(&self) -> Option<&'static str> {
+        let bad = |s: &str| s.contains(['\r', '\n', '\0']);
+        if self.user.is_empty() {
+            Some("no login given")
+        } else if bad(&self.user) || bad(&self.password) {
+            Some("login or passwd contains a line break or NUL")
+        } else {
+            None
+        }
+    }
 }
 
 /// Datagrams or a stream, for the services that have both (dns, sip).
@@ -231,11 +293,17 @@ pub struct HttpProbe {
     pub host: Option<String>,
     /// Regex the body must match (searched in the first [`MAX_READ`] bytes).
     pub receive: Option<Pattern>,
-    /// Verify the server certificate against the webpki (Mozilla) roots and
-    /// the name (`host`, else the IP address). Off by default, like
-    /// ldirectord: a health check wants to know the server answers, and
-    /// backends often carry certificates for the virtual name only.
+    /// Verify the server certificate against the CAs (see
+    /// [`TlsOptions::cafile`]) and the name (the SNI override, else `host`,
+    /// else the IP address). Off by default: a health check wants to know
+    /// the server answers, and backends often carry certificates for the
+    /// virtual name only, or self-signed ones.
     pub verify_tls: bool,
+    /// The final statuses that are up (`httpstatus=`); any 2xx by default.
+    /// A redirect whose status is listed is a final answer, not followed.
+    pub status: StatusCodes,
+    /// https: CA bundle, client certificate, SNI override.
+    pub tls_options: Option<std::sync::Arc<TlsOptions>>,
 }
 
 impl Default for HttpProbe {
@@ -248,6 +316,8 @@ impl Default for HttpProbe {
             host: None,
             receive: None,
             verify_tls: false,
+            status: StatusCodes::default(),
+            tls_options: None,
         }
     }
 }
@@ -263,6 +333,9 @@ pub struct Outcome {
     pub reason: String,
     /// Set when a down outcome says nothing about the server.
     pub inconclusive: Option<Inconclusive>,
+    /// When the certificate the server sent stops being valid (https
+    /// checks that got as far as the handshake).
+    pub cert_not_after: Option<std::time::SystemTime>,
 }
 
 impl Outcome {
@@ -273,6 +346,7 @@ impl Outcome {
             latency: Duration::ZERO,
             reason: reason.into(),
             inconclusive: None,
+            cert_not_after: None,
         }
     }
 }
@@ -328,14 +402,19 @@ pub async fn run_fair(
     clock: Option<&StallClock>,
 ) -> Outcome {
     let start = Instant::now();
-    let deadline = start + timeout;
+    // A timeout too large for the clock is a far future, not a panic.
+    let deadline = fair::at(start, timeout);
+    let mut cert_not_after = None;
     // The probes whose futures are large (0.7-9 KB: all but http, connect
     // and simpletcp) are boxed: this future, which a caller moves and boxes
-    // per check, is as large as its largest arm: 16.5 KB unboxed, 1 KB so.
+    // per check, is as large as its largest arm: 16.5 KB unboxed, 0.7 KB so.
+    // The probe under the fair deadline, pinned here (a future passed by
+    // value to an `async fn` would be held twice in its state).
     macro_rules! fair {
-        ($probe:expr) => {
-            fair::within($probe, start, timeout, clock).await
-        };
+        ($probe:expr) => {{
+            let probe = std::pin::pin!($probe);
+            fair::within(probe, start, timeout, clock).await
+        }};
     }
     let ((up, reason), inconclusive) = match probe {
         Probe::On => (up("on"), None),
@@ -346,11 +425,12 @@ pub async fn run_fair(
             fair::local_only(Box::pin(external::check(command, args, deadline, timeout))).await
         }
         Probe::Connect => fair!(tcp::check(addr)),
-        Probe::Http(h) => fair!(http::check(h, addr)),
+        Probe::Http(h) => fair!(http::check(h, addr, &mut cert_not_after)),
         Probe::SimpleTcp { request, receive } => fair!(simpletcp::check(request, receive, addr)),
         Probe::Banner { protocol, tls } => {
             fair!(Box::pin(banner::check(*protocol, *tls, addr, deadline)))
         }
+        Probe::MailLogin(p) => fair!(Box::pin(banner::check_login(p, addr, deadline))),
         Probe::Ftp(p) => fair!(Box::pin(ftp::check(p, addr, deadline))),
         Probe::Dns(p) => fair!(Box::pin(dns::check(p, addr))),
         Probe::Sip { transport } => fair!(Box::pin(sip::check(*transport, addr))),
@@ -366,6 +446,7 @@ pub async fn run_fair(
         latency: start.elapsed(),
         reason,
         inconclusive,
+        cert_not_after,
     }
 }
 

@@ -3,6 +3,9 @@
 //! Alone in its own test binary, since it lowers the open-files limit of
 //! the whole process.
 
+// Test harness: the process's open-files limit, through libc.
+#![allow(unsafe_code)]
+
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! `ldirectord-rs configtest`: parse and validate the config; print a summary,
 //! or `FILE:LINE: message` for every problem.
 
+use crate::output::console::{errln, outln};
 use std::path::Path;
 
 pub fn run(path: &Path) -> i32 {
@@ -8,7 +9,10 @@ pub fn run(path: &Path) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    println!(
+    for w in &config.warnings.0 {
+        errln!("{}:{}: warning: {}", w.file.display(), w.line, w.message);
+    }
+    outln!(
         "{}: OK ({} virtual services, {} real servers)",
         path.display(),
         config.virtuals.len(),

@@ -207,8 +207,8 @@ mod tests {
             rates.push(c.observe(lag, true));
         }
         let tail = &rates[300..];
-        let lo = tail.iter().cloned().fold(f64::MAX, f64::min);
-        let hi = tail.iter().cloned().fold(0.0, f64::max);
+        let lo = tail.iter().copied().fold(f64::MAX, f64::min);
+        let hi = tail.iter().copied().fold(0.0, f64::max);
         assert!(lo > capacity * 0.5, "{lo}");
         assert!(hi < capacity * 1.6, "{hi}");
     }

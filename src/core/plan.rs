@@ -7,11 +7,25 @@
 //! change keeps its health; a changed one starts afresh.
 
 use super::health::Thresholds;
-use crate::config::{CheckService, CheckType, Config, HttpMethod, Real, Virtual};
-use ldirectord_checks::{BannerProtocol, DnsProbe, FtpProbe, HttpProbe, Probe, Transport};
+use crate::config::{CheckService, CheckType, Config, HttpMethod, HttpOptions, Real, Virtual};
+use ldirectord_checks::{
+    BannerProtocol, DnsProbe, FtpProbe, HttpProbe, HttpProxyProbe, LdapProbe, MailLoginProbe,
+    MailProtocol, Probe, RadiusProbe, SqlProbe, Transport,
+};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// Why a check has no probe.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlanError {
+    #[error("bad receive regex: {0}")]
+    Regex(#[from] regex::Error),
+    /// A fwmark real without a port, no `checkport`, and a check that has
+    /// no port of its own (ldirectord connects to port 0 and fails).
+    #[error("no port to check: give checkport= (the real has no port and this check has no default one)")]
+    NoPort,
+}
 
 /// What decides one check.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -24,8 +38,18 @@ pub struct CheckSpec {
     pub receive: Option<String>,
     pub method: HttpMethod,
     pub host: Option<String>,
+    /// `httpstatus`, `verifytls` and the TLS files (negotiate checks).
+    pub http: HttpOptions,
     /// For external checks: command and its arguments (`vip vport rip rport`).
     pub command: Option<(String, Vec<String>)>,
+    /// `login`, `passwd`, `database`, `secret` (negotiate checks only).
+    pub login: Option<String>,
+    pub passwd: Option<String>,
+    pub database: Option<String>,
+    pub secret: Option<String>,
+    /// Ping checks: attempts, each with `timeout`, before down
+    /// (`checkcount`, as ldirectord's check_ping); 1 for every other check.
+    pub attempts: u32,
     /// For the services that follow the virtual's protocol (dns, sip): true
     /// on a UDP virtual (and on a fwmark one, where DNS and SIP are mostly
     /// UDP). For `checktype=connect`: true on a UDP virtual, where it is an
@@ -45,10 +69,17 @@ pub struct CheckSpec {
 impl CheckSpec {
     pub fn for_real(v: &Virtual, r: &Real) -> CheckSpec {
         let c = &v.check;
-        let port = c.checkport.unwrap_or(r.addr.port());
+        // ldirectord's ld_checkport: checkport, else the real's port, else
+        // the service's (a fwmark real without a port); 0 when none.
+        let port = c
+            .checkport
+            .or(Some(r.addr.port()).filter(|p| *p != 0))
+            .or_else(|| c.service.default_port())
+            .unwrap_or(0);
         let target = SocketAddr::new(r.addr.ip(), port);
         let negotiate = c.checktype == CheckType::Negotiate;
-        let command = (c.checktype == CheckType::External).then(|| {
+        let external = matches!(c.checktype, CheckType::External | CheckType::ExternalPerl);
+        let command = external.then(|| {
             let (vip, vport) = match v.key {
                 crate::ipvs::ServiceKey::Inet { addr, .. } => {
                     (addr.ip().to_string(), addr.port().to_string())
@@ -56,10 +87,24 @@ impl CheckSpec {
                 crate::ipvs::ServiceKey::Fwmark { mark, .. } => (mark.to_string(), "0".to_string()),
             };
             let cmd = c.checkcommand.clone().unwrap_or_default();
-            (
-                cmd,
-                vec![vip, vport, r.addr.ip().to_string(), port.to_string()],
-            )
+            // As ldirectord: the real's own port (0 for a fwmark real
+            // without one), whatever checkport says.
+            let args = vec![
+                vip,
+                vport,
+                r.addr.ip().to_string(),
+                r.addr.port().to_string(),
+            ];
+            if c.checktype == CheckType::ExternalPerl {
+                // ldirectord evaluates the script in its own Perl; here a
+                // perl runs it, with the same @ARGV.
+                (
+                    "perl".to_string(),
+                    std::iter::once(cmd).chain(args).collect(),
+                )
+            } else {
+                (cmd, args)
+            }
         });
         let udp = (negotiate
             && matches!(c.service, CheckService::Dns | CheckService::Sip)
@@ -80,9 +125,16 @@ impl CheckSpec {
                         ..
                     }
                 ));
+        let ping = c.checktype == CheckType::Ping || (c.checktype == CheckType::Connect && udp);
+        let auth = |f: &Option<String>| if negotiate { f.clone() } else { None };
         CheckSpec {
             target,
             udp,
+            login: auth(&c.login),
+            passwd: auth(&c.passwd),
+            database: auth(&c.database),
+            secret: auth(&c.secret),
+            attempts: if ping { v.checkcount.max(1) } else { 1 },
             checktype: c.checktype,
             service: if negotiate {
                 c.service
@@ -104,6 +156,11 @@ impl CheckSpec {
                 c.virtualhost.clone()
             } else {
                 None
+            },
+            http: if negotiate {
+                c.http.clone()
+            } else {
+                HttpOptions::default()
             },
             command,
             timeout: if negotiate {
@@ -136,7 +193,14 @@ impl CheckSpec {
             CheckType::Off => "off".into(),
             CheckType::External => format!(
                 "external {}",
-                self.command.as_ref().map(|c| c.0.as_str()).unwrap_or("")
+                self.command.as_ref().map_or("", |c| c.0.as_str())
+            ),
+            CheckType::ExternalPerl => format!(
+                "external-perl {}",
+                self.command
+                    .as_ref()
+                    .and_then(|c| c.1.first())
+                    .map_or("", String::as_str)
             ),
             CheckType::Negotiate => match self.service {
                 CheckService::Http | CheckService::Https => format!(
@@ -154,6 +218,7 @@ impl CheckSpec {
                     self.request
                 ),
                 CheckService::SimpleTcp => "simpletcp".into(),
+                CheckService::None if self.target.port() == 0 => "none (no port: up)".into(),
                 CheckService::None => "connect".into(),
                 CheckService::Ftp => match self.ftp_file() {
                     Some(path) => format!("ftp RETR {path}"),
@@ -173,9 +238,25 @@ impl CheckSpec {
                     format!("dns {kind} {name} ({})", self.transport_name())
                 }
                 CheckService::Sip => format!("sip OPTIONS ({})", self.transport_name()),
+                CheckService::Pop
+                | CheckService::Pops
+                | CheckService::Imap
+                | CheckService::Imaps
+                    if self.mail_login().is_some() =>
+                {
+                    format!("{} login", self.service.name())
+                }
                 s => s.name().into(),
             },
         }
+    }
+
+    /// The probe's TLS options, when any is set (https).
+    fn tls_options(&self) -> Option<std::sync::Arc<ldirectord_checks::TlsOptions>> {
+        let h = &self.http;
+        (self.service == CheckService::Https
+            && (h.cafile.is_some() || h.clientcert.is_some() || h.sni.is_some()))
+        .then(|| std::sync::Arc::new(h.tls_options()))
     }
 
     fn transport(&self) -> Transport {
@@ -202,16 +283,24 @@ impl CheckSpec {
         (self.receive.is_some() || self.request != "/").then_some(self.request.as_str())
     }
 
-    /// The probe to run. Fails only on a receive regex that does not compile
-    /// (the config validates it first).
-    pub fn probe(&self) -> Result<Probe, regex::Error> {
+    /// `login` and `passwd` of a pop or imap check: ldirectord logs in
+    /// when `login` is not empty (an empty `passwd` is sent as such).
+    fn mail_login(&self) -> Option<(String, String)> {
+        let user = self.login.as_deref().filter(|l| !l.is_empty())?;
+        Some((user.to_string(), self.passwd.clone().unwrap_or_default()))
+    }
+
+    /// The probe to run. Fails on a receive regex that does not compile
+    /// (the config validates it first) and on a check that needs a port
+    /// and has none ([`PlanError::NoPort`]).
+    pub fn probe(&self) -> Result<Probe, PlanError> {
         self.probe_with(&mut RegexCache::default())
     }
 
     /// [`CheckSpec::probe`], compiling each distinct `receive` pattern once:
     /// clones of a compiled regex share it, so 10,000 reals with the same
     /// `receive` hold one compiled program, not 10,000.
-    pub fn probe_with(&self, regexes: &mut RegexCache) -> Result<Probe, regex::Error> {
+    pub fn probe_with(&self, regexes: &mut RegexCache) -> Result<Probe, PlanError> {
         let mut compile = |pattern: &str| -> Result<ldirectord_checks::Pattern, regex::Error> {
             if let Some(r) = regexes.0.get(pattern) {
                 return Ok(r.clone());
@@ -221,16 +310,22 @@ impl CheckSpec {
             Ok(r)
         };
         let receive = self.receive.as_deref().map(&mut compile).transpose()?;
+        let no_port = self.target.port() == 0;
+        let s = |f: &Option<String>| f.clone().unwrap_or_default();
         Ok(match self.checktype {
             CheckType::On => Probe::On,
             CheckType::Off => Probe::Off,
             CheckType::Connect if self.udp => Probe::Ping,
+            CheckType::Connect if no_port => return Err(PlanError::NoPort),
             CheckType::Connect => Probe::Connect,
             CheckType::Ping => Probe::Ping,
-            CheckType::External => {
+            CheckType::External | CheckType::ExternalPerl => {
                 let (command, args) = self.command.clone().unwrap_or_default();
                 Probe::External { command, args }
             }
+            // ldirectord's check_none: up, nothing to connect to.
+            CheckType::Negotiate if no_port && self.service == CheckService::None => Probe::On,
+            CheckType::Negotiate if no_port => return Err(PlanError::NoPort),
             CheckType::Negotiate => match self.service {
                 CheckService::Http | CheckService::Https => Probe::Http(HttpProbe {
                     tls: self.service == CheckService::Https,
@@ -238,7 +333,9 @@ impl CheckSpec {
                     path: self.request.clone(),
                     host: self.host.clone(),
                     receive,
-                    ..HttpProbe::default()
+                    verify_tls: self.http.verifytls,
+                    status: self.http.status.clone(),
+                    tls_options: self.tls_options(),
                 }),
                 CheckService::SimpleTcp => Probe::SimpleTcp {
                     request: self.request.clone().into_bytes(),
@@ -252,23 +349,45 @@ impl CheckSpec {
                     protocol: BannerProtocol::Smtp,
                     tls: false,
                 },
-                CheckService::Pop | CheckService::Pops => Probe::Banner {
-                    protocol: BannerProtocol::Pop,
-                    tls: self.service == CheckService::Pops,
+                // With a login, ldirectord logs in (and is up without one
+                // whatever happens for pop; here the greeting counts).
+                CheckService::Pop | CheckService::Pops => match self.mail_login() {
+                    Some((user, password)) => Probe::MailLogin(MailLoginProbe {
+                        protocol: MailProtocol::Pop,
+                        tls: self.service == CheckService::Pops,
+                        user,
+                        password,
+                    }),
+                    None => Probe::Banner {
+                        protocol: BannerProtocol::Pop,
+                        tls: self.service == CheckService::Pops,
+                    },
                 },
-                CheckService::Imap | CheckService::Imaps => Probe::Banner {
-                    protocol: BannerProtocol::Imap,
-                    tls: self.service == CheckService::Imaps,
+                CheckService::Imap | CheckService::Imaps => match self.mail_login() {
+                    Some((user, password)) => Probe::MailLogin(MailLoginProbe {
+                        protocol: MailProtocol::Imap,
+                        tls: self.service == CheckService::Imaps,
+                        user,
+                        password,
+                    }),
+                    None => Probe::Banner {
+                        protocol: BannerProtocol::Imap,
+                        tls: self.service == CheckService::Imaps,
+                    },
                 },
                 CheckService::Nntp => Probe::Banner {
                     protocol: BannerProtocol::Nntp,
                     tls: false,
                 },
-                CheckService::Ftp => Probe::Ftp(FtpProbe {
-                    retrieve: self.ftp_file().map(str::to_string),
-                    receive,
-                    ..FtpProbe::default()
-                }),
+                CheckService::Ftp => {
+                    let d = FtpProbe::default();
+                    Probe::Ftp(FtpProbe {
+                        user: self.login.clone().unwrap_or(d.user),
+                        password: self.passwd.clone().unwrap_or(d.password),
+                        retrieve: self.ftp_file().map(str::to_string),
+                        receive,
+                    })
+                }
                 CheckService::Dns => Probe::Dns(DnsProbe {
                     name: self.request.clone(),
                     receive,
@@ -277,6 +396,42 @@ impl CheckSpec {
                 CheckService::Sip => Probe::Sip {
                     transport: self.transport(),
                 },
+                CheckService::Mysql | CheckService::Pgsql => {
+                    let p = SqlProbe::from_ldirectord(
+                        &s(&self.login),
+                        &s(&self.passwd),
+                        &s(&self.database),
+                        &self.request,
+                        receive,
+                    );
+                    if self.service == CheckService::Mysql {
+                        Probe::Mysql(p)
+                    } else {
+                        Probe::Pgsql(p)
+                    }
+                }
+                CheckService::Ldap | CheckService::Ldaps => {
+                    Probe::Ldap(LdapProbe::from_ldirectord(
+                        self.service == CheckService::Ldaps,
+                        &s(&self.login),
+                        &s(&self.passwd),
+                        &self.request,
+                        receive,
+                    ))
+                }
+                CheckService::Radius => Probe::Radius(RadiusProbe::from_ldirectord(
+                    &s(&self.login),
+                    &s(&self.passwd),
+                    &s(&self.secret),
+                )),
+                CheckService::HttpProxy => Probe::HttpProxy(HttpProxyProbe {
+                    status: self.http.status.clone(),
+                    ..HttpProxyProbe::from_ldirectord(
+                        &self.request,
+                        self.method == HttpMethod::Head,
+                        receive,
+                    )
+                }),
             },
         })
     }
@@ -417,5 +572,53 @@ mod tests {
         assert!(s.udp);
         assert!(s.describe().contains("udp"), "{}", s.describe());
         assert!(matches!(s.probe().unwrap(), Probe::Dns(_)));
+    }
+
+    #[test]
+    fn pop_and_imap_log_in_when_a_login_is_given() {
+        let (_, p) = plan(
+            "virtual=127.0.0.1:110
+	real=127.0.0.2 masq
+	service=pop
+	login=\"probe\"
+	passwd=\"pw\"
+virtual=127.0.0.1:993
+	real=127.0.0.2 masq
+	service=imaps
+	login=\"probe\"
+virtual=127.0.0.1:143
+	real=127.0.0.2 masq
+	service=imap
+",
+        );
+        match p.spec(0, 0).probe().unwrap() {
+            Probe::MailLogin(m) => {
+                assert_eq!(
+                    (m.protocol, m.tls, m.user.as_str(), m.password.as_str()),
+                    (MailProtocol::Pop, false, "probe", "pw")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(p.spec(0, 0).describe(), "pop login");
+        // No passwd: an empty one, as ldirectord sends.
+        match p.spec(1, 0).probe().unwrap() {
+            Probe::MailLogin(m) => {
+                assert_eq!(
+                    (m.protocol, m.tls, m.user.as_str(), m.password.as_str()),
+                    (MailProtocol::Imap, true, "probe", "")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // No login: the greeting only.
+        assert!(matches!(
+            p.spec(2, 0).probe().unwrap(),
+            Probe::Banner {
+                protocol: BannerProtocol::Imap,
+                tls: false
+            }
+        ));
+        assert_eq!(p.spec(2, 0).describe(), "imap");
     }
 }

@@ -55,6 +55,8 @@ pub(super) struct CheckRun {
     pub(super) checks: u64,
     pub(super) failed: u64,
     pub(super) cancel: CancellationToken,
+    /// When a warning about the real's certificate was last logged.
+    pub(super) cert_warned: Option<SystemTime>,
 }
 
 impl Director {
@@ -108,12 +110,13 @@ impl Director {
             checks: 0,
             failed: 0,
             cancel: cancel.clone(),
+            cert_warned: None,
         };
         self.checks.insert(id, run);
         let first = spread(spec.interval);
         let probe = spec
             .probe_with(&mut self.regexes)
-            .map_err(|e| format!("bad receive regex: {e}"));
+            .map_err(|e| e.to_string());
         let task = CheckTask {
             id,
             spec,
@@ -124,7 +127,8 @@ impl Director {
             maintenance: self.maintenance.clone(),
             has_maintenance: self.config.global.maintenancedir.is_some(),
         };
-        self.probes.spawn(task.run(first, cancel));
+        self.probes
+            .spawn(check_future(task, first, cancel, self.notes.clone()));
         id
     }
 }
@@ -149,7 +153,7 @@ impl CheckTask {
     /// and a probe never overlaps the previous one of the same check. A
     /// check that could not start on time starts when admitted and is next
     /// due one interval after its due time, or at once if that has passed.
-    async fn run(self, first: Duration, cancel: CancellationToken) {
+    async fn run(&self, first: Duration, cancel: CancellationToken) {
         let probe = match &self.probe {
             Ok(p) => p,
             Err(e) => {
@@ -167,11 +171,11 @@ impl CheckTask {
         // checktype=N: N connect checks between negotiate checks.
         let n = self.spec.connectcount;
         let mut round: u64 = 0;
-        let mut next = Instant::now() + first;
+        let mut next = later(Instant::now(), first);
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep_until(next) => {}
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep_until(next) => {}
             }
             let result = if self.has_maintenance && self.in_maintenance() {
                 CheckResult {
@@ -181,32 +185,33 @@ impl CheckTask {
                 }
             } else {
                 let _slot = tokio::select! {
-                    _ = cancel.cancelled() => return,
+                    () = cancel.cancelled() => return,
                     s = self.admission.admit(next) => s,
                 };
                 // Boxed: a probe's state machine is ~13 KB; a sleeping
                 // task then holds a few hundred bytes, not that, times
                 // 10,000 reals.
                 let connect_only = n > 0 && !round.is_multiple_of(u64::from(n) + 1);
-                let (probe, timeout) = if connect_only {
+                let (probe, timeout, attempts) = if connect_only {
                     // On a UDP virtual, "connect" is an ICMP ping.
                     let p = if self.spec.udp {
                         &ldirectord_checks::Probe::Ping
                     } else {
                         &ldirectord_checks::Probe::Connect
                     };
-                    (p, self.spec.connect_timeout)
+                    (p, self.spec.connect_timeout, 1)
                 } else {
-                    (probe, self.spec.timeout)
+                    (probe, self.spec.timeout, self.spec.attempts)
                 };
-                let run = Box::pin(ldirectord_checks::run_fair(
+                let run = Box::pin(ldirectord_checks::run_attempts_fair(
                     probe,
                     self.spec.target,
                     timeout,
+                    attempts,
                     Some(&self.clock),
                 ));
                 let outcome = tokio::select! {
-                    _ = cancel.cancelled() => return,
+                    () = cancel.cancelled() => return,
                     o = run => o,
                 };
                 // An inconclusive probe is tried again, in the same turn
@@ -227,7 +232,7 @@ impl CheckTask {
             self.admission
                 .finished
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            next += self.spec.interval;
+            next = later(next, self.spec.interval);
             let now = Instant::now();
             if retry {
                 next = next.min(now + RETRY);
@@ -251,8 +256,34 @@ impl CheckTask {
     }
 }
 
+/// A check task as spawned: restarted if it panics (see `supervise.rs`).
+async fn check_future(
+    task: CheckTask,
+    first: Duration,
+    cancel: CancellationToken,
+    notes: super::children::Notes,
+) {
+    let what = format!("the check of {}", task.spec.target);
+    let c = cancel.clone();
+    super::supervise::supervised(
+        what,
+        |n| task.run(if n == 0 { first } else { Duration::ZERO }, c.clone()),
+        cancel,
+        notes,
+    )
+    .await;
+}
+
+/// `t + d`, or a far future if that would overflow the clock.
+fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(Duration::from_secs(86400 * 365 * 30)))
+        .unwrap_or(t)
+}
+
 /// The size of one check task's future: the memory each real costs while
-/// it waits for its next check (see `examples/futsize.rs`).
+/// it waits for its next check (see `examples/futsize.rs`): the spawned
+/// future and the probing one it keeps on the heap.
 pub fn check_task_size() -> usize {
     let (tx, _rx) = mpsc::channel(1);
     let c = config::parse(
@@ -271,7 +302,13 @@ pub fn check_task_size() -> usize {
         maintenance: Arc::default(),
         has_maintenance: false,
     };
-    std::mem::size_of_val(&task.run(Duration::ZERO, CancellationToken::new()))
+    let run = std::mem::size_of_val(&task.run(Duration::ZERO, CancellationToken::new()));
+    run + std::mem::size_of_val(&check_future(
+        task,
+        Duration::ZERO,
+        CancellationToken::new(),
+        Default::default(),
+    ))
 }
 
 /// A random first delay in `[0, interval)`, so checks spread over the round.

@@ -5,13 +5,18 @@
 //!   down, `stop` when one is back;
 //! - `monitorfile`: one line per check result of the virtuals that have one;
 //! - `maintenancedir`: the names of its files, read once a second, force
-//!   the reals they name down (the check tasks read the set);
+//!   the reals they name down (the check tasks read the set); a file named
+//!   by host stands for its addresses (`maintenance_names.rs`);
 //! - connection-sync daemons: started when configured, stopped on cleanstop;
-//! - `run_command`: how every command is run (`/bin/sh -c`, in the
-//!   background, bounded).
+//! - certificates: a warning when a real's expires within 14 days (at most
+//!   once a day per check);
+//! - the lines other tasks leave for the event log (hooks, check tasks
+//!   restarted), written once a second.
+//!
+//! How the commands run (own process group, bounded output, killed at the
+//! timeout and the stop) is `children.rs`.
 
 use super::Director;
-use crate::config;
 use crate::core::events::fmt_virtual;
 use crate::core::table;
 use crate::ipvs::{ServiceKey, SyncDaemon, SyncState};
@@ -19,7 +24,12 @@ use crate::output::eventlog::EventLog;
 use ldirectord_checks::Outcome;
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+/// Warn when a real's certificate ends within this.
+const CERT_WARN: Duration = Duration::from_secs(14 * 86_400);
+/// At most one such warning per check this often.
+const CERT_WARN_EVERY: Duration = Duration::from_secs(86_400);
 
 /// Names of files in `maintenancedir`, refreshed by the director.
 pub(super) type Maintenance = Arc<RwLock<HashSet<String>>>;
@@ -52,7 +62,8 @@ impl Director {
         self.log.log(&format!(
             "Running fallbackcommand: {cmd} {action} {vip} {proto}"
         ));
-        run_command(&cmd, &[action, &vip, proto]);
+        self.children
+            .run("fallbackcommand", &cmd, &[action, &vip, proto]);
     }
 
     /// Append a check result to the monitorfile of each virtual using it.
@@ -74,22 +85,58 @@ impl Director {
                 outcome.reason
             );
             if !self.monitors.contains_key(path) {
-                match EventLog::open(Some(&config::LogTarget::File(path.clone()))) {
-                    Ok(l) => {
-                        self.monitors.insert(path.clone(), l);
-                    }
-                    Err(e) => {
-                        self.log.log(&format!(
-                            "Error: cannot open monitorfile {}: {e}",
-                            path.display()
-                        ));
-                        continue;
-                    }
+                // Never blocks (a FIFO is refused at once); while it cannot
+                // be opened its lines go to standard error, retried.
+                let (m, err) = EventLog::monitor(path);
+                if let Some(e) = err {
+                    self.log.log(&format!(
+                        "Error: cannot open monitorfile {e}; its lines go to standard error until it can be"
+                    ));
                 }
+                self.monitors.insert(path.clone(), m);
             }
             if let Some(m) = self.monitors.get_mut(path) {
                 m.log(&line);
             }
+        }
+    }
+
+    /// Log a warning when the certificate check `id`'s real sent ends within
+    /// [`CERT_WARN`] (or has ended), at most once per [`CERT_WARN_EVERY`].
+    pub(super) fn cert_expiry(&mut self, id: u64, not_after: SystemTime) {
+        let now = SystemTime::now();
+        let left = not_after.duration_since(now);
+        if left.as_ref().is_ok_and(|d| *d > CERT_WARN) {
+            return;
+        }
+        let Some(run) = self.checks.get_mut(&id) else {
+            return;
+        };
+        if run
+            .cert_warned
+            .is_some_and(|t| now.duration_since(t).unwrap_or_default() < CERT_WARN_EVERY)
+        {
+            return;
+        }
+        run.cert_warned = Some(now);
+        let Some(&(vi, ri)) = self.uses.get(&id).and_then(|u| u.first()) else {
+            return;
+        };
+        let v = &self.config.virtuals[vi];
+        self.log.log(&format!(
+            "Warning: the TLS certificate of real server {} ({}) {}, at {}",
+            v.reals[ri].addr,
+            fmt_virtual(&v.key),
+            cert_ends(left.map_err(|e| e.duration())),
+            crate::output::eventlog::format_time(not_after)
+        ));
+    }
+
+    /// Write the lines other tasks left for the event log.
+    pub(super) fn log_notes(&mut self) {
+        let lines = std::mem::take(&mut *self.notes.lock().unwrap());
+        for l in lines {
+            self.log.log(&l);
         }
     }
 
@@ -136,6 +183,9 @@ impl Director {
                 }
             }
         }
+        // Files named by host stand for the host's addresses.
+        let by_host = self.host_files.expand(&names);
+        names.extend(by_host);
         *self.maintenance.write().unwrap() = names;
     }
 
@@ -159,29 +209,17 @@ impl Director {
     }
 }
 
-/// Run `cmd` (a shell command line, as ldirectord's `system()` did) with
-/// `args` appended as separate arguments, in the background; killed after
-/// 60 s. Failures go to standard error.
-pub(super) fn run_command(cmd: &str, args: &[&str]) {
-    let mut c = tokio::process::Command::new("/bin/sh");
-    c.arg("-c")
-        .arg(format!("{cmd} \"$@\""))
-        .arg("sh")
-        .args(args);
-    c.stdin(std::process::Stdio::null()).kill_on_drop(true);
-    let what = format!("{cmd} {}", args.join(" "));
-    match c.spawn() {
-        Ok(mut child) => {
-            tokio::spawn(async move {
-                match tokio::time::timeout(Duration::from_secs(60), child.wait()).await {
-                    Ok(Ok(st)) if st.success() => {}
-                    Ok(Ok(st)) => eprintln!("ldirectord-rs: {what}: {st}"),
-                    Ok(Err(e)) => eprintln!("ldirectord-rs: {what}: {e}"),
-                    Err(_) => eprintln!("ldirectord-rs: {what}: killed after 60s"),
-                }
-            });
-        }
-        Err(e) => eprintln!("ldirectord-rs: cannot run {what}: {e}"),
+/// `expires in 5 days`, `expires in less than a day`, `expired 2 days ago`:
+/// the time left (`Ok`) or past (`Err`), in whole days.
+fn cert_ends(left: Result<Duration, Duration>) -> String {
+    let days = |d: Duration| d.as_secs() / 86_400;
+    match left {
+        Ok(d) if days(d) == 0 => "expires in less than a day".into(),
+        Ok(d) if days(d) == 1 => "expires in 1 day".into(),
+        Ok(d) => format!("expires in {} days", days(d)),
+        Err(d) if days(d) == 0 => "expired less than a day ago".into(),
+        Err(d) if days(d) == 1 => "expired 1 day ago".into(),
+        Err(d) => format!("expired {} days ago", days(d)),
     }
 }
 
@@ -193,4 +231,20 @@ fn sync_desc(d: &SyncDaemon) -> String {
         "backup"
     };
     format!("{st} {} syncid {}", d.ifname, d.syncid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_ends_read_in_days() {
+        let d = |days: u64, secs: u64| Duration::from_secs(days * 86_400 + secs);
+        assert_eq!(cert_ends(Ok(d(0, 3600))), "expires in less than a day");
+        assert_eq!(cert_ends(Ok(d(1, 5))), "expires in 1 day");
+        assert_eq!(cert_ends(Ok(d(13, 86_399))), "expires in 13 days");
+        assert_eq!(cert_ends(Err(d(0, 1))), "expired less than a day ago");
+        assert_eq!(cert_ends(Err(d(1, 0))), "expired 1 day ago");
+        assert_eq!(cert_ends(Err(d(40, 0))), "expired 40 days ago");
+    }
 }

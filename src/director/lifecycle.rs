@@ -80,8 +80,18 @@ impl Director {
     pub fn reload(&mut self) -> bool {
         let started = std::time::Instant::now();
         self.config_stamp = config_stamp(&self.path);
-        let new = match config::load(&self.path) {
-            Ok(c) => c,
+        // Host names are looked up here: on a multi-threaded runtime, let
+        // the other workers run the checks meanwhile.
+        let load = || config::load_with(&self.path, &*self.resolver);
+        let loaded = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(load),
+            _ => load(),
+        };
+        let new = match loaded {
+            Ok(mut c) => {
+                self.log_policy.apply(&mut c);
+                c
+            }
             Err(errs) => {
                 self.counters.failed_reloads += 1;
                 self.log.log(&format!(
@@ -95,6 +105,9 @@ impl Director {
                 return false;
             }
         };
+        for w in &new.warnings.0 {
+            self.log.log(&format!("Warning: {w}"));
+        }
         if new.global.logfile != self.config.global.logfile {
             match EventLog::open(new.global.logfile.as_ref()) {
                 Ok(l) => self.log = l,
@@ -136,6 +149,10 @@ impl Director {
         for vi in 0..self.config.virtuals.len() {
             self.reconcile(vi, Phase::Reload);
         }
+        let execute = self.config.global.execute.clone();
+        for l in self.instances.apply(&execute, true) {
+            self.log.log(&l);
+        }
         self.counters.reloads += 1;
         self.alerter
             .set_status(crate::output::alert::DaemonStatus::Running);
@@ -158,6 +175,7 @@ impl Director {
         for c in self.checks.values() {
             c.cancel.cancel();
         }
+        self.children.stop();
         let managed: Vec<ServiceKey> = self
             .config
             .virtuals

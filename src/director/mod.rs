@@ -16,20 +16,29 @@
 //! | `overload.rs` | checks not counted, schedule lag: the once-a-minute report |
 //! | `lifecycle.rs` | whole-virtual passes: start, reload, resync; stop; signals |
 //! | `hooks.rs` | fallbackcommand, monitorfile, maintenancedir, sync daemons |
+//! | `instances.rs` | `execute=`: the child directors of other configurations |
+//! | `maintenance_names.rs` | `maintenancedir` files named by host |
+//! | `children.rs` | how hooks run: own process group, bounded output, killed at timeout and stop |
+//! | `supervise.rs` | a check task that panics is logged and started again |
 //! | `status_view.rs` | the status model from the director's state |
 //! | `status_cache.rs` | the rendered pages, shared by every client, rendered off the loop |
 
 mod admission;
 mod checks;
+mod children;
 mod hooks;
+mod instances;
 mod lifecycle;
+mod maintenance_names;
 mod on_result;
 mod overload;
 mod status_cache;
 mod status_view;
+mod supervise;
 
 pub use admission::set_probe_runtime;
 pub use checks::{check_task_size, CheckResult, RETRY};
+pub use instances::{InstanceCommand, EXECUTED_BY};
 pub use lifecycle::{signals, Control};
 
 use crate::config::{self, Config};
@@ -43,7 +52,8 @@ use crate::output::eventlog::{self, EventLog};
 use crate::output::status;
 use admission::Admission;
 use checks::CheckRun;
-use hooks::{run_command, Maintenance};
+use children::{Children, Notes};
+use hooks::Maintenance;
 use ldirectord_checks::StallClock;
 use lifecycle::config_stamp;
 use status_cache::StatusCache;
@@ -105,6 +115,48 @@ pub struct Director {
     status_cache: StatusCache,
     /// Email alerts (see [`crate::output::alert`]).
     alerter: crate::output::alert::Alerter,
+    /// The directors of `execute=` (see `instances.rs`).
+    instances: instances::Instances,
+    /// `maintenancedir` files named by host, resolved.
+    host_files: maintenance_names::HostFiles,
+    /// Resolves the config's host names at every reload (the system's).
+    resolver: Arc<dyn config::Resolver + Send>,
+    /// fallbackcommand and callback processes.
+    children: Children,
+    /// Lines for the event log from other tasks, written once a second.
+    notes: Notes,
+    /// Where the event log goes, applied to every config read (reloads too).
+    log_policy: LogPolicy,
+}
+
+/// Where the event log goes, whatever the config file (re-)read says: `run`
+/// follows the config (standard error without `logfile=`), the daemon that
+/// `start` makes writes where ldirectord does without `logfile=`, and `-d`
+/// writes to standard error, as ldirectord does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum LogPolicy {
+    /// `logfile=`, or standard error without it.
+    #[default]
+    Config,
+    /// `logfile=`, or this target without it.
+    Default(config::LogTarget),
+    /// Standard error, whatever `logfile=` says.
+    Stderr,
+}
+
+impl LogPolicy {
+    /// Set `config`'s log target as this policy says.
+    pub fn apply(&self, config: &mut Config) {
+        match self {
+            LogPolicy::Config => {}
+            LogPolicy::Default(t) => {
+                if config.global.logfile.is_none() {
+                    config.global.logfile = Some(t.clone());
+                }
+            }
+            LogPolicy::Stderr => config.global.logfile = None,
+        }
+    }
 }
 
 /// For one virtual: how many reals are up / unknown, and its effective
@@ -168,6 +220,7 @@ impl Director {
         let (tx, rx) = mpsc::channel(4096);
         let admission = Arc::new(Admission::new(config.global.maxchecks));
         let (status_tx, status_rx) = mpsc::channel(16);
+        let notes = Notes::default();
         let mut d = Director {
             path: path.to_path_buf(),
             config_stamp: config_stamp(path),
@@ -205,7 +258,16 @@ impl Director {
             status_tx,
             status_rx: Some(status_rx),
             status_cache: StatusCache::default(),
+            instances: instances::Instances::new(path),
+            host_files: Default::default(),
+            resolver: Arc::new(config::SystemResolver),
+            children: Children::new(notes.clone()),
+            notes,
+            log_policy: LogPolicy::Config,
         };
+        for w in &d.config.warnings.0 {
+            d.log.log(&format!("Warning: {w}"));
+        }
         d.background = vec![
             d.probes.spawn(d.clock.monitor()),
             d.probes.spawn(d.admission.clone().pacer(d.clock.clone())),
@@ -221,6 +283,24 @@ impl Director {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Resolve the config's host names with `r` from the next reload on
+    /// (tests; the system's resolver otherwise).
+    pub fn set_resolver(&mut self, r: Arc<dyn config::Resolver + Send>) {
+        self.resolver = r;
+    }
+
+    /// How to run the directors of `execute=` (without it they are not
+    /// started, and the log says so).
+    pub fn set_instance_command(&mut self, c: InstanceCommand) {
+        self.instances.set_command(c);
+    }
+
+    /// Where the event log goes after a reload (see [`LogPolicy`]); the
+    /// config given at start should have had it applied already.
+    pub fn set_log_policy(&mut self, policy: LogPolicy) {
+        self.log_policy = policy;
     }
 
     /// The state of `vi`'s real `ri`.
@@ -257,6 +337,10 @@ impl Director {
         second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.alerter
             .set_status(crate::output::alert::DaemonStatus::Running);
+        let execute = self.config.global.execute.clone();
+        for l in self.instances.apply(&execute, false) {
+            self.log.log(&l);
+        }
         loop {
             tokio::select! {
                 Some(r) = rx.recv() => {
@@ -274,7 +358,7 @@ impl Director {
                 _ = resync.tick() => self.resync(),
                 Some(req) = status_rx.recv() => self.answer(req),
                 // A status snapshot under way: its next slice.
-                _ = std::future::ready(()), if self.snapshotting() => self.snapshot_step(),
+                () = std::future::ready(()), if self.snapshotting() => self.snapshot_step(),
                 _ = second.tick() => {
                     crate::output::notify::watchdog();
                     self.overload_tick();
@@ -282,15 +366,19 @@ impl Director {
                     for l in self.alerter.tick() {
                         self.log.log(&l);
                     }
+                    self.log_notes();
                     if self.need_resync {
                         self.resync();
+                    }
+                    for l in self.instances.reap() {
+                        self.log.log(&l);
                     }
                     self.refresh_maintenance();
                     if self.config.global.autoreload && self.config_changed() {
                         self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
                         if let Some(cb) = self.config.global.callback.clone() {
                             self.log.log(&format!("Running callback: {cb} {}", self.path.display()));
-                            run_command(&cb, &[&self.path.display().to_string()]);
+                            self.children.run("callback", &cb, &[&self.path.display().to_string()]);
                         }
                         self.reload();
                     }
@@ -309,11 +397,16 @@ impl Director {
                     None => break,
                 },
             }
-            if resync.period() != self.config.global.resyncinterval.max(MIN_RESYNC) {
+            if resync.period() != resync_period(self.config.global.resyncinterval) {
                 resync = resync_timer(self.config.global.resyncinterval);
             }
         }
+        for l in self.instances.stop_all().await {
+            self.log.log(&l);
+        }
         self.stop();
+        self.children.wait(Duration::from_secs(2)).await;
+        self.log_notes();
         // Email alerts: let the last ones (the stop's) go out, bounded.
         for l in self.alerter.flush(ALERT_FLUSH).await {
             self.log.log(&l);
@@ -327,8 +420,15 @@ const ALERT_FLUSH: Duration = Duration::from_secs(10);
 
 const MIN_RESYNC: Duration = Duration::from_millis(100);
 
+/// The resync period for `resyncinterval`: at least [`MIN_RESYNC`], at most
+/// a day (more could overflow the clock: `resyncinterval=18446744073709551615`
+/// once crashed the daemon).
+fn resync_period(d: Duration) -> Duration {
+    d.clamp(MIN_RESYNC, config::MAX_INTERVAL)
+}
+
 fn resync_timer(period: Duration) -> tokio::time::Interval {
-    let period = period.max(MIN_RESYNC);
+    let period = resync_period(period);
     let mut t = tokio::time::interval_at(Instant::now() + period, period);
     t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     t

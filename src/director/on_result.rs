@@ -39,11 +39,21 @@ impl Director {
             run.health.observe(r.outcome.up, run.spec.thresholds())
         };
         let reason = r.outcome.reason.clone();
+        tracing::debug!(
+            "check {:?} of {}: {} in {:?}: {reason}",
+            run.spec.checktype,
+            run.spec.target,
+            if r.outcome.up { "up" } else { "down" },
+            r.outcome.latency
+        );
         run.checks += 1;
         run.failed += u64::from(!r.outcome.up);
         run.last_at = Some(SystemTime::now());
         if self.has_monitors {
             self.monitor(r.id, &r.outcome);
+        }
+        if let Some(t) = r.outcome.cert_not_after {
+            self.cert_expiry(r.id, t);
         }
         let Some(run) = self.checks.get_mut(&r.id) else {
             return;

@@ -87,7 +87,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ldirectord_rs::config::cf::{GLOBAL_ONLY, UNSUPPORTED, VIRTUAL_ONLY};
+    use ldirectord_rs::config::directives::{GLOBAL_ONLY, VIRTUAL_ONLY};
 
     fn readme() -> String {
         std::fs::read_to_string(root().join("README.md")).unwrap()
@@ -130,7 +130,6 @@ mod tests {
             "virtual=127.0.0.1:80\n\treal=127.0.0.2:80 masq\n\t{d}=1\n"
         ));
         assert!(!global.contains("unknown directive"), "{d}: {global}");
-        assert!(!UNSUPPORTED.contains(&d), "{d}");
         match (
             !global.contains("outside a virtual block"),
             !inside.contains("is a global directive"),

@@ -168,11 +168,8 @@ fn stop(c: &mut Child) {
     if let Ok(Some(_)) = c.try_wait() {
         return;
     }
-    // SAFETY: kill(2) on the pid of a child this process started and has not
-    // reaped (try_wait above saw it running), so the pid is still its.
-    unsafe {
-        libc::kill(c.id() as i32, libc::SIGTERM);
-    }
+    // The pid is still this child's: try_wait above saw it running, unreaped.
+    ldirectord_bench::terminate(c.id());
     let end = Instant::now() + Duration::from_secs(10);
     while Instant::now() < end {
         if let Ok(Some(_)) = c.try_wait() {
@@ -182,23 +179,6 @@ fn stop(c: &mut Child) {
     }
     let _ = c.kill();
     let _ = c.wait();
-}
-
-/// The last CPU this process may run on.
-fn last_allowed_cpu() -> usize {
-    // SAFETY: sched_getaffinity into a zeroed cpu_set_t of the right size.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
-            if let Some(c) = (0..libc::CPU_SETSIZE as usize)
-                .rev()
-                .find(|&c| libc::CPU_ISSET(c, &set))
-            {
-                return c;
-            }
-        }
-    }
-    0
 }
 
 fn vip(v: usize) -> Ipv4Addr {
@@ -281,7 +261,7 @@ impl LogTail {
             let addr = rest.split(' ').next().unwrap_or("");
             let Some(index) = addr.parse::<SocketAddr>().ok().and_then(|a| match a.ip() {
                 std::net::IpAddr::V4(v4) => ldirectord_bench::backend_index(v4),
-                _ => None,
+                std::net::IpAddr::V6(_) => None,
             }) else {
                 continue;
             };
@@ -403,7 +383,7 @@ const METRICS: [&str; 3] = [
 
 fn main() {
     let o = parse_opts();
-    let cpu = o.cpu.unwrap_or_else(last_allowed_cpu);
+    let cpu = o.cpu.unwrap_or_else(ldirectord_bench::last_allowed_cpu);
     fs::create_dir_all(&o.out).unwrap_or_else(|e| die(&format!("{}: {e}", o.out.display())));
     let out = fs::canonicalize(&o.out).unwrap();
     let log = out.join("director.log");

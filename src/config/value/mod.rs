@@ -9,19 +9,22 @@
 //!   methods, netmasks;
 //! - [`check`]: check types, services, `httpmethod`, `protocol`,
 //!   `schedflags`;
-//! - [`email`]: mailboxes and the other email alert settings.
+//! - [`email`]: mailboxes and the other email alert settings;
+//! - [`http`]: the HTTP check options ldirectord lacks (`httpstatus`,
+//!   `verifytls`, `cafile`, `clientcert`, `clientkey`, `sni`).
 //!
 //! Differences from ldirectord 4.12, on purpose:
 //! - booleans accept yes/no and true/false; durations accept decimals
 //!   (`0.5`) and humantime units (`500ms`).
-//! - No DNS: addresses are IP literals or `localhost`.
-//! - `smtp=` takes an optional port (`ip:port`; ldirectord cut it off) and,
-//!   like every address, no host name; `emailalertfreq` also takes durations
-//!   (`1h`).
+//! - Host names are resolved with the rest of the file (`hosts`), not
+//!   line by line.
+//! - `smtp=` takes an optional port (`host:port`; ldirectord cut it off);
+//!   `emailalertfreq` also takes durations (`1h`).
 
 mod addr;
 mod check;
 mod email;
+pub mod http;
 #[cfg(test)]
 mod tests;
 
@@ -76,6 +79,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     };
     if d.is_zero() {
         return Err("must be greater than 0".into());
+    }
+    Ok(d)
+}
+
+/// The longest interval or timeout accepted: one day. Longer ones are
+/// surely typos, and a deadline that far off could overflow the clock
+/// (`resyncinterval=18446744073709551615` once crashed the daemon).
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// An interval or timeout: a [`parse_duration`] of at most [`MAX_INTERVAL`].
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > MAX_INTERVAL {
+        return Err("at most one day (86400 seconds) is accepted".into());
     }
     Ok(d)
 }

@@ -28,15 +28,17 @@
 //! - `schema`: the document's shape (serde types; every value a scalar
 //!   kept as written);
 //! - `lines`: the line of a value, found by its path;
+//! - `limits`: what keeps reading linear (aliases, nesting);
 //! - `read`: document to the directive model, then resolved;
 //! - `write`: a model back to YAML (`convert`).
 
+mod limits;
 mod lines;
 mod read;
 mod schema;
 mod write;
 
 pub use lines::{LineIndex, Seg};
-pub use read::parse;
+pub use read::{parse, parse_with};
 pub use schema::{Scalar, StrOrMap, YamlConfig, YamlFallback, YamlReal, YamlVirtual};
 pub use write::to_yaml;

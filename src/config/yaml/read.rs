@@ -5,11 +5,12 @@
 use super::lines::{LineIndex, Seg};
 use super::schema::{Scalar, StrOrMap, YamlConfig, YamlFallback, YamlReal, YamlVirtual};
 use crate::config::directives::{Applied, RawGlobal, RawVirtual, Scope};
+use crate::config::hosts::{Resolver, SystemResolver};
 use crate::config::{resolve, value, Config, ConfigError, ConfigErrors, Problems};
 use std::path::Path;
 
 fn yaml_error(path: &Path, e: &yaml_serde::Error) -> ConfigErrors {
-    let line = e.location().map(|l| l.line()).unwrap_or(0);
+    let line = e.location().map_or(0, |l| l.line());
     let mut message = e.to_string();
     if let Some(i) = message.rfind(" at line ") {
         if message[i..].contains(" column ") {
@@ -136,16 +137,36 @@ fn read_virtual(i: usize, y: &YamlVirtual, ix: &LineIndex, errs: &mut Problems) 
     v
 }
 
-/// Parse a YAML config.
+/// Parse a YAML config (names resolved by the system).
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    parse_with(path, text, &SystemResolver)
+}
+
+/// Parse a YAML config, names looked up through `resolver`.
+pub fn parse_with(
+    path: &Path,
+    text: &str,
+    resolver: &dyn Resolver,
+) -> Result<Config, ConfigErrors> {
     let empty = text.lines().all(|l| {
         let t = l.trim();
         t.is_empty() || t.starts_with('#') || t == "---"
     });
+    if let Some(line) = super::limits::too_deep(text) {
+        return Err(ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            line,
+            message: format!(
+                "nested deeper than {} levels of [ or {{; refused",
+                super::limits::MAX_DEPTH
+            ),
+        }]));
+    }
     let y: YamlConfig = if empty {
         YamlConfig::default()
     } else {
-        yaml_serde::from_str(text).map_err(|e| yaml_error(path, &e))?
+        super::limits::with_budget(text, || yaml_serde::from_str(text))
+            .map_err(|e| yaml_error(path, &e))?
     };
     let ix = LineIndex::new(text);
     let mut errs: Problems = Vec::new();
@@ -155,6 +176,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         if g.apply(k, &s.text(), line, &mut errs) == Applied::Unknown {
             errs.push((line, format!("unknown key \"{k}\"")));
         }
+    }
+    for (i, e) in y.execute.iter().enumerate() {
+        let line = ix.locate(&[Seg::Key("execute"), Seg::Index(i)]);
+        g.apply("execute", e, line, &mut errs);
     }
     for (key, f) in [("fallback", &y.fallback), ("fallback6", &y.fallback6)] {
         if let Some(f) = f {
@@ -172,5 +197,5 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         .enumerate()
         .map(|(i, v)| read_virtual(i, v, &ix, &mut errs))
         .collect();
-    resolve::resolve(path, &g, &virtuals, errs)
+    resolve::resolve(path, &g, &virtuals, errs, resolver)
 }

@@ -1,6 +1,7 @@
 //! The YAML document's shape: serde types whose values are scalars kept as
 //! written, so the shared value grammar reads their text.
 
+use super::limits::charge;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -42,20 +43,23 @@ impl<'de> Deserialize<'de> for Scalar {
                 f.write_str("a string, number or boolean")
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                charge(0)?;
                 Ok(Scalar::Bool(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                charge(0)?;
                 Ok(Scalar::Int(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(i64::try_from(v)
-                    .map(Scalar::Int)
-                    .unwrap_or_else(|_| Scalar::Str(v.to_string())))
+                charge(0)?;
+                Ok(i64::try_from(v).map_or_else(|_| Scalar::Str(v.to_string()), Scalar::Int))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                charge(0)?;
                 Ok(Scalar::Float(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                charge(v.len())?;
                 Ok(Scalar::Str(v.to_string()))
             }
         }
@@ -90,9 +94,11 @@ impl<'de, M: Deserialize<'de>> Deserialize<'de> for StrOrMap<M> {
                 f.write_str("a string or a map")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                charge(v.len())?;
                 Ok(StrOrMap::Str(v.to_string()))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                charge::<A::Error>(0)?;
                 M::deserialize(de::value::MapAccessDeserializer::new(map)).map(StrOrMap::Map)
             }
         }
@@ -148,10 +154,12 @@ scalar_struct! {
         resyncinterval, maxchecks, statusaddress, statusallow, syncdaemon, fork, supervised,
         callback, fallbackcommand,
         emailalert, emailalertfreq, emailalertstatus, emailalertfrom, smtp,
-        // Recognised, not supported (each is an error saying so).
-        execute, checkcount,
+        checkcount,
     }
     extra {
+        /// `execute:` one configuration, or a list of them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
+        execute: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fallback: Option<StrOrMap<YamlFallback>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,12 +176,12 @@ scalar_struct! {
         servicename, comment,
         protocol, scheduler, persistent, netmask, schedflags, ops,
         checktype, service, checkport, request, receive, httpmethod, virtualhost, checkcommand,
+        httpstatus, verifytls, cafile, clientcert, clientkey, sni,
         checkinterval, checktimeout, negotiatetimeout, failurecount, risecount, quiescent, cleanstop,
         fallbackcommand, monitorfile,
         emailalert, emailalertfreq, emailalertstatus, emailalertfrom, smtp,
-        // Recognised, not supported.
         checkcount,
-        login, passwd, database, secret,
+        login, passwd, database, secret, load,
     }
     extra {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,6 +191,20 @@ scalar_struct! {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         reals: Vec<StrOrMap<YamlReal>>,
     }
+}
+
+/// A string, or a list of strings.
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 /// `{address: ip[:port], forward: gate}`.

@@ -195,10 +195,27 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
         y.httpmethod = Scalar::str("HEAD");
     }
     y.virtualhost = c.virtualhost.clone().map(Scalar::Str);
+    let (h, path) = (&c.http, |p: &std::path::Path| {
+        Scalar::Str(p.display().to_string())
+    });
+    y.httpstatus = (h.status != Default::default()).then(|| Scalar::Str(h.status.to_string()));
+    y.verifytls = h.verifytls.then_some(Scalar::Bool(true));
+    y.cafile = h.cafile.as_deref().map(path);
+    y.clientcert = h.clientcert.as_ref().map(|(c, _)| path(c));
+    y.clientkey = h.clientcert.as_ref().map(|(_, k)| path(k));
+    y.sni = h.sni.clone().map(Scalar::Str);
     if let Some(cmd) = &c.checkcommand {
-        if !(c.checktype == CheckType::External && cmd == "/bin/true") {
+        let external = matches!(c.checktype, CheckType::External | CheckType::ExternalPerl);
+        if !(external && cmd == "/bin/true") {
             y.checkcommand = Scalar::str(cmd.clone());
         }
+    }
+    y.login = c.login.clone().map(Scalar::Str);
+    y.passwd = c.passwd.clone().map(Scalar::Str);
+    y.database = c.database.clone().map(Scalar::Str);
+    y.secret = c.secret.clone().map(Scalar::Str);
+    if v.checkcount != g.checkcount {
+        y.checkcount = Scalar::int(v.checkcount);
     }
     if v.checkinterval != g.checkinterval {
         y.checkinterval = dur(v.checkinterval);
@@ -253,6 +270,8 @@ pub fn to_yaml(config: &Config) -> String {
         negotiatetimeout: dur(d.negotiatetimeout),
         failurecount: Scalar::int(d.failurecount),
         risecount: Scalar::int(d.risecount),
+        checkcount: (d.checkcount != 1).then_some(Scalar::Int(d.checkcount.into())),
+        execute: g.execute.clone(),
         quiescent: boolean(d.quiescent),
         cleanstop: boolean(d.cleanstop),
         autoreload: boolean(g.autoreload),
@@ -273,7 +292,11 @@ pub fn to_yaml(config: &Config) -> String {
         maxchecks: (g.maxchecks != 4096).then_some(Scalar::Int(g.maxchecks as i64)),
         statusaddress: g.statusaddress.and_then(|a| Scalar::str(a.to_string())),
         statusallow: (!g.statusallow.is_empty()).then(|| {
-            let nets: Vec<String> = g.statusallow.iter().map(|c| c.to_string()).collect();
+            let nets: Vec<String> = g
+                .statusallow
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect();
             Scalar::Str(nets.join(", "))
         }),
         callback: g.callback.clone().map(Scalar::Str),

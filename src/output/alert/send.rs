@@ -60,9 +60,13 @@ pub fn default_smtp(value: Option<&std::ffi::OsStr>) -> Result<Option<SocketAddr
         return Ok(None);
     };
     let text = v.to_string_lossy();
-    crate::config::parse_smtp(&text)
-        .map(Some)
-        .map_err(|e| format!("{SMTP_ENV}=\"{text}\": {e}"))
+    match crate::config::parse_smtp(&text) {
+        Ok((crate::config::Host::Ip(ip), port)) => Ok(Some(SocketAddr::new(ip, port))),
+        Ok((crate::config::Host::Name(_), _)) => Err(format!(
+            "{SMTP_ENV}=\"{text}\": an IP address is needed here, not a name"
+        )),
+        Err(e) => Err(format!("{SMTP_ENV}=\"{text}\": {e}")),
+    }
 }
 
 impl Alerter {
