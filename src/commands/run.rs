@@ -3,15 +3,18 @@
 //! stop.
 
 use crate::cli::Backend;
-use crate::director::{Director, StartError};
+use crate::config::Config;
+use crate::director::Director;
 use crate::ipvs::{Ipvs, IpvsError};
+use crate::output::eventlog::EventLog;
 use crate::output::status;
 use std::path::Path;
 
 /// Run the director until it is stopped. `nofile` is the open-files limit in
 /// force (warned about when too low for `maxchecks`).
 pub fn run(path: &Path, backend: Backend, nofile: u64) -> i32 {
-    // Validate the config before touching the kernel.
+    // Validate the config before touching the kernel (read once: the
+    // director starts from this one).
     let config = match super::load_config(path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -24,6 +27,13 @@ pub fn run(path: &Path, backend: Backend, nofile: u64) -> i32 {
             "ldirectord-rs: warning: the open-files limit is {nofile}, too low for maxchecks={maxchecks}: lower maxchecks or raise LimitNOFILE"
         );
     }
+    let log = match EventLog::open(config.global.logfile.as_ref()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ldirectord-rs: cannot open log: {e}");
+            return 6;
+        }
+    };
     let backend = match open_backend(backend) {
         Ok(b) => b,
         Err(e) => {
@@ -31,7 +41,7 @@ pub fn run(path: &Path, backend: Backend, nofile: u64) -> i32 {
             return e.exit_code();
         }
     };
-    super::runtime().block_on(serve(path, backend, nofile, check_files))
+    super::runtime().block_on(serve(path, config, log, backend, nofile, check_files))
 }
 
 fn open_backend(kind: Backend) -> Result<Box<dyn Ipvs>, IpvsError> {
@@ -41,35 +51,21 @@ fn open_backend(kind: Backend) -> Result<Box<dyn Ipvs>, IpvsError> {
     })
 }
 
-/// Start the director on `backend`, its status listener (its connections
-/// kept below the open-files limit `nofile`, leaving the checks their
-/// `check_files`) and signal handlers, tell systemd it is ready, and run it
-/// until it stops.
-async fn serve(path: &Path, backend: Box<dyn Ipvs>, nofile: u64, check_files: u64) -> i32 {
-    let director = match Director::start(path, backend) {
-        Ok(d) => d,
-        Err(e @ StartError::Config(_)) => {
-            eprintln!("{e}");
-            return e.exit_code();
-        }
-        Err(e) => {
-            eprintln!("ldirectord-rs: {e}");
-            return e.exit_code();
-        }
-    };
-    if let Some(addr) = director.config().global.statusaddress {
-        match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => {
-                let allow = director.config().global.statusallow.clone();
-                let limits = status::Limits::new(nofile, check_files, allow);
-                tokio::spawn(status::serve(l, director.status_sender(), limits));
-            }
-            Err(e) => {
-                eprintln!("ldirectord-rs: cannot listen on statusaddress {addr}: {e}");
-                return 1;
-            }
-        }
-    }
+/// Take over the signals, bind the status listener (its connections kept
+/// below the open-files limit `nofile`, leaving the checks their
+/// `check_files`), start the director on `backend`, and run it until it
+/// stops; systemd is told READY=1 when the director serves (after the first
+/// round of checks, see [`Director::on_ready`]).
+async fn serve(
+    path: &Path,
+    config: Config,
+    log: EventLog,
+    backend: Box<dyn Ipvs>,
+    nofile: u64,
+    check_files: u64,
+) -> i32 {
+    // First the signals (held since `main` began): from here a SIGHUP or a
+    // SIGTERM waits in the queue for the director loop.
     let control = match crate::director::signals() {
         Ok(c) => c,
         Err(e) => {
@@ -77,7 +73,29 @@ async fn serve(path: &Path, backend: Box<dyn Ipvs>, nofile: u64, check_files: u6
             return 1;
         }
     };
-    crate::output::notify::ready();
+    let listener = match config.global.statusaddress {
+        None => None,
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("ldirectord-rs: cannot listen on statusaddress {addr}: {e}");
+                return 1;
+            }
+        },
+    };
+    let allow = config.global.statusallow.clone();
+    let mut director = match Director::with_config(path, config, backend, log) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("ldirectord-rs: {e}");
+            return e.exit_code();
+        }
+    };
+    if let Some(l) = listener {
+        let limits = status::Limits::new(nofile, check_files, allow);
+        tokio::spawn(status::serve(l, director.status_sender(), limits));
+    }
+    director.on_ready(crate::output::notify::ready);
     director.run(control).await;
     0
 }

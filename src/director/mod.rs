@@ -13,19 +13,26 @@
 //! | `on_result.rs` | check result → health → diff → backend call, event line, alert |
 //! | `checks.rs` | the per-check task: cadence, spread, `maxchecks`, starvation |
 //! | `lifecycle.rs` | whole-virtual passes: start, reload, resync; stop; signals |
+//! | `reload.rs` | the config read off the loop, then applied; replaced reals |
+//! | `autoreload.rs` | when a changed config file is read (not while it is written) |
+//! | `ready.rs` | the readiness moment: after the first round of checks at start |
 //! | `hooks.rs` | fallbackcommand, monitorfile, maintenancedir, sync daemons |
 //! | `status_view.rs` | the status model from the director's state |
 //! | `status_cache.rs` | the rendered pages, shared by every client, rendered off the loop |
 
+mod autoreload;
 mod checks;
 mod hooks;
 mod lifecycle;
 mod on_result;
+mod ready;
+mod reload;
 mod status_cache;
 mod status_view;
 
 pub use checks::{check_task_size, CheckResult, Starvation};
 pub use lifecycle::{signals, Control};
+pub use ready::READY_AT_THE_LATEST;
 
 use crate::config::{self, Config};
 use crate::core::actual::{self, ActualTable};
@@ -36,15 +43,14 @@ use crate::core::table::Counts;
 use crate::ipvs::{Ipvs, ServiceKey};
 use crate::output::eventlog::{self, EventLog};
 use crate::output::status;
-use checks::CheckRun;
+use checks::{CheckRun, FirstCheck};
 use hooks::{run_command, Maintenance};
-use lifecycle::config_stamp;
 use status_cache::StatusCache;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
@@ -85,7 +91,13 @@ pub struct Director {
     maintenance: Maintenance,
     need_resync: bool,
     last_resync: Instant,
-    config_stamp: Option<(SystemTime, u64)>,
+    /// The config file's versions (autoreload).
+    watch: autoreload::Watch,
+    /// For each virtual: destinations a reload dropped from its config that
+    /// stay until the new set serves (see `reload.rs`).
+    replaced: HashMap<ServiceKey, Vec<SocketAddr>>,
+    /// The readiness moment: what it waits for, whom to tell.
+    ready: ready::Readiness,
     /// Table operations applied so far.
     pub ops: u64,
     counters: Counters,
@@ -103,6 +115,8 @@ pub struct Director {
 struct VirtualInfo {
     counts: Counts,
     fallback: Option<config::Fallback>,
+    /// Whether it has replaced destinations waiting (see `reload.rs`).
+    replaced: bool,
 }
 
 /// Counters for status and metrics.
@@ -137,9 +151,10 @@ impl StartError {
 }
 
 impl Director {
-    /// Load the config, open the log, adopt the live table. Nothing is
-    /// checked yet: reals already in the table stay exactly as they are until
-    /// their first check.
+    /// Load the config, open the log, adopt the live table. Reals already in
+    /// the table stay exactly as they are until their first check (spread
+    /// over `checkinterval`); each real missing from it is checked at once
+    /// and added as soon as it passes (see [`Director::on_ready`]).
     pub fn start(path: &Path, backend: Box<dyn Ipvs>) -> Result<Director, StartError> {
         let config = config::load(path)?;
         let log = EventLog::open(config.global.logfile.as_ref()).map_err(StartError::Log)?;
@@ -161,7 +176,9 @@ impl Director {
         let (status_tx, status_rx) = mpsc::channel(16);
         let mut d = Director {
             path: path.to_path_buf(),
-            config_stamp: config_stamp(path),
+            watch: autoreload::Watch::new(autoreload::stamp(path)),
+            replaced: HashMap::new(),
+            ready: Default::default(),
             alerter: crate::output::alert::Alerter::new(&config),
             config,
             checks: HashMap::new(),
@@ -200,7 +217,8 @@ impl Director {
         d.starvation_monitor = Some(d.starvation.spawn_monitor());
         d.refresh_maintenance();
         d.ensure_sync_daemons();
-        d.install_plan();
+        let first_round = d.install_plan(FirstCheck::IfMissing);
+        d.ready = ready::Readiness::first_round(first_round);
         for vi in 0..d.config.virtuals.len() {
             d.reconcile(vi, Phase::Start);
         }
@@ -250,14 +268,24 @@ impl Director {
         second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.alerter
             .set_status(crate::output::alert::DaemonStatus::Running);
+        // A config being read off the loop (reload), and whether another
+        // reload was asked meanwhile.
+        let mut loading: Option<tokio::sync::oneshot::Receiver<reload::Loaded>> = None;
+        let mut reload_again = false;
+        self.ready_clock_starts();
         loop {
             tokio::select! {
                 Some(r) = rx.recv() => {
+                    let id = r.id;
                     self.on_result(r);
+                    self.first_round_result(id);
                     // Drain what is already queued before looking elsewhere.
                     while let Ok(r) = rx.try_recv() {
+                        let id = r.id;
                         self.on_result(r);
+                        self.first_round_result(id);
                     }
+                    self.ready_if_done();
                     // After a kernel error, re-read the table (at most once a
                     // second, so a failing dump cannot become a storm).
                     if self.need_resync && self.last_resync.elapsed() >= Duration::from_secs(1) {
@@ -285,20 +313,39 @@ impl Director {
                         self.resync();
                     }
                     self.refresh_maintenance();
-                    if self.config.global.autoreload && self.config_changed() {
+                    if self.config.global.autoreload && loading.is_none() && self.config_settled() {
                         self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
                         if let Some(cb) = self.config.global.callback.clone() {
                             self.log.log(&format!("Running callback: {cb} {}", self.path.display()));
                             run_command(&cb, &[&self.path.display().to_string()]);
                         }
-                        self.reload();
+                        loading = Some(reload::load_off_loop(self.path.clone()));
                     }
                 }
+                // The config read off the loop: apply it.
+                loaded = async { loading.as_mut().expect("guarded").await }, if loading.is_some() => {
+                    loading = None;
+                    match loaded {
+                        Ok(l) => {
+                            self.apply_loaded(l);
+                        }
+                        Err(_) => self.reload_lost(),
+                    }
+                    if std::mem::take(&mut reload_again) {
+                        loading = Some(reload::load_off_loop(self.path.clone()));
+                    }
+                }
+                // The first round of checks takes too long: serve anyway.
+                _ = sleep_until_or_never(self.ready_deadline()) => self.ready_now(),
                 c = control.recv() => match c {
                     Some(Control::Reload) => {
                         self.log.reopen();
                         self.log.log(&format!("Received SIGHUP, reloading {}", self.path.display()));
-                        self.reload();
+                        if loading.is_some() {
+                            reload_again = true;
+                        } else {
+                            loading = Some(reload::load_off_loop(self.path.clone()));
+                        }
                     }
                     Some(Control::Resync) => self.resync(),
                     Some(Control::Stop(why)) => {
@@ -325,6 +372,14 @@ impl Director {
 const ALERT_FLUSH: Duration = Duration::from_secs(10);
 
 const MIN_RESYNC: Duration = Duration::from_millis(100);
+
+/// Sleep until `at`; never wake without one.
+async fn sleep_until_or_never(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
 
 fn resync_timer(period: Duration) -> tokio::time::Interval {
     let period = period.max(MIN_RESYNC);

@@ -11,7 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+#[allow(unused_imports)] // not every test file sets a server's mode
 pub use ldirectord_rs::commands::demo::testbed::{Mode, TestServer};
+
+/// When the director said it serves, and the table then.
+pub type ReadyAt = (std::time::Instant, Vec<ServiceEntry>);
 
 /// A director running on a memory table, with its log collected.
 pub struct Running {
@@ -21,6 +25,10 @@ pub struct Running {
     pub handle: tokio::task::JoinHandle<Director>,
     pub path: PathBuf,
     pub starvation: ldirectord_rs::director::Starvation,
+    /// The director's status queries.
+    pub status: mpsc::Sender<ldirectord_rs::output::status::StatusQuery>,
+    /// When the director said it serves, and the table then (taken once).
+    pub ready: Mutex<Option<tokio::sync::oneshot::Receiver<ReadyAt>>>,
 }
 
 impl Running {
@@ -78,10 +86,16 @@ impl Running {
 pub fn start_with(path: &Path, table: MemoryIpvs) -> Running {
     let config = ldirectord_rs::config::load(path).unwrap_or_else(|e| panic!("config: {e}"));
     let (log, lines) = EventLog::memory();
-    let d =
+    let mut d =
         Director::with_config(path, config, Box::new(table.clone()), log).expect("director starts");
     let (control, rx) = mpsc::channel(8);
     let starvation = d.starvation();
+    let status = d.status_sender();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let t = table.clone();
+    d.on_ready(move || {
+        let _ = ready_tx.send((std::time::Instant::now(), t.snapshot()));
+    });
     let handle = tokio::spawn(d.run(rx));
     Running {
         table,
@@ -90,6 +104,8 @@ pub fn start_with(path: &Path, table: MemoryIpvs) -> Running {
         handle,
         path: path.to_path_buf(),
         starvation,
+        status,
+        ready: Mutex::new(Some(ready_rx)),
     }
 }
 
