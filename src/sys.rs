@@ -128,6 +128,35 @@ pub fn syslog_info(msg: &str) {
     unsafe { libc::syslog(libc::LOG_INFO, c"%s".as_ptr(), c.as_ptr()) };
 }
 
+/// What [`signal_process`] sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGHUP: reload.
+    Hangup,
+    /// SIGTERM: stop.
+    Terminate,
+}
+
+/// Send `sig` to process `pid` (`kill(2)`). The caller makes sure `pid` is
+/// its own child not yet reaped, so the id cannot name another process.
+pub fn signal_process(pid: u32, sig: Signal) -> std::io::Result<()> {
+    let pid = libc::pid_t::try_from(pid)
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    if pid <= 0 {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    }
+    let sig = match sig {
+        Signal::Hangup => libc::SIGHUP,
+        Signal::Terminate => libc::SIGTERM,
+    };
+    // SAFETY: kill has no memory arguments; pid > 0 names one process.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// The syslog facility named `name` (`LOG_DAEMON` when unknown).
 fn syslog_facility(name: &str) -> libc::c_int {
     use libc::*;

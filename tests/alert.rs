@@ -451,3 +451,94 @@ async fn sendmail_on_path_gets_the_message() {
     );
     assert!(mail_files(&spool, "Purged").is_empty());
 }
+
+/// Under the systemd unit sendmail cannot work (NoNewPrivileges, a
+/// read-only /var), so the unit sets LDIRECTORD_RS_SMTP: a config without
+/// `smtp=` then mails through that SMTP server, and never runs sendmail; a
+/// virtual's own `smtp=` still wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_from_the_environment_when_the_config_has_none() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // A sendmail that must not be called: it leaves a trace.
+    let called = dir.path().join("sendmail-called");
+    let fake = bin.join("sendmail");
+    std::fs::write(&fake, format!("#!/bin/sh\ncat > {}\n", called.display())).unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let env_smtp = SmtpServer::start("127.164.0.25").await;
+    let own_smtp = SmtpServer::start("127.164.0.26").await;
+    let rs = servers(164, 2).await;
+    let log = dir.path().join("ld.log");
+    let text = format!(
+        "checkinterval=1\nchecktimeout=1\nnegotiatetimeout=1\nresyncinterval=60\n\
+         logfile=\"{}\"\nemailalert=ops@example.com\n\
+         virtual=127.164.0.100:80\n\treal={} masq\n\tservice=http\n\treceive=\"^rs\"\n\
+         virtual=127.164.0.101:80\n\treal={} masq\n\tservice=http\n\treceive=\"^rs\"\n\tsmtp={}\n",
+        log.display(),
+        rs[0].addr(),
+        rs[1].addr(),
+        own_smtp.addr
+    );
+    let cfg = write(dir.path(), "l.cf", &text);
+    let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    let mut daemon = Daemon(
+        std::process::Command::new(env!("CARGO_BIN_EXE_ldirectord-rs"))
+            .args(["-f", cfg.to_str().unwrap(), "run", "--ipvs", "memory"])
+            .env("PATH", &path)
+            .env("LDIRECTORD_RS_SMTP", env_smtp.addr.to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let wait = |smtp: &SmtpServer, needle: String| {
+        let mails = smtp.mails.clone();
+        let log = log.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + LONG;
+            loop {
+                let found = mails
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|m| m.subject() == needle)
+                    .cloned();
+                if let Some(m) = found {
+                    return m;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no mail {needle:?}; log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+    };
+    let first = format!(
+        "Added real server: {} (127.164.0.100:80) (Weight set to 1)",
+        rs[0].addr()
+    );
+    let second = format!(
+        "Added real server: {} (127.164.0.101:80) (Weight set to 1)",
+        rs[1].addr()
+    );
+    let m = wait(&env_smtp, first.clone()).await;
+    assert_eq!(m.rcpt, vec!["<ops@example.com>".to_string()]);
+    assert!(m.data.contains("To: ops@example.com\r\n"), "{}", m.data);
+    wait(&own_smtp, second.clone()).await;
+    assert!(daemon.stop(), "ldirectord-rs did not stop on SIGTERM");
+    // Each virtual's mails went to one server only, sendmail never ran.
+    assert!(!env_smtp.mails().iter().any(|m| m.subject() == second));
+    assert!(!own_smtp.mails().iter().any(|m| m.subject() == first));
+    assert!(!called.exists(), "sendmail was run");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("Error: cannot send"), "{text}");
+}

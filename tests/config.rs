@@ -182,7 +182,11 @@ fn debian_example_all_samples_report_exactly_the_unsupported() {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let e = cf::parse(Path::new("all.cf"), &enabled).unwrap_err();
+    // The sample's host names, resolved here without DNS.
+    let hosts = config::StaticResolver::default()
+        .with("sql01", &["192.168.10.1"])
+        .with("sql03", &["192.168.10.3"]);
+    let e = cf::parse_bytes(Path::new("all.cf"), enabled.as_bytes(), &hosts).unwrap_err();
     let msgs = problems(&e);
     let line_of = |needle: &str, nth: usize| -> usize {
         enabled
@@ -200,17 +204,7 @@ fn debian_example_all_samples_report_exactly_the_unsupported() {
             "expected line {line} ({needle}) to report {msg:?}; got:\n{e}"
         );
     };
-    expect("login=\"anonymous\"", 0, "login is recognised");
-    expect("service=ldap", 0, "service ldap is not supported yet");
-    expect("service=mysql", 0, "service mysql is not supported yet");
-    expect(
-        "real=sql01->sql03:3306",
-        0,
-        "hostnames are not supported yet",
-    );
-    expect("database=\"portal\"", 0, "database is recognised");
-    expect("service=radius", 0, "service radius is not supported yet");
-    expect("secret=\"somesecret\"", 0, "secret is recognised");
+    expect("service=oracle", 0, "service=oracle is not supported");
     expect("real=192.168.6.2::5060", 0, "invalid real server");
     // The samples reuse 192.168.6.240:80 and :53.
     expect(
@@ -221,22 +215,26 @@ fn debian_example_all_samples_report_exactly_the_unsupported() {
     // Every problem is one of these kinds; no spurious error.
     for (l, m) in &msgs {
         assert!(
-            m.contains("not supported yet")
-                || m.contains("is recognised")
-                || m.contains("hostnames are not supported yet")
+            m.contains("service=oracle is not supported")
                 || m.contains("invalid real server")
                 || m.contains("duplicate virtual server"),
             "unexpected problem at line {l}: {m}"
         );
     }
-    // The https, fwmark, checktype=on and IPv6 nntp-port samples are fine
-    // apart from their service: none of their lines is reported.
+    // Every other sample is fine now: logins, the database services, the
+    // host-name ranges, ...
     for ok in [
         "virtual=1",
         "service=https",
         "checktype=on",
         "real6=[2001:db8:0:1::4]:119 masq",
-        // Supported services: their service= lines are fine.
+        "login=\"anonymous\"",
+        "service=ldap",
+        "service=mysql",
+        "real=sql01->sql03:3306",
+        "database=\"portal\"",
+        "service=radius",
+        "secret=\"somesecret\"",
         "service=ftp",
         "service=smtp",
         "service=submission",
@@ -252,6 +250,10 @@ fn debian_example_all_samples_report_exactly_the_unsupported() {
             "line {line} ({ok}) should be fine:\n{e}"
         );
     }
+    // Without the oracle sample the whole file loads, sql01->sql03 a range.
+    let no_oracle = enabled.replace("service=oracle", "service=none");
+    let e = cf::parse_bytes(Path::new("all.cf"), no_oracle.as_bytes(), &hosts).unwrap_err();
+    assert!(e.0.iter().all(|x| !x.message.contains("oracle")), "{e}");
 }
 
 // ---------------------------------------------------------------------------
@@ -547,55 +549,65 @@ fn blocks_comments_and_whitespace() {
 
 #[test]
 fn unsupported_directives_are_named() {
+    // Every ldirectord 4.12 directive is taken now; only service=oracle is
+    // refused, and says why.
+    let c = cf_str("execute=other.cf\nexecute=\"third.cf\"\nexecute=other.cf\ncheckcount=3\nvirtual=127.0.0.1:80\n\tlogin=\"u\"\n\tpasswd=\"p\"\n\tdatabase=\"d\"\n\tsecret=\"s\"\n\tload=\"x\"\n\tcheckcount=2\n").unwrap();
+    assert_eq!(c.global.execute, vec!["other.cf", "third.cf"]);
+    assert_eq!(c.global.defaults.checkcount, 3);
+    let v = &c.virtuals[0];
+    assert_eq!(v.checkcount, 2);
+    assert_eq!(
+        (
+            v.check.login.as_deref(),
+            v.check.passwd.as_deref(),
+            v.check.database.as_deref(),
+            v.check.secret.as_deref()
+        ),
+        (Some("u"), Some("p"), Some("d"), Some("s"))
+    );
+    // checkcount is deprecated in ldirectord: a warning, as it gives.
+    let w: Vec<(usize, &str)> = c
+        .warnings
+        .0
+        .iter()
+        .map(|w| (w.line, w.message.as_str()))
+        .collect();
+    assert_eq!(
+        w,
+        vec![
+            (4, "checkcount option is deprecated and slated for removal.  please see 'failurecount'"),
+            (11, "checkcount option is deprecated and slated for removal.  please see 'failurecount'"),
+        ]
+    );
     for (d, scope) in [
-        ("execute=other.cf", 0),
-        ("checkcount=3", 0),
-        ("login=\"u\"", 1),
-        ("passwd=\"p\"", 1),
-        ("database=\"d\"", 1),
-        ("secret=\"s\"", 1),
+        ("execute=", 0),
+        ("checkcount=0", 0),
+        ("login=\"\"", 1),
+        ("passwd=\"\"", 1),
     ] {
-        let key = d.split('=').next().unwrap();
         let text = if scope == 0 {
             format!("{d}\n")
         } else {
             format!("virtual=127.0.0.1:80\n\t{d}\n")
         };
         let e = cf_str(&text).unwrap_err();
-        assert_problems(
-            &e,
-            &[(
-                scope + 1,
-                &format!("{key} is recognised (an ldirectord directive) but not supported yet"),
-            )],
-        );
+        assert_eq!(e.0.len(), 1, "{d}: {e}");
+        assert_eq!(e.0[0].line, scope + 1, "{d}: {e}");
     }
-    for (ct, msg) in [
-        (
-            "external-perl",
-            "checktype=external-perl is recognised but not supported yet",
-        ),
-        (
-            "bogus",
-            "checktype must be connect, negotiate, ping, on, off or external",
-        ),
-    ] {
-        let e = cf_str(&format!("virtual=127.0.0.1:80\n\tchecktype={ct}\n")).unwrap_err();
-        assert_problems(&e, &[(2, msg)]);
-    }
-    for svc in [
-        "http_proxy",
-        "ldap",
-        "ldaps",
-        "mysql",
-        "oracle",
-        "pgsql",
-        "radius",
-    ] {
-        let e = cf_str(&format!("virtual=127.0.0.1:80\n\tservice={svc}\n")).unwrap_err();
-        assert_problems(&e, &[(2, &format!("service {svc} is not supported yet"))]);
-    }
+    let c =
+        cf_str("virtual=127.0.0.1:80\n\tchecktype=external-perl\n\tcheckcommand=/x.pl\n").unwrap();
+    assert_eq!(c.virtuals[0].check.checktype, CheckType::ExternalPerl);
+    assert_problems(
+        &cf_str("virtual=127.0.0.1:80\n\tchecktype=bogus\n").unwrap_err(),
+        &[(2, "checktype must be connect, negotiate, ping, on, off, external, external-perl or a number")],
+    );
     for (svc, want) in [
+        ("http_proxy", CheckService::HttpProxy),
+        ("ldap", CheckService::Ldap),
+        ("ldaps", CheckService::Ldaps),
+        ("mysql", CheckService::Mysql),
+        ("pgsql", CheckService::Pgsql),
+        ("radius", CheckService::Radius),
         ("dns", CheckService::Dns),
         ("ftp", CheckService::Ftp),
         ("smtp", CheckService::Smtp),
@@ -612,6 +624,13 @@ fn unsupported_directives_are_named() {
         assert_eq!(want.name(), svc);
     }
     assert_problems(
+        &cf_str("virtual=127.0.0.1:80\n\tservice=oracle\n").unwrap_err(),
+        &[(
+            2,
+            "service=oracle is not supported: an Oracle login needs Oracle's own client",
+        )],
+    );
+    assert_problems(
         &cf_str("virtual=127.0.0.1:80\n\tservice=gopher\n").unwrap_err(),
         &[(2, "unknown service \"gopher\"")],
     );
@@ -619,31 +638,25 @@ fn unsupported_directives_are_named() {
 
 #[test]
 fn port_default_service_unsupported() {
-    for (port, svc) in [
-        (3306, "mysql"),
-        (3128, "http_proxy"),
-        (389, "ldap"),
-        (1812, "radius"),
-    ] {
-        let e = cf_str(&format!(
-            "virtual=127.0.0.1:{port}\n\treal=127.0.0.2 gate\n"
-        ))
-        .unwrap_err();
-        assert_problems(&e, &[(1, &format!("port {port} defaults to service={svc}, which is not supported yet: add service=none with checktype=connect"))]);
-        // Following the advice works.
-        let c = cf_str(&format!(
-            "virtual=127.0.0.1:{port}\n\tservice=none\n\tchecktype=connect\n"
-        ))
-        .unwrap();
-        assert_eq!(c.virtuals[0].check.service, CheckService::None);
-    }
+    // Only oracle's port has a default service that is refused.
+    let e = cf_str("virtual=127.0.0.1:1521\n\treal=127.0.0.2 gate\n").unwrap_err();
+    assert_problems(
+        &e,
+        &[(
+            1,
+            "port 1521 defaults to service=oracle: service=oracle is not supported",
+        )],
+    );
+    // Following the advice works.
+    let c = cf_str("virtual=127.0.0.1:1521\n\tchecktype=connect\n").unwrap();
+    assert_eq!(c.virtuals[0].check.service, CheckService::None);
     assert_eq!(
         cf_str("virtual=127.0.0.1:443\n").unwrap().virtuals[0]
             .check
             .service,
         CheckService::Https
     );
-    // The ports of the supported services default to them.
+    // Every other port of ldirectord's list defaults to its service.
     for (port, svc) in [
         (21, CheckService::Ftp),
         (25, CheckService::Smtp),
@@ -651,16 +664,23 @@ fn port_default_service_unsupported() {
         (110, CheckService::Pop),
         (119, CheckService::Nntp),
         (143, CheckService::Imap),
+        (389, CheckService::Ldap),
         (587, CheckService::Submission),
+        (636, CheckService::Ldaps),
         (993, CheckService::Imaps),
         (995, CheckService::Pops),
+        (1812, CheckService::Radius),
+        (3128, CheckService::HttpProxy),
+        (3306, CheckService::Mysql),
         (5060, CheckService::Sip),
+        (5432, CheckService::Pgsql),
     ] {
         let c = cf_str(&format!(
             "virtual=127.0.0.1:{port}\n\treal=127.0.0.2 gate\n"
         ))
         .unwrap();
         assert_eq!(c.virtuals[0].check.service, svc, "port {port}");
+        assert_eq!(svc.default_port(), Some(port), "{svc:?}");
     }
 }
 
@@ -677,9 +697,9 @@ fn every_problem_is_reported_with_its_line() {
         (3, "timeout directive deprecated in favour of checktimeout and negotiatetimeout"),
         (4, "unknown directive \"bogus\""),
         (6, "missing forward method (gate, masq or ipip)"),
-        (7, "hostnames are not supported yet: use an IP address"),
+        (7, "invalid real server: cannot resolve host \"web1.invalid\""),
         (8, "forward method must be gate, masq or ipip, not \"route\""),
-        (9, "checktype=external-perl is recognised but not supported yet"),
+        (9, "checktype must be connect, negotiate, ping, on, off, external, external-perl or a number, not \"external-pearl\""),
         (11, "connecttimeout directive deprecated in favour of negotiatetimeout"),
         (12, "cannot specify \"fallback6\" here. please use \"fallback\" instead"),
         (13, "invalid netmask \"24\": dotted quad notation is required"),
@@ -713,8 +733,8 @@ fn address_errors() {
         ("virtual=[::1]:80\n", "is an IPv6 address: use virtual6="),
         ("virtual6=127.0.0.1:80\n", "is an IPv4 address"),
         (
-            "virtual=www.example.com:80\n",
-            "hostnames are not supported yet",
+            "virtual=www.nosuch.invalid:80\n",
+            "invalid virtual \"www.nosuch.invalid:80\": cannot resolve host \"www.nosuch.invalid\"",
         ),
         ("virtual=127.0.0.1:99999\n", "port 99999 is out of range"),
         ("virtual=0\n", "firewall mark must be at least 1"),
@@ -964,13 +984,13 @@ virtuals:
     checktype: external-perl
     reals:
       - 127.0.0.2:80 gate
-      - web1:80 gate
+      - web1.invalid:80 gate
       - {address: 127.0.0.3:80, forward: route}
       - 127.0.0.2:80 gate
   - fwmark: abc
   - scheduler: rr
   - virtual: 127.0.0.1:25
-    login: x
+    login: \"\"
     reals:
       - 127.0.0.4 gate l:9 u:2
   - virtual6: \"[::1]:80\"
@@ -985,10 +1005,9 @@ virtuals:
             (2, "invalid logfile \"relative.log\""),
             (3, "forward method must be gate, masq or ipip, not \"nat\""),
             (
-                7,
-                "checktype=external-perl is recognised but not supported yet",
+                10,
+                "invalid real server: cannot resolve host \"web1.invalid\"",
             ),
-            (10, "hostnames are not supported yet"),
             (
                 11,
                 "forward method must be gate, masq or ipip, not \"route\"",
@@ -1002,10 +1021,7 @@ virtuals:
                 14,
                 "a virtual needs one of virtual:, virtual6:, fwmark: or fwmark6:",
             ),
-            (
-                16,
-                "login is recognised (an ldirectord directive) but not supported yet",
-            ),
+            (16, "invalid login string: empty"),
             (18, "lower threshold l:9 is above upper threshold u:2"),
             (
                 20,
@@ -1127,13 +1143,32 @@ fn connect_on_a_udp_virtual_is_a_ping_check() {
 
 #[test]
 fn a_fwmark_real_without_a_port_needs_checkport() {
+    use ldirectord_rs::core::plan::{CheckSpec, PlanError};
+    // ldirectord takes the file (and its connect check then fails on port
+    // 0): so does ldirectord-rs, the check down saying why.
     let text = "virtual=10\n\treal=127.0.0.2 gate\n\tchecktype=connect\n";
-    let errs = cf::parse(Path::new("f.cf"), text).unwrap_err();
-    assert_eq!(errs.0.len(), 1, "{errs}");
-    assert_eq!(errs.0[0].line, 2);
-    assert!(errs.0[0].message.contains("no port to check"), "{errs}");
+    let c = cf::parse(Path::new("f.cf"), text).unwrap();
+    let v = &c.virtuals[0];
+    assert_eq!(
+        v.reals[0].addr,
+        sa("127.0.0.2:0"),
+        "the destination keeps port 0"
+    );
+    let spec = CheckSpec::for_real(v, &v.reals[0]);
+    let e = spec.probe().unwrap_err();
+    assert!(matches!(e, PlanError::NoPort));
+    assert!(
+        e.to_string().contains("no port to check: give checkport="),
+        "{e}"
+    );
     let ok = "virtual=10\n\treal=127.0.0.2 gate\n\tchecktype=connect\n\tcheckport=80\n";
-    assert!(cf::parse(Path::new("f.cf"), ok).is_ok());
+    let c = cf::parse(Path::new("f.cf"), ok).unwrap();
+    let spec = CheckSpec::for_real(&c.virtuals[0], &c.virtuals[0].reals[0]);
+    assert_eq!(spec.target, sa("127.0.0.2:80"));
+    assert!(matches!(
+        spec.probe().unwrap(),
+        ldirectord_checks::Probe::Connect
+    ));
     let on = "virtual=10\n\treal=127.0.0.2 gate\n\tchecktype=on\n";
     assert!(cf::parse(Path::new("f.cf"), on).is_ok());
 }
@@ -1285,9 +1320,9 @@ fn email_alert_errors_name_the_line() {
         ),
         ("emailalertfrom=\n", 1, "no email from address specified"),
         (
-            "smtp=mail.example.com\n",
+            "smtp=mail.nosuch.invalid\n",
             1,
-            "hostnames are not supported yet",
+            "invalid smtp server \"mail.nosuch.invalid\": cannot resolve host",
         ),
         ("smtp=127.0.0.1:0\n", 1, "port must be in range 1..65535"),
         (

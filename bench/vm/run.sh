@@ -46,11 +46,11 @@ done
 [ -n "$KERNEL" ] || { say "no /boot/vmlinuz-* with IPVS modules (apt-get install linux-image-amd64)"; exit 2; }
 
 if [ "$BUILD" = 1 ]; then
-	say "building release binaries"
-	cargo build --release --bin ldirectord-rs --example netlink_bench </dev/null
-	cargo build --release -p ldirectord-bench --bin backends </dev/null
+	say "building release binaries (profile profiling: release with symbols, for perf)"
+	cargo build --profile profiling --bin ldirectord-rs --example netlink_bench </dev/null
+	cargo build --profile profiling -p ldirectord-bench --bin backends </dev/null
 fi
-for b in target/release/ldirectord-rs target/release/examples/netlink_bench target/release/backends; do
+for b in target/profiling/ldirectord-rs target/profiling/examples/netlink_bench target/profiling/backends; do
 	[ -x "$b" ] || { say "missing $b"; exit 2; }
 done
 
@@ -73,7 +73,7 @@ for v in VB_TASKS VB_SIZES VB_DAEMONS VB_REPS VB_STEADY VB_HANG VB_TABLE_ARGS VB
 done
 # a private copy of the binaries: other builds in this tree cannot swap them mid-run
 mkdir -p "$RES/bin"
-cp target/release/ldirectord-rs target/release/examples/netlink_bench target/release/backends "$RES/bin/"
+cp target/profiling/ldirectord-rs target/profiling/examples/netlink_bench target/profiling/backends "$RES/bin/"
 (cd "$RES/bin" && ls -l --time-style=+%FT%T . && sha256sum ./*) >>"$RES/host-info.txt"
 CMD+="LD_BIN=$(q "$RES/bin/ldirectord-rs") NB_BIN=$(q "$RES/bin/netlink_bench") BK_BIN=$(q "$RES/bin/backends") "
 CMD+="bash $(q "$REPO/bench/vm/guest.sh") $(q "$RES")"

@@ -1,27 +1,35 @@
 //! `service=http` / `service=https`: one HTTP/1.1 request per check.
 //!
-//! Built on hyper 1's low-level client (`client::conn::http1`) over a tokio
-//! `TcpStream` (and tokio-rustls for https), so the probe controls the target
-//! address, the Host header and the TLS SNI exactly, and keeps no pool: each
-//! check is a fresh connection sent `Connection: close`, and dropping the
-//! probe closes it.
+//! A lean exchange over a tokio `TcpStream` (and tokio-rustls for https):
+//! the request is rendered into the check's buffer and sent in one write,
+//! `Connection: close`; the response is read into that same small buffer,
+//! reused between checks (see `http/buffer.rs`), and parsed there
+//! (`http/response.rs`). No task is spawned, no connection is kept, and
+//! no `shutdown(2)` is made: the verdict drops the socket, which closes it.
+//! The probe controls the target address, the Host header and the TLS SNI
+//! exactly.
 //!
-//! Bounds: hyper's read buffer is capped at [`MAX_READ`] (larger headers are
-//! an invalid response); the body is read only when `receive` is set, and
-//! then at most [`MAX_READ`] bytes of it are kept and searched. Without
-//! `receive` a 2xx status is enough and nothing after the headers is read.
-//! With HEAD there is no body: a `receive` is matched against the empty body.
+//! Bounds: the head must fit in [`MAX_READ`] bytes (else it is an invalid
+//! response); the body is read only when `receive` is set, and then at most
+//! [`MAX_READ`] bytes of it (after chunked decoding) are kept and searched.
+//! Without `receive` a 2xx status is enough and nothing after the head is
+//! read. With HEAD, and for 204 and 304, there is no body: a `receive` is
+//! matched against the empty body.
 
+use std::fmt;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::http1;
-use hyper::header::{HeaderValue, CONNECTION, HOST, USER_AGENT};
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
+use regex::bytes::Regex;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::{connect, down, io_reason, quote_regex, up, HttpProbe, Verdict, MAX_READ};
+
+mod buffer;
+mod response;
+
+use buffer::Buffer;
+use response::Body;
 
 /// The User-Agent of every request.
 pub(crate) const USER_AGENT_VALUE: &str = "ldirectord-rs";
@@ -40,196 +48,306 @@ pub(crate) async fn check(p: &HttpProbe, addr: SocketAddr) -> Verdict {
             return down(reason);
         }
     }
+    let mut buf = Buffer::take();
+    buf.render(|w| req.write_to(w));
+    if p.tls {
+        // Boxed: a TLS session is large, and a plain check's future (which
+        // the caller may move and box per check) stays small without it.
+        return Box::pin(check_tls(p, addr, buf)).await;
+    }
+    // Nagle's algorithm cannot delay a request sent in one write, so plain
+    // HTTP skips the `TCP_NODELAY` call.
+    let mut tcp = match tokio::net::TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(e) => return down(io_reason("connect failed", &e)),
+    };
+    exchange(p, &mut tcp, &mut buf).await
+}
+
+/// The https part of [`check`]: connect, handshake, the same exchange.
+async fn check_tls(p: &HttpProbe, addr: SocketAddr, mut buf: Buffer) -> Verdict {
     let tcp = match connect(addr).await {
         Ok(s) => s,
         Err(reason) => return down(reason),
     };
-    if !p.tls {
-        return exchange(p, TokioIo::new(NoShutdown(tcp)), req).await;
-    }
     match crate::tls::handshake(tcp, p.host.as_deref(), addr, p.verify_tls).await {
-        Ok(tls) => exchange(p, TokioIo::new(tls), req).await,
+        Ok(mut tls) => {
+            let verdict = exchange(p, &mut tls, &mut buf).await;
+            close_notify(&mut tls).await;
+            verdict
+        }
         Err(reason) => down(reason),
     }
 }
 
-/// A plain TCP stream whose write-side shutdown is a no-op. hyper shuts
-/// down a `Connection: close` exchange before the stream is dropped; the
-/// close that follows sends the FIN anyway, so the extra `shutdown(2)` per
-/// check is pure cost (about 8% of a check's CPU in a profile at 10,000
-/// reals).
-struct NoShutdown(tokio::net::TcpStream);
-
-impl tokio::io::AsyncRead for NoShutdown {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl tokio::io::AsyncWrite for NoShutdown {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-}
-
-fn build_request(p: &HttpProbe, addr: SocketAddr) -> Result<Request<Empty<Bytes>>, String> {
-    let path = if p.path.starts_with('/') {
-        p.path.clone()
-    } else {
-        format!("/{}", p.path)
-    };
-    let uri: hyper::Uri = path
-        .parse()
-        .map_err(|e| format!("invalid request path {path:?}: {e}"))?;
-    let host = match &p.host {
-        Some(h) => h.clone(),
-        None => default_host(addr, p.tls),
-    };
-    let host =
-        HeaderValue::from_str(&host).map_err(|_| format!("invalid Host header value {host:?}"))?;
-    let mut req = Request::new(Empty::new());
-    *req.method_mut() = if p.head { Method::HEAD } else { Method::GET };
-    *req.uri_mut() = uri;
-    let h = req.headers_mut();
-    h.insert(HOST, host);
-    h.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-    h.insert(CONNECTION, HeaderValue::from_static("close"));
-    Ok(req)
-}
-
-/// `127.0.0.1:8080`, `[::1]:8080`; the port is left out when it is the
-/// scheme's default, as a browser does.
-fn default_host(addr: SocketAddr, tls: bool) -> String {
-    let default_port = if tls { 443 } else { 80 };
-    if addr.port() == default_port {
-        match addr {
-            SocketAddr::V4(a) => a.ip().to_string(),
-            SocketAddr::V6(a) => format!("[{}]", a.ip()),
-        }
-    } else {
-        addr.to_string()
-    }
-}
-
-/// Send `req` over `io` and judge the response.
-async fn exchange<T>(p: &HttpProbe, io: TokioIo<T>, req: Request<Empty<Bytes>>) -> Verdict
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = match http1::Builder::new()
-        .max_buf_size(MAX_READ)
-        .handshake::<_, Empty<Bytes>>(io)
-        .await
-    {
-        Ok(pair) => pair,
-        Err(e) => return down(hyper_reason(&e, "connection closed before response")),
-    };
-    // The connection is driven here, in this task, not spawned: dropping
-    // this future (the deadline) drops the socket with it.
-    let mut conn = std::pin::pin!(conn);
-    let mut work = std::pin::pin!(async move {
-        let resp = match sender.send_request(req).await {
-            Ok(r) => r,
-            Err(e) => return down(hyper_reason(&e, "connection closed before response")),
-        };
-        let status = resp.status();
-        let status_reason = format!("HTTP {}", status.as_u16());
-        if !status.is_success() {
-            return down(status_reason);
-        }
-        let Some(re) = &p.receive else {
-            return up(status_reason);
-        };
-        let (body, truncated) = match read_body(resp.into_body()).await {
-            Ok(b) => b,
-            Err(reason) => return down(reason),
-        };
-        if re.is_match(&body) {
-            up(status_reason)
-        } else if truncated {
-            down(format!(
-                "body did not match {} in the first {MAX_READ} bytes",
-                quote_regex(re)
-            ))
-        } else {
-            down(format!("body did not match {}", quote_regex(re)))
-        }
-    });
+/// Say goodbye on a TLS session (close_notify) if it can be written at once;
+/// never waits, and the verdict does not depend on it.
+async fn close_notify<S: AsyncRead + AsyncWrite + Unpin>(
+    tls: &mut tokio_rustls::client::TlsStream<S>,
+) {
+    tls.get_mut().1.send_close_notify();
     tokio::select! {
         biased;
-        v = &mut work => v,
-        r = &mut conn => match r {
-            Err(e) => down(hyper_reason(&e, "connection closed before response")),
-            // The connection ended cleanly; whatever it read has been handed
-            // to `work`, which can finish now.
-            Ok(()) => work.await,
-        },
+        _ = tls.flush() => {}
+        () = std::future::ready(()) => {}
     }
 }
 
-/// Read at most [`MAX_READ`] bytes of body; true when more was left.
-async fn read_body(mut body: hyper::body::Incoming) -> Result<(Vec<u8>, bool), String> {
-    let mut buf = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| hyper_reason(&e, "connection closed before end of body"))?;
-        let Ok(data) = frame.into_data() else {
-            continue; // trailers
-        };
-        let room = MAX_READ - buf.len();
-        if data.len() >= room {
-            buf.extend_from_slice(&data[..room]);
-            let truncated = data.len() > room || !hyper::body::Body::is_end_stream(&body);
-            return Ok((buf, truncated));
-        }
-        buf.extend_from_slice(&data);
-    }
-    Ok((buf, false))
+/// The request line and headers of a check, checked and ready to render.
+#[derive(Debug)]
+struct Request<'a> {
+    method: &'static str,
+    /// Write a `/` before `target` (the configured path lacks it).
+    slash: bool,
+    /// The path as configured, any `#fragment` cut off.
+    target: &'a str,
+    host: Host<'a>,
 }
 
-fn hyper_reason(e: &hyper::Error, incomplete: &str) -> String {
-    if e.is_parse_too_large() {
-        return format!("invalid HTTP response: headers larger than {MAX_READ} bytes");
-    }
-    if e.is_parse() || e.is_parse_status() {
-        return format!("invalid HTTP response: {e}");
-    }
-    // An underlying socket error says most (refused, reset).
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::UnexpectedEof {
-                return incomplete.to_string();
+/// The Host header value.
+#[derive(Debug)]
+enum Host<'a> {
+    /// As configured.
+    Given(&'a str),
+    /// The address, `127.0.0.1:8080` or `[::1]:8080`; the port left out
+    /// when it is the scheme's default (443 with TLS, else 80), as a
+    /// browser does.
+    Addr { addr: SocketAddr, tls: bool },
+}
+
+impl fmt::Display for Host<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Host::Given(h) => f.write_str(h),
+            Host::Addr { addr, tls } => {
+                let default_port = if tls { 443 } else { 80 };
+                match addr {
+                    a if a.port() != default_port => write!(f, "{a}"),
+                    SocketAddr::V4(a) => write!(f, "{}", a.ip()),
+                    SocketAddr::V6(a) => write!(f, "[{}]", a.ip()),
+                }
             }
-            return io_reason("connection error", io);
         }
-        source = s.source();
     }
-    if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
-        return incomplete.to_string();
+}
+
+impl Host<'_> {
+    /// As [`fmt::Display`], but a given name or an IPv4 address (the cases
+    /// of nearly every check) without the formatting machinery, which cost
+    /// about a tenth of a check's own instructions.
+    fn write_to(&self, w: &mut dyn Write) -> io::Result<()> {
+        match *self {
+            Host::Given(h) => w.write_all(h.as_bytes()),
+            Host::Addr {
+                addr: SocketAddr::V4(a),
+                tls,
+            } => {
+                let [o1, o2, o3, o4] = a.ip().octets();
+                for (i, o) in [o1, o2, o3, o4].into_iter().enumerate() {
+                    if i > 0 {
+                        w.write_all(b".")?;
+                    }
+                    write_decimal(w, o.into())?;
+                }
+                if a.port() != if tls { 443 } else { 80 } {
+                    w.write_all(b":")?;
+                    write_decimal(w, a.port())?;
+                }
+                Ok(())
+            }
+            Host::Addr { .. } => write!(w, "{self}"),
+        }
     }
-    format!("HTTP error: {e}")
+}
+
+fn write_decimal(w: &mut dyn Write, mut n: u16) -> io::Result<()> {
+    let mut digits = [0u8; 5];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    w.write_all(&digits[i..])
+}
+
+impl Request<'_> {
+    fn write_to(&self, w: &mut dyn Write) -> io::Result<()> {
+        w.write_all(self.method.as_bytes())?;
+        w.write_all(if self.slash { b" /" } else { b" " })?;
+        w.write_all(self.target.as_bytes())?;
+        w.write_all(b" HTTP/1.1\r\nHost: ")?;
+        self.host.write_to(w)?;
+        w.write_all(b"\r\nUser-Agent: ")?;
+        w.write_all(USER_AGENT_VALUE.as_bytes())?;
+        w.write_all(b"\r\nConnection: close\r\n\r\n")
+    }
+}
+
+/// Check the probe's path and host (the rules of the `http` crate's URI and
+/// header value parsers, which built the request before) and return the
+/// request to render.
+fn build_request(p: &HttpProbe, addr: SocketAddr) -> Result<Request<'_>, String> {
+    let slash = !p.path.starts_with('/');
+    let invalid_path = |e: &str| {
+        let path = if slash {
+            format!("/{}", p.path)
+        } else {
+            p.path.clone()
+        };
+        format!("invalid request path {path:?}: {e}")
+    };
+    // Longest URI the `http` crate takes.
+    if p.path.len() + usize::from(slash) > usize::from(u16::MAX) - 1 {
+        return Err(invalid_path("uri too long"));
+    }
+    let end = path_end(p.path.as_bytes()).ok_or_else(|| invalid_path("invalid uri character"))?;
+    let host = match &p.host {
+        Some(h) => {
+            if !h.bytes().all(|b| (b >= 0x20 && b != 0x7f) || b == b'\t') {
+                return Err(format!("invalid Host header value {h:?}"));
+            }
+            Host::Given(h)
+        }
+        None => Host::Addr { addr, tls: p.tls },
+    };
+    Ok(Request {
+        method: if p.head { "HEAD" } else { "GET" },
+        slash,
+        target: &p.path[..end],
+        host,
+    })
+}
+
+/// Where the request target ends (at a `#fragment`, else the end), or `None`
+/// for a character a request target cannot hold unencoded (space, control
+/// characters, `<`, `>`, ...; the WHATWG path and query sets).
+fn path_end(path: &[u8]) -> Option<usize> {
+    let mut in_query = false;
+    for (i, &b) in path.iter().enumerate() {
+        let ok = match b {
+            b'#' => return Some(i),
+            b'?' if !in_query => {
+                in_query = true;
+                true
+            }
+            0x80..=0xff => true,
+            _ if in_query => matches!(b, 0x21 | 0x24..=0x3b | 0x3d | 0x3f..=0x7e),
+            _ => matches!(b, 0x21 | 0x22 | 0x24..=0x3b | 0x3d | 0x40..=0x5f | 0x61..=0x7e),
+        };
+        if !ok {
+            return None;
+        }
+    }
+    Some(path.len())
+}
+
+/// Once this much body is in and the body is not complete, look for an
+/// early match; then again each time what is in has doubled (so the
+/// searches cost at most twice one search of the whole).
+const EARLY_MATCH_FIRST: usize = 4 * 1024;
+
+/// Send the rendered request in `buf`, read the response into `buf`, judge it.
+async fn exchange<S>(p: &HttpProbe, s: &mut S, buf: &mut Buffer) -> Verdict
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if let Err(e) = send(s, buf.bytes()).await {
+        return down(io_reason("connection error", &e));
+    }
+    buf.clear();
+    let head = loop {
+        match response::parse_head(buf.bytes(), p.head) {
+            Ok(Some(h)) => break h,
+            Ok(None) if buf.len() >= MAX_READ => return down(response::too_large()),
+            Ok(None) => {}
+            Err(reason) => return down(reason),
+        }
+        match read(s, buf.spare(MAX_READ)).await {
+            Ok(0) => return down("connection closed before response"),
+            Ok(n) => buf.filled(n),
+            Err(e) => return down(io_reason("connection error", &e)),
+        }
+    };
+    let status = head.status;
+    if !(200..300).contains(&status) {
+        return down(format!("HTTP {status}"));
+    }
+    let Some(re) = &p.receive else {
+        return up(format!("HTTP {status}"));
+    };
+    buf.consume(head.len);
+    let mut body = Body::new(head.framing);
+    let mut early_at = EARLY_MATCH_FIRST;
+    loop {
+        if let Err(reason) = body.absorb(buf) {
+            return down(reason);
+        }
+        if body.complete() {
+            break;
+        }
+        if body.len() >= early_at {
+            if early_match(re, &buf.bytes()[..body.len()]) {
+                return up(format!("HTTP {status}"));
+            }
+            early_at = body.len() * 2;
+        }
+        let room = buf.spare(body.read_limit());
+        debug_assert!(!room.is_empty());
+        match read(s, room).await {
+            Ok(0) => match body.eof() {
+                Ok(()) => break,
+                Err(reason) => return down(reason),
+            },
+            Ok(n) => buf.filled(n),
+            Err(e) => return down(io_reason("connection error", &e)),
+        }
+    }
+    if re.is_match(&buf.bytes()[..body.len()]) {
+        up(format!("HTTP {status}"))
+    } else if body.truncated() {
+        down(format!(
+            "body did not match {} in the first {MAX_READ} bytes",
+            quote_regex(re)
+        ))
+    } else {
+        down(format!("body did not match {}", quote_regex(re)))
+    }
+}
+
+/// A match in the part of the body read so far counts before the rest is
+/// in only when it cannot depend on what follows: it ends at least one
+/// UTF-8 character (4 bytes) before the end of what is in, since `$`, `\b`
+/// and the like look no further than one character ahead. Otherwise the
+/// whole body (up to [`MAX_READ`]) is awaited, so the verdict is the same as
+/// matching the whole.
+fn early_match(re: &Regex, part: &[u8]) -> bool {
+    re.shortest_match(part)
+        .is_some_and(|end| end + 4 <= part.len())
+}
+
+/// One write of the whole request (the socket is fresh: it takes it whole).
+async fn send<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8]) -> io::Result<()> {
+    s.write_all(bytes).await?;
+    s.flush().await
+}
+
+/// Read what has arrived into `into`; 0 at the end of the stream. A TLS
+/// peer that closes without close_notify ends the stream too (as curl and
+/// Perl's IO::Socket::SSL take it).
+async fn read<S: AsyncRead + Unpin>(s: &mut S, into: &mut [u8]) -> io::Result<usize> {
+    match s.read(into).await {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+        r => r,
+    }
+}
+
+#[cfg(test)]
+fn default_host(addr: SocketAddr, tls: bool) -> String {
+    Host::Addr { addr, tls }.to_string()
 }
 
 #[cfg(test)]
@@ -261,5 +379,88 @@ mod tests {
         };
         let e = build_request(&p, addr).unwrap_err();
         assert!(e.starts_with("invalid Host header"), "{e}");
+    }
+
+    fn rendered(p: &HttpProbe, addr: &str) -> String {
+        let req = build_request(p, addr.parse().unwrap()).unwrap();
+        let mut v = Vec::new();
+        req.write_to(&mut v).unwrap();
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn requests_are_rendered_whole() {
+        let p = HttpProbe {
+            path: "health?x=1#frag".into(),
+            ..HttpProbe::default()
+        };
+        assert_eq!(
+            rendered(&p, "127.0.0.1:8080"),
+            "GET /health?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: ldirectord-rs\r\nConnection: close\r\n\r\n"
+        );
+        let p = HttpProbe {
+            head: true,
+            host: Some("www.example.test".into()),
+            ..HttpProbe::default()
+        };
+        assert!(
+            rendered(&p, "[::1]:80").starts_with("HEAD / HTTP/1.1\r\nHost: www.example.test\r\n")
+        );
+    }
+
+    #[test]
+    fn host_is_written_as_displayed() {
+        for (addr, tls) in [
+            ("127.0.0.1:80", false),
+            ("127.0.0.1:80", true),
+            ("10.200.3.45:8080", false),
+            ("0.0.0.0:443", true),
+            ("255.255.255.255:65535", false),
+            ("1.2.3.4:1", true),
+            ("[::1]:80", false),
+            ("[2001:db8::7]:8443", true),
+        ] {
+            let host = Host::Addr {
+                addr: addr.parse().unwrap(),
+                tls,
+            };
+            let mut v = Vec::new();
+            host.write_to(&mut v).unwrap();
+            assert_eq!(String::from_utf8(v).unwrap(), host.to_string(), "{addr}");
+        }
+    }
+
+    #[test]
+    fn paths_follow_the_uri_character_rules() {
+        assert_eq!(path_end(b"/a/b.html"), Some(9));
+        assert_eq!(path_end(b"/{\"json\"}|~!$&'()*+,;=:@"), Some(24));
+        assert_eq!(path_end(b"/q?a=`{}`&b=?"), Some(13));
+        assert_eq!(path_end("/é".as_bytes()), Some(3));
+        assert_eq!(path_end(b"/x#a b"), Some(2));
+        for bad in [
+            &b"/a b"[..],
+            b"/<",
+            b"/>",
+            b"/`",
+            b"/\x7f",
+            b"/\t",
+            b"/?\"",
+            b"/?<",
+        ] {
+            assert_eq!(path_end(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn early_matches_never_depend_on_what_follows() {
+        let re = |p: &str| Regex::new(p).unwrap();
+        // Matches well inside what has arrived.
+        assert!(early_match(&re("ok"), b"ok, and then more"));
+        assert!(early_match(&re("a+"), &[b'a'; 100]));
+        // At the end of what has arrived: `$` and `\b` might fail later.
+        assert!(!early_match(&re("ok$"), b"xx ok"));
+        assert!(!early_match(&re(r"ok\b"), b"xx ok"));
+        assert!(!early_match(&re("ok"), b"xx ok"));
+        assert!(!early_match(&re("zz"), b"xx ok and more"));
     }
 }

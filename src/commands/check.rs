@@ -100,11 +100,14 @@ pub async fn check_all(
                 tokio::spawn(async move {
                     let _permit = limit.acquire_owned().await;
                     match s.probe() {
-                        Ok(p) => ldirectord_checks::run(&p, s.target, s.timeout).await,
+                        Ok(p) => {
+                            ldirectord_checks::run_attempts(&p, s.target, s.timeout, s.attempts)
+                                .await
+                        }
                         Err(e) => ldirectord_checks::Outcome {
                             up: false,
                             latency: std::time::Duration::ZERO,
-                            reason: format!("bad receive regex: {e}"),
+                            reason: e.to_string(),
                         },
                     }
                 }),

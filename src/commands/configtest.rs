@@ -8,6 +8,9 @@ pub fn run(path: &Path) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    for w in &config.warnings.0 {
+        eprintln!("{}:{}: warning: {}", w.file.display(), w.line, w.message);
+    }
     println!(
         "{}: OK ({} virtual services, {} real servers)",
         path.display(),

@@ -34,6 +34,7 @@ pub fn run(path: &Path, backend: Backend, nofile: u64) -> i32 {
             return 6;
         }
     };
+    let instances = instance_command(backend);
     let backend = match open_backend(backend) {
         Ok(b) => b,
         Err(e) => {
@@ -41,7 +42,29 @@ pub fn run(path: &Path, backend: Backend, nofile: u64) -> i32 {
             return e.exit_code();
         }
     };
-    super::runtime().block_on(serve(path, config, log, backend, nofile, check_files))
+    let s = Serve {
+        path,
+        config,
+        log,
+        nofile,
+        check_files,
+        instances,
+    };
+    super::runtime().block_on(serve(s, backend))
+}
+
+/// How this director runs the directors of `execute=`: this same program,
+/// `-f CONFIG run --ipvs` the same backend.
+fn instance_command(kind: Backend) -> Option<crate::director::InstanceCommand> {
+    let program = std::env::current_exe().ok()?;
+    let backend = match kind {
+        Backend::Netlink => "netlink",
+        Backend::Memory => "memory",
+    };
+    Some(crate::director::InstanceCommand {
+        program,
+        args: vec!["run".into(), "--ipvs".into(), backend.into()],
+    })
 }
 
 fn open_backend(kind: Backend) -> Result<Box<dyn Ipvs>, IpvsError> {
@@ -51,19 +74,34 @@ fn open_backend(kind: Backend) -> Result<Box<dyn Ipvs>, IpvsError> {
     })
 }
 
-/// Take over the signals, bind the status listener (its connections kept
-/// below the open-files limit `nofile`, leaving the checks their
-/// `check_files`), start the director on `backend`, and run it until it
-/// stops; systemd is told READY=1 when the director serves (after the first
-/// round of checks, see [`Director::on_ready`]).
-async fn serve(
-    path: &Path,
+/// What `run` has ready before the director starts.
+struct Serve<'a> {
+    path: &'a Path,
+    /// The config, read once.
     config: Config,
     log: EventLog,
-    backend: Box<dyn Ipvs>,
+    /// The open-files limit in force.
     nofile: u64,
+    /// The files the checks may hold at once.
     check_files: u64,
-) -> i32 {
+    /// How to run the directors of `execute=`.
+    instances: Option<crate::director::InstanceCommand>,
+}
+
+/// Take over the signals, bind the status listener (its connections kept
+/// below the open-files limit, leaving the checks their files), start the
+/// director on `backend`, and run it until it stops; systemd is told READY=1
+/// when the director serves (after the first round of checks, see
+/// [`Director::on_ready`]).
+async fn serve(s: Serve<'_>, backend: Box<dyn Ipvs>) -> i32 {
+    let Serve {
+        path,
+        config,
+        log,
+        nofile,
+        check_files,
+        instances,
+    } = s;
     // First the signals (held since `main` began): from here a SIGHUP or a
     // SIGTERM waits in the queue for the director loop.
     let control = match crate::director::signals() {
@@ -91,6 +129,9 @@ async fn serve(
             return e.exit_code();
         }
     };
+    if let Some(c) = instances {
+        director.set_instance_command(c);
+    }
     if let Some(l) = listener {
         let limits = status::Limits::new(nofile, check_files, allow);
         tokio::spawn(status::serve(l, director.status_sender(), limits));

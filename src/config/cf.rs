@@ -15,10 +15,17 @@
 //!   starting with white space continues it; a line at column 0 ends it.
 //! - `request`, `receive`, `logfile`, ... may be written with or without
 //!   double quotes.
+//!
+//! The file is read as bytes, as ldirectord reads it: a line that is not
+//! UTF-8 (a Latin-1 comment or `receive`) is taken, its odd bytes kept (see
+//! [`super::bytes`]).
 
+use super::bytes::{decode_line, latin1, receive_pattern};
 use super::directives::{Applied, RawGlobal, RawVirtual, Scope, VIRTUAL_ONLY};
+use super::hosts::{Resolver, SystemResolver};
 use super::value::unquote;
 use super::{resolve, Config, ConfigErrors, Problems};
+use std::borrow::Cow;
 use std::path::Path;
 
 /// Cut a trailing comment: a `#` after white space, outside double quotes.
@@ -54,15 +61,38 @@ fn split_directive(s: &str) -> Option<(&str, &str)> {
     Some((k, v.trim()))
 }
 
-/// Parse an `ldirectord.cf` file.
+/// Parse an `ldirectord.cf` file (names resolved by the system).
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    parse_bytes(path, text.as_bytes(), &SystemResolver)
+}
+
+/// The value as the directive model takes it: a `receive` regex keeps its
+/// raw bytes as bytes, every other value reads them as Latin-1; `real=`
+/// keeps them, for its own request and receive.
+fn value_for<'a>(key: &str, value: &'a str) -> Cow<'a, str> {
+    match key {
+        "receive" => receive_pattern(value),
+        "real" | "real6" => Cow::Borrowed(value),
+        _ => latin1(value),
+    }
+}
+
+/// Parse an `ldirectord.cf` file read as bytes, names looked up through
+/// `resolver`.
+pub fn parse_bytes(
+    path: &Path,
+    bytes: &[u8],
+    resolver: &dyn Resolver,
+) -> Result<Config, ConfigErrors> {
     let mut errs: Problems = Vec::new();
     let mut global = RawGlobal::default();
     let mut virtuals: Vec<RawVirtual> = Vec::new();
     let mut in_block = false;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    for (i, raw) in text.lines().enumerate() {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let line = i + 1;
+        let raw = decode_line(raw.strip_suffix(b"\r").unwrap_or(raw));
+        let raw: &str = &raw;
         let t = raw.trim();
         if t.is_empty() || t.starts_with('#') {
             continue;
@@ -70,7 +100,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         let indented = raw.starts_with(char::is_whitespace);
         let content = strip_trailing_comment(t);
         let Some((key, raw_value)) = split_directive(content) else {
-            errs.push((line, format!("expected directive=value, got \"{content}\"")));
+            errs.push((
+                line,
+                format!("expected directive=value, got \"{}\"", latin1(content)),
+            ));
             continue;
         };
         // `real=` has its own quoting; every other value may be quoted.
@@ -79,6 +112,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         } else {
             unquote(raw_value)
         };
+        let value = value_for(key, value);
+        let value: &str = &value;
         if indented {
             match virtuals.last_mut().filter(|_| in_block) {
                 Some(v) => {
@@ -91,7 +126,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
                 }
                 None => errs.push((
                     line,
-                    format!("indented line outside a virtual block (global directives start at column 0): \"{content}\""),
+                    format!("indented line outside a virtual block (global directives start at column 0): \"{}\"", latin1(content)),
                 )),
             }
             continue;
@@ -115,7 +150,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
             }
         }
     }
-    resolve::resolve(path, &global, &virtuals, errs)
+    resolve::resolve(path, &global, &virtuals, errs, resolver)
 }
 
 #[cfg(test)]

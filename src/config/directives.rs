@@ -8,7 +8,12 @@
 //! - `emailalertfrom` may also be set per virtual.
 //! - `fork` and `supervised` are accepted and have no effect (ldirectord-rs
 //!   never daemonises itself; run it under systemd or another supervisor).
+//! - `load=` is accepted and has no effect (ldirectord stores it and never
+//!   uses it either).
+//! - `login`, `passwd`, `database`, `secret` may be written with or without
+//!   double quotes (ldirectord wants them).
 
+use super::bytes::{latin1, receive_pattern};
 use super::types::{
     AlertStatus, CheckService, CheckType, Cidr, HttpMethod, LogTarget, Mailbox, SyncDaemon,
 };
@@ -18,21 +23,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Directives ldirectord has that ldirectord-rs recognises but does not
-/// implement: each is an error saying so.
-pub const UNSUPPORTED: &[&str] = &[
-    "execute",
-    "checkcount",
-    "login",
-    "passwd",
-    "database",
-    "secret",
-    "load",
-];
+/// Warnings (line, message): a directive taken, but worth a word (as
+/// ldirectord's `config_warn`).
+pub(crate) type Warnings = Vec<(usize, String)>;
 
 /// Directives only allowed at column 0.
 pub const GLOBAL_ONLY: &[&str] = &[
     "callback",
+    "execute",
     "fallback6",
     "autoreload",
     "logfile",
@@ -68,18 +66,12 @@ pub const VIRTUAL_ONLY: &[&str] = &[
     "servicename",
     "comment",
     "monitorfile",
+    "login",
+    "passwd",
+    "database",
+    "secret",
+    "load",
 ];
-
-fn unsupported_message(key: &str) -> String {
-    let hint = match key {
-        "checkcount" => " (deprecated in ldirectord; use failurecount)",
-        "login" | "passwd" | "database" | "secret" => {
-            " (only used by services that are not supported yet)"
-        }
-        _ => "",
-    };
-    format!("{key} is recognised (an ldirectord directive) but not supported yet{hint}; remove it")
-}
 
 fn deprecated_message(key: &str) -> Option<String> {
     match key {
@@ -108,12 +100,15 @@ pub struct RawSettings {
     pub emailalertfreq: Option<Duration>,
     pub emailalertstatus: Option<AlertStatus>,
     pub emailalertfrom: Option<Mailbox>,
-    pub smtp: Option<SocketAddr>,
+    /// `smtp=` and its line (a name is resolved with the rest).
+    pub smtp: Option<((Host, u16), usize)>,
+    /// `checkcount=` (deprecated in ldirectord; ping attempts).
+    pub checkcount: Option<u32>,
 }
 
 impl RawSettings {
     /// `None` when `key` is not one of these directives.
-    fn apply(&mut self, key: &str, value: &str) -> Option<Result<(), String>> {
+    fn apply(&mut self, key: &str, value: &str, line: usize) -> Option<Result<(), String>> {
         fn set<T>(slot: &mut Option<T>, r: Result<T, String>) -> Result<(), String> {
             *slot = Some(r?);
             Ok(())
@@ -137,7 +132,8 @@ impl RawSettings {
             "emailalertfreq" => set(&mut self.emailalertfreq, parse_emailalertfreq(value)),
             "emailalertstatus" => set(&mut self.emailalertstatus, parse_emailalertstatus(value)),
             "emailalertfrom" => set(&mut self.emailalertfrom, parse_emailalertfrom(value)),
-            "smtp" => set(&mut self.smtp, parse_smtp(value)),
+            "smtp" => set(&mut self.smtp, parse_smtp(value).map(|s| (s, line))),
+            "checkcount" => set(&mut self.checkcount, parse_count(value, 1)),
             _ => return None,
         })
     }
@@ -152,8 +148,9 @@ pub(crate) fn bad(key: &str, value: &str, problem: String) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct RawGlobal {
     pub settings: RawSettings,
-    pub fallback: Option<FallbackSpec>,
-    pub fallback6: Option<FallbackSpec>,
+    /// `fallback=` / `fallback6=` and their lines.
+    pub fallback: Option<(FallbackSpec, usize)>,
+    pub fallback6: Option<(FallbackSpec, usize)>,
     pub autoreload: Option<bool>,
     pub logfile: Option<LogTarget>,
     pub readdquiescent: Option<bool>,
@@ -166,6 +163,10 @@ pub struct RawGlobal {
     pub statusallow: Option<Vec<Cidr>>,
     pub callback: Option<String>,
     pub syncdaemon: Option<Vec<SyncDaemon>>,
+    /// `execute=`, in order, each once.
+    pub execute: Vec<String>,
+    /// Warnings found while reading.
+    pub warnings: Warnings,
 }
 
 /// How [`Scope::apply`] took a directive.
@@ -194,16 +195,23 @@ pub(crate) trait Scope {
         errs: &mut Problems,
     ) -> Option<Result<(), String>>;
 
+    /// Where warnings go.
+    fn warnings(&mut self) -> &mut Warnings;
+
     /// Take one directive (`value` already unquoted, except for `real`,
     /// whose own grammar has quotes): a setting of both scopes, else one of
     /// this scope's own, else one ldirectord has that is refused
-    /// (unsupported or deprecated). A problem is recorded at `line`.
+    /// (deprecated). A problem is recorded at `line`.
     fn apply(&mut self, key: &str, value: &str, line: usize, errs: &mut Problems) -> Applied {
-        let r = match self.settings().apply(key, value) {
-            Some(r) => r.map_err(|e| bad(key, value, e)),
+        let r = match self.settings().apply(key, value, line) {
+            Some(r) => {
+                if key == "checkcount" && r.is_ok() {
+                    self.warnings().push((line, "checkcount option is deprecated and slated for removal.  please see 'failurecount'".into()));
+                }
+                r.map_err(|e| bad(key, value, e))
+            }
             None => match self.own(key, value, line, errs) {
                 Some(r) => r,
-                None if UNSUPPORTED.contains(&key) => Err(unsupported_message(key)),
                 None => match deprecated_message(key) {
                     Some(m) => Err(m),
                     None => return Applied::Unknown,
@@ -222,6 +230,10 @@ impl Scope for RawGlobal {
         &mut self.settings
     }
 
+    fn warnings(&mut self) -> &mut Warnings {
+        &mut self.warnings
+    }
+
     fn own(
         &mut self,
         key: &str,
@@ -232,15 +244,26 @@ impl Scope for RawGlobal {
         Some(match key {
             "fallback" | "fallback6" => match parse_fallback(value, key == "fallback6") {
                 Ok(f) if key == "fallback" => {
-                    self.fallback = Some(f);
+                    self.fallback = Some((f, line));
                     Ok(())
                 }
                 Ok(f) => {
-                    self.fallback6 = Some(f);
+                    self.fallback6 = Some((f, line));
                     Ok(())
                 }
                 Err(e) => Err(bad(key, value, e)),
             },
+            "execute" => {
+                let v = value.trim();
+                if v.is_empty() {
+                    Err("invalid execute: no configuration given".into())
+                } else {
+                    if !self.execute.iter().any(|e| e == v) {
+                        self.execute.push(v.to_string());
+                    }
+                    Ok(())
+                }
+            }
             "autoreload" => parse_bool(value)
                 .map(|b| self.autoreload = Some(b))
                 .map_err(|e| bad(key, value, e)),
@@ -265,9 +288,12 @@ impl Scope for RawGlobal {
                 .map(|n| self.maxchecks = Some(n as usize))
                 .map_err(|e| bad(key, value, e)),
             "statusaddress" => parse_host_port(value, value.starts_with('['))
-                .and_then(|(ip, port)| match port {
-                    Some(p) => Ok(SocketAddr::new(ip, p)),
-                    None => Err("expected ip:port, e.g. 127.0.0.1:9116".into()),
+                .and_then(|(host, port)| match (host, port) {
+                    (Host::Name(n), _) => Err(format!(
+                        "a host name is not taken here: give an IP address instead of \"{n}\""
+                    )),
+                    (Host::Ip(ip), Some(p)) => Ok(SocketAddr::new(ip, p)),
+                    (Host::Ip(_), None) => Err("expected ip:port, e.g. 127.0.0.1:9116".into()),
                 })
                 .map(|a| self.statusaddress = Some((a, line)))
                 .map_err(|e| bad(key, value, e)),
@@ -314,11 +340,16 @@ pub struct RawVirtual {
     pub schedflags: Option<(String, usize)>,
     pub ops: Option<(bool, usize)>,
     pub reals: Vec<(RealSpec, usize)>,
-    pub fallback: Option<FallbackSpec>,
+    pub fallback: Option<(FallbackSpec, usize)>,
     pub checktype: Option<(CheckType, usize)>,
     /// Explicit `service=` (an unsupported one was reported and reads as
     /// none, so no second error follows).
     pub service: Option<CheckService>,
+    pub login: Option<String>,
+    pub passwd: Option<String>,
+    pub database: Option<String>,
+    pub secret: Option<String>,
+    pub warnings: Warnings,
     pub checkport: Option<u16>,
     pub request: Option<String>,
     pub receive: Option<String>,
@@ -360,6 +391,11 @@ impl RawVirtual {
             fallback: None,
             checktype: None,
             service: None,
+            login: None,
+            passwd: None,
+            database: None,
+            secret: None,
+            warnings: Vec::new(),
             checkport: None,
             request: None,
             receive: None,
@@ -373,7 +409,11 @@ impl RawVirtual {
     }
 
     /// Push a parsed real (from `real=` or a YAML map).
-    pub(crate) fn push_real(&mut self, r: RealSpec, line: usize, errs: &mut Problems) {
+    pub(crate) fn push_real(&mut self, mut r: RealSpec, line: usize, errs: &mut Problems) {
+        // Raw bytes of a .cf line (see `bytes`): the request reads them as
+        // Latin-1, the receive regex matches them as bytes.
+        r.request = r.request.map(|q| latin1(&q).into_owned());
+        r.receive = r.receive.map(|q| receive_pattern(&q).into_owned());
         if let Some(rx) = &r.receive {
             if let Err(e) = check_regex(rx) {
                 errs.push((line, format!("invalid receive \"{rx}\" on real: {e}")));
@@ -387,6 +427,10 @@ impl RawVirtual {
 impl Scope for RawVirtual {
     fn settings(&mut self) -> &mut RawSettings {
         &mut self.settings
+    }
+
+    fn warnings(&mut self) -> &mut Warnings {
+        &mut self.warnings
     }
 
     fn own(
@@ -412,11 +456,38 @@ impl Scope for RawVirtual {
                         self.push_real(r, line, errs);
                         Ok(())
                     }
-                    Err(e) => Err(format!("invalid real server \"{}\": {e}", value.trim())),
+                    Err(e) => Err(format!("invalid real server \"{}\": {e}", latin1(value.trim()))),
                 },
                 "fallback" | "fallback6" if (key == "fallback6") != v6 => Err(fam_other("fallback")),
                 "fallback" | "fallback6" => {
-                    parse_fallback(value, v6).map(|f| self.fallback = Some(f)).map_err(|e| bad(key, value, e))
+                    parse_fallback(value, v6).map(|f| self.fallback = Some((f, line))).map_err(|e| bad(key, value, e))
+                }
+                "login" | "passwd" | "database" | "secret" => {
+                    if value.is_empty() {
+                        let what = match key {
+                            "login" => "login string",
+                            "passwd" => "password",
+                            k => k,
+                        };
+                        Err(format!("invalid {what}: empty"))
+                    } else {
+                        let slot = match key {
+                            "login" => &mut self.login,
+                            "passwd" => &mut self.passwd,
+                            "database" => &mut self.database,
+                            _ => &mut self.secret,
+                        };
+                        *slot = Some(value.to_string());
+                        Ok(())
+                    }
+                }
+                // ldirectord stores load= and never uses it.
+                "load" => {
+                    if value.chars().any(|c| c.is_alphanumeric() || c == '_') {
+                        Ok(())
+                    } else {
+                        Err("invalid string for load testing".into())
+                    }
                 }
                 "request" => {
                     if value.is_empty() {

@@ -16,15 +16,19 @@
 //!   raw model where every setting is optional.
 //! - `resolve`: raw model to [`Config`]: defaults, inheritance, the checks
 //!   that need a whole block, duplicates.
+//! - `hosts`: host names, resolved at load (every reload too); `bytes`: a
+//!   `.cf` file is bytes, as ldirectord reads it.
 //! - `types`: the typed model itself; `error`: [`ConfigErrors`].
 //!
 //! The grammar is ldirectord's (see the ldirectord(8) manual page); each
 //! difference, on purpose, is listed where it is made (`cf`, `value`,
 //! `directives`).
 
+mod bytes;
 pub mod cf;
-mod directives;
+pub mod directives;
 mod error;
+pub mod hosts;
 mod resolve;
 mod types;
 mod value;
@@ -32,7 +36,9 @@ pub mod yaml;
 
 pub(crate) use error::{to_errors, Problems};
 pub use error::{ConfigError, ConfigErrors};
+pub use hosts::{Host, Resolver, StaticResolver, SystemResolver};
 pub use types::*;
+pub use value::parse_smtp;
 
 use std::path::Path;
 
@@ -70,22 +76,47 @@ pub fn detect_format(path: &Path, text: &str) -> Format {
     Format::Yaml
 }
 
-/// Parse `text` read from `path`.
+/// Parse `text` read from `path` (names resolved by the system).
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
-    match detect_format(path, text) {
-        Format::Cf => cf::parse(path, text),
-        Format::Yaml => yaml::parse(path, text),
+    parse_bytes(path, text.as_bytes(), &SystemResolver)
+}
+
+/// Parse a file's bytes, names looked up through `resolver`. A `.cf` file
+/// may hold bytes that are not UTF-8 (see [`cf`]); YAML must be UTF-8.
+pub fn parse_bytes(
+    path: &Path,
+    bytes: &[u8],
+    resolver: &dyn Resolver,
+) -> Result<Config, ConfigErrors> {
+    let text = String::from_utf8_lossy(bytes);
+    match detect_format(path, &text) {
+        Format::Cf => cf::parse_bytes(path, bytes, resolver),
+        Format::Yaml => match bytes::first_invalid(bytes) {
+            Some((line, col)) => Err(ConfigErrors(vec![ConfigError {
+                file: path.to_path_buf(),
+                line,
+                message: format!(
+                    "byte {col} of this line is not UTF-8 (a YAML config must be UTF-8; an ldirectord.cf may be Latin-1)"
+                ),
+            }])),
+            None => yaml::parse_with(path, &text, resolver),
+        },
     }
 }
 
-/// Read and parse a config file.
+/// Read and parse a config file (names resolved by the system).
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    load_with(path, &SystemResolver)
+}
+
+/// Read and parse a config file, names looked up through `resolver`.
+pub fn load_with(path: &Path, resolver: &dyn Resolver) -> Result<Config, ConfigErrors> {
+    let bytes = std::fs::read(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
             line: 0,
             message: format!("cannot read: {e}"),
         }])
     })?;
-    parse(path, &text)
+    parse_bytes(path, &bytes, resolver)
 }

@@ -3,29 +3,91 @@
 //! (per-virtual > global > default; checktimeout and negotiatetimeout
 //! default to each other) and the checks that need a whole block
 //! (protocol, default service, duplicate virtuals and reals,
-//! thresholds...).
+//! thresholds...). Host names are resolved here, all at once
+//! ([`super::hosts`]).
 
 use super::directives::{bad, RawGlobal, RawSettings, RawVirtual};
+use super::hosts::{Host, Resolved, Resolver};
 use super::types::{
     Check, CheckService, CheckType, Config, EmailAlert, Fallback, Global, HttpMethod, Line,
-    Protocol, Real, ServiceKey, Settings, Virtual, VirtualDefaults,
+    Protocol, Real, ServiceKey, Settings, Virtual, VirtualDefaults, Warnings,
 };
 use super::value::{
-    default_service_name, parse_schedflags, supported_services, FallbackSpec, ProtocolWord,
+    default_service_name, parse_schedflags, range, supported_services, FallbackSpec, ProtocolWord,
     VirtualAddr,
 };
-use super::{to_errors, ConfigErrors, Problems};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use super::{to_errors, ConfigError, ConfigErrors, Problems};
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
+/// Every host name of the raw model.
+fn names(g: &RawGlobal, virtuals: &[RawVirtual]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut add = |h: &Host| {
+        if let Host::Name(n) = h {
+            out.insert(n.clone());
+        }
+    };
+    for (f, _) in g.fallback.iter().chain(&g.fallback6) {
+        add(&f.addr);
+    }
+    if let Some(((h, _), _)) = &g.settings.smtp {
+        add(h);
+    }
+    for v in virtuals {
+        if let Some(VirtualAddr::Inet(h, _)) = &v.addr {
+            add(h);
+        }
+        if let Some((f, _)) = &v.fallback {
+            add(&f.addr);
+        }
+        if let Some(((h, _), _)) = &v.settings.smtp {
+            add(h);
+        }
+        for (r, _) in &v.reals {
+            add(&r.first);
+            if let Some(l) = &r.last {
+                add(l);
+            }
+        }
+    }
+    out
+}
+
+/// A fallback with its address resolved; `None` (error recorded) when its
+/// name does not resolve.
+fn fallback(
+    spec: &(FallbackSpec, usize),
+    v6: bool,
+    hosts: &Resolved,
+    errs: &mut Problems,
+) -> Option<Fallback> {
+    let (f, line) = spec;
+    match hosts.pick(&f.addr, v6) {
+        Ok(ip) => Some(f.to_fallback(ip)),
+        Err(e) => {
+            let key = if v6 { "fallback6" } else { "fallback" };
+            errs.push((*line, format!("invalid {key} server \"{}\": {e}", f.addr)));
+            None
+        }
+    }
+}
+
 /// The globals, resolved (defaults applied).
-fn resolve_global(g: &RawGlobal) -> Global {
+fn resolve_global(g: &RawGlobal, hosts: &Resolved, errs: &mut Problems) -> Global {
     Global {
         defaults: VirtualDefaults {
-            settings: resolve_settings(&g.settings, &Settings::default()),
-            fallback: g.fallback.map(FallbackSpec::to_fallback),
-            fallback6: g.fallback6.map(FallbackSpec::to_fallback),
+            settings: resolve_settings(&g.settings, &Settings::default(), hosts, errs),
+            fallback: g
+                .fallback
+                .as_ref()
+                .and_then(|f| fallback(f, false, hosts, errs)),
+            fallback6: g
+                .fallback6
+                .as_ref()
+                .and_then(|f| fallback(f, true, hosts, errs)),
         },
         autoreload: g.autoreload.unwrap_or(false),
         callback: g.callback.clone(),
@@ -37,16 +99,35 @@ fn resolve_global(g: &RawGlobal) -> Global {
         statusaddress: g.statusaddress.map(|(a, _)| a),
         statusallow: g.statusallow.clone().unwrap_or_default(),
         syncdaemon: g.syncdaemon.clone().unwrap_or_default(),
+        execute: g.execute.clone(),
     }
 }
 
 /// The settings of a scope: each its own, else `base`'s (the globals', or
 /// the defaults for the globals). The two timeouts default to each other
 /// first: `checktimeout=3` alone sets both.
-fn resolve_settings(s: &RawSettings, base: &Settings) -> Settings {
+fn resolve_settings(
+    s: &RawSettings,
+    base: &Settings,
+    hosts: &Resolved,
+    errs: &mut Problems,
+) -> Settings {
     let e = &base.email;
     let to = s.emailalert.clone().unwrap_or_else(|| e.to.clone());
     let from = s.emailalertfrom.clone().or_else(|| e.from.clone());
+    // A name: its IPv4 address, else its IPv6 one.
+    let smtp = s.smtp.as_ref().and_then(|((h, port), line)| {
+        match hosts
+            .pick(h, false)
+            .or_else(|e| hosts.pick(h, true).map_err(|_| e))
+        {
+            Ok(ip) => Some(SocketAddr::new(ip, *port)),
+            Err(e) => {
+                errs.push((*line, format!("invalid smtp server \"{h}\": {e}")));
+                None
+            }
+        }
+    });
     Settings {
         checkinterval: s.checkinterval.unwrap_or(base.checkinterval),
         checktimeout: s
@@ -59,6 +140,7 @@ fn resolve_settings(s: &RawSettings, base: &Settings) -> Settings {
             .unwrap_or(base.negotiatetimeout),
         failurecount: s.failurecount.unwrap_or(base.failurecount),
         risecount: s.risecount.unwrap_or(base.risecount),
+        checkcount: s.checkcount.unwrap_or(base.checkcount),
         quiescent: s.quiescent.unwrap_or(base.quiescent),
         cleanstop: s.cleanstop.unwrap_or(base.cleanstop),
         fallbackcommand: s
@@ -70,7 +152,7 @@ fn resolve_settings(s: &RawSettings, base: &Settings) -> Settings {
             emailalertfreq: s.emailalertfreq.unwrap_or(e.emailalertfreq),
             emailalertstatus: s.emailalertstatus.unwrap_or(e.emailalertstatus),
             from,
-            smtp: s.smtp.or(e.smtp),
+            smtp: smtp.or(e.smtp),
         },
     }
 }
@@ -102,8 +184,23 @@ pub fn normalise_request(service: CheckService, request: &str) -> String {
 
 /// One virtual, resolved against the globals. `None` when it cannot be
 /// (errors recorded).
-fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Virtual> {
-    let addr = v.addr?;
+fn resolve_virtual(
+    v: &RawVirtual,
+    g: &Global,
+    hosts: &Resolved,
+    errs: &mut Problems,
+) -> Option<Virtual> {
+    let addr = match v.addr.as_ref()? {
+        VirtualAddr::Fwmark(m) => Resolution::Fwmark(*m),
+        VirtualAddr::Inet(host, port) => match hosts.pick(host, v.v6) {
+            Ok(ip) => Resolution::Inet(SocketAddr::new(ip, *port)),
+            Err(e) => {
+                let key = if v.v6 { "virtual6" } else { "virtual" };
+                errs.push((v.line, format!("invalid {key} \"{host}:{port}\": {e}")));
+                return None;
+            }
+        },
+    };
     let d = &g.defaults;
     let checktype = v.checktype.map(|(t, _)| t).unwrap_or(CheckType::Negotiate);
     let scheduler = v
@@ -112,7 +209,7 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
         .unwrap_or_else(|| DEFAULT_SCHEDULER.to_string());
 
     let (key, port) = match addr {
-        VirtualAddr::Inet(sa) => {
+        Resolution::Inet(sa) => {
             let proto = match v.protocol {
                 None if sa.port() == 53 => Protocol::Udp,
                 None => Protocol::Tcp,
@@ -124,7 +221,7 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
             };
             (ServiceKey::Inet { proto, addr: sa }, sa.port())
         }
-        VirtualAddr::Fwmark(mark) => {
+        Resolution::Fwmark(mark) => {
             if let Some((ProtocolWord::Inet(_), line)) = v.protocol {
                 errs.push((
                     line,
@@ -137,8 +234,8 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
 
     let service = match (v.service, addr) {
         (Some(s), _) => s,
-        (None, VirtualAddr::Fwmark(_)) => CheckService::None,
-        (None, VirtualAddr::Inet(_)) => {
+        (None, Resolution::Fwmark(_)) => CheckService::None,
+        (None, Resolution::Inet(_)) => {
             let name = default_service_name(port);
             match CheckService::from_name(name) {
                 Some(s) => s,
@@ -146,7 +243,8 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
                     errs.push((
                         v.line,
                         format!(
-                            "port {port} defaults to service={name}, which is not supported yet: add service=none with checktype=connect (or a supported service: {})",
+                            "port {port} defaults to service={name}: {} (or give another service: {})",
+                            ldirectord_checks::ORACLE_NOT_SUPPORTED,
                             supported_services()
                         ),
                     ));
@@ -200,11 +298,12 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
             continue;
         }
         let rport = r.port.filter(|p| *p != 0).unwrap_or(port);
-        let ips: Vec<IpAddr> = match (r.first, r.last) {
-            (IpAddr::V4(a), Some(IpAddr::V4(b))) => (u32::from(a)..=u32::from(b))
-                .map(|i| IpAddr::V4(Ipv4Addr::from(i)))
-                .collect(),
-            (a, _) => vec![a],
+        let ips: Vec<IpAddr> = match real_addresses(&r.first, r.last.as_ref(), v.v6, hosts) {
+            Ok(ips) => ips,
+            Err(e) => {
+                errs.push((*line, format!("invalid real server: {e}")));
+                continue;
+            }
         };
         for ip in ips {
             let addr = SocketAddr::new(ip, rport);
@@ -229,27 +328,17 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
         }
     }
 
-    let fallback = match v.fallback {
-        Some(f) => Some(f.to_fallback().on_port(port)),
+    let fallback = match &v.fallback {
+        Some(f) => fallback(f, v.v6, hosts, errs).map(|f| f.on_port(port)),
         None => Fallback::inherited(d, &key),
     };
 
-    // A probe that opens a connection needs a port.
-    if matches!(checktype, CheckType::Connect | CheckType::Negotiate) && v.checkport.is_none() {
-        for r in reals.iter().filter(|r| r.addr.port() == 0) {
-            errs.push((
-                r.line.0,
-                format!(
-                    "real server {} has no port to check: give it a port (ip:port) or set checkport= in its virtual",
-                    r.addr.ip()
-                ),
-            ));
-        }
-    }
+    // A fwmark real without a port is checked on `checkport`, else on the
+    // service's port (see the plan), as ldirectord does: nothing to refuse.
 
     let checkcommand = match (&v.checkcommand, checktype) {
         (Some(c), _) => Some(c.clone()),
-        (None, CheckType::External) => Some("/bin/true".to_string()),
+        (None, CheckType::External | CheckType::ExternalPerl) => Some("/bin/true".to_string()),
         (None, _) => None,
     };
 
@@ -275,23 +364,53 @@ fn resolve_virtual(v: &RawVirtual, g: &Global, errs: &mut Problems) -> Option<Vi
             httpmethod: v.httpmethod.unwrap_or(HttpMethod::Get),
             virtualhost: v.virtualhost.clone(),
             checkcommand,
+            login: v.login.clone(),
+            passwd: v.passwd.clone(),
+            database: v.database.clone(),
+            secret: v.secret.clone(),
             connectcount: v.connectcount.unwrap_or(0),
         },
-        settings: resolve_settings(&v.settings, &d.settings),
+        settings: resolve_settings(&v.settings, &d.settings, hosts, errs),
         comment: v.comment.clone(),
         monitorfile: v.monitorfile.clone(),
     })
 }
 
+/// A `virtual=` address, resolved.
+#[derive(Debug, Clone, Copy)]
+enum Resolution {
+    Inet(SocketAddr),
+    Fwmark(u32),
+}
+
+/// The addresses of one `real=`: its host, or the IPv4 range between its
+/// two hosts (names resolved first, as ldirectord's
+/// `add_real_server_range`).
+fn real_addresses(
+    first: &Host,
+    last: Option<&Host>,
+    v6: bool,
+    hosts: &Resolved,
+) -> Result<Vec<IpAddr>, String> {
+    let a = hosts.pick(first, v6)?;
+    match last {
+        None => Ok(vec![a]),
+        Some(l) => range(a, hosts.pick(l, v6)?),
+    }
+}
+
 /// The whole raw model to a [`Config`], or every problem (`errs` holds those
-/// found while reading; resolution adds its own). Problems are sorted by line.
+/// found while reading; resolution adds its own). Names are looked up
+/// through `resolver`. Problems are sorted by line.
 pub(crate) fn resolve(
     path: &Path,
     g: &RawGlobal,
     virtuals: &[RawVirtual],
     mut errs: Problems,
+    resolver: &dyn Resolver,
 ) -> Result<Config, ConfigErrors> {
-    let global = resolve_global(g);
+    let hosts = Resolved::lookup(names(g, virtuals), resolver);
+    let global = resolve_global(g, &hosts, &mut errs);
     if let Some((addr, line)) = g.statusaddress {
         if !addr.ip().to_canonical().is_loopback() && g.statusallow.is_none() {
             errs.push((
@@ -304,7 +423,7 @@ pub(crate) fn resolve(
     }
     let mut out: Vec<Virtual> = Vec::new();
     for v in virtuals {
-        if let Some(rv) = resolve_virtual(v, &global, &mut errs) {
+        if let Some(rv) = resolve_virtual(v, &global, &hosts, &mut errs) {
             if let Some(prev) = out.iter().find(|x| x.key == rv.key) {
                 errs.push((
                     v.line,
@@ -319,9 +438,24 @@ pub(crate) fn resolve(
         }
     }
     if errs.is_empty() {
+        let mut warnings: Vec<(usize, String)> = g.warnings.clone();
+        for v in virtuals {
+            warnings.extend(v.warnings.iter().cloned());
+        }
+        warnings.sort_by_key(|(l, _)| *l);
         Ok(Config {
             global,
             virtuals: out,
+            warnings: Warnings(
+                warnings
+                    .into_iter()
+                    .map(|(line, message)| ConfigError {
+                        file: path.to_path_buf(),
+                        line,
+                        message,
+                    })
+                    .collect(),
+            ),
         })
     } else {
         Err(to_errors(path, errs))

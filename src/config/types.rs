@@ -32,6 +32,20 @@ impl std::hash::Hash for Line {
 pub struct Config {
     pub global: Global,
     pub virtuals: Vec<Virtual>,
+    /// What was taken but is worth a word (`configtest` prints them).
+    pub warnings: Warnings,
+}
+
+/// Warnings found at load (`file:line: message`), as ldirectord's
+/// `config_warn` (a deprecated `checkcount=`, ...). They say how the file
+/// was written, not what it means: two lists always compare equal.
+#[derive(Debug, Clone, Default)]
+pub struct Warnings(pub Vec<super::ConfigError>);
+
+impl PartialEq for Warnings {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Global directives (and the defaults virtuals inherit).
@@ -62,6 +76,9 @@ pub struct Global {
     /// Connection-synchronisation daemons to run, for directors run as a pair
     /// (ours; `syncdaemon=master eth0 1`, comma-separated for both).
     pub syncdaemon: Vec<SyncDaemon>,
+    /// Other configurations to run a director for, as written
+    /// (`execute=`): started and stopped with this one, reloaded with it.
+    pub execute: Vec<String>,
 }
 
 /// The settings allowed both globally and per virtual, the virtual's own
@@ -76,6 +93,9 @@ pub struct Settings {
     /// Successes in a row needed to bring a down real back (ours; 1 =
     /// ldirectord's behaviour).
     pub risecount: u32,
+    /// Ping attempts, each with `checktimeout`, before a ping check fails
+    /// (`checkcount=`, deprecated in ldirectord; 1).
+    pub checkcount: u32,
     pub quiescent: bool,
     pub cleanstop: bool,
     /// Run as `CMD start|stop vip:port proto` when the last real of a
@@ -93,6 +113,7 @@ impl Default for Settings {
             negotiatetimeout: Duration::from_secs(30),
             failurecount: 1,
             risecount: 1,
+            checkcount: 1,
             quiescent: false,
             cleanstop: true,
             fallbackcommand: None,
@@ -137,8 +158,8 @@ pub struct EmailAlert {
     /// The `From:` header (`emailalertfrom=`), parsed at load; none: the
     /// system's default.
     pub from: Option<Mailbox>,
-    /// Send through this SMTP server (`smtp=ip[:port]`, port 25 by
-    /// default); none: the local `sendmail -t -oi`.
+    /// Send through this SMTP server (`smtp=host[:port]`, port 25 by
+    /// default, a name resolved at load); none: the local `sendmail -t -oi`.
     pub smtp: Option<SocketAddr>,
 }
 
@@ -356,8 +377,15 @@ pub struct Check {
     pub httpmethod: HttpMethod,
     /// Host header / TLS SNI name.
     pub virtualhost: Option<String>,
-    /// For checktype=external: the command, called `vip vport rip rport`.
+    /// For checktype=external (and external-perl: a Perl script): the
+    /// command, called `vip vport rip rport`.
     pub checkcommand: Option<String>,
+    /// `login=`, `passwd=`, `database=`, `secret=` as written (the services
+    /// that log in: ftp, mysql, pgsql, ldap, radius).
+    pub login: Option<String>,
+    pub passwd: Option<String>,
+    pub database: Option<String>,
+    pub secret: Option<String>,
     /// `checktype=N`: N connect checks before each negotiate check (the
     /// checktype is then Negotiate); 0 otherwise.
     pub connectcount: u32,
@@ -372,6 +400,8 @@ pub enum CheckType {
     /// Always up.
     On,
     External,
+    /// `checkcommand` run by Perl, as `external`.
+    ExternalPerl,
     /// ICMP echo (`checktype=ping`; `checktype=connect` on a UDP virtual
     /// is one too).
     Ping,
@@ -394,11 +424,17 @@ pub enum CheckService {
     Ftp,
     Dns,
     Sip,
+    Mysql,
+    Pgsql,
+    Ldap,
+    Ldaps,
+    Radius,
+    HttpProxy,
 }
 
 impl CheckService {
     /// Every service ldirectord-rs implements.
-    pub const ALL: [CheckService; 14] = [
+    pub const ALL: [CheckService; 20] = [
         CheckService::None,
         CheckService::Http,
         CheckService::Https,
@@ -413,6 +449,12 @@ impl CheckService {
         CheckService::Ftp,
         CheckService::Dns,
         CheckService::Sip,
+        CheckService::Mysql,
+        CheckService::Pgsql,
+        CheckService::Ldap,
+        CheckService::Ldaps,
+        CheckService::Radius,
+        CheckService::HttpProxy,
     ];
 
     /// A service ldirectord-rs implements, by its name in the config.
@@ -437,7 +479,40 @@ impl CheckService {
             CheckService::Ftp => "ftp",
             CheckService::Dns => "dns",
             CheckService::Sip => "sip",
+            CheckService::Mysql => "mysql",
+            CheckService::Pgsql => "pgsql",
+            CheckService::Ldap => "ldap",
+            CheckService::Ldaps => "ldaps",
+            CheckService::Radius => "radius",
+            CheckService::HttpProxy => "http_proxy",
         }
+    }
+
+    /// ldirectord's port for the service (`ld_service_to_port`): where a
+    /// check goes when neither `checkport` nor the real (a fwmark real
+    /// without a port) says.
+    pub fn default_port(self) -> Option<u16> {
+        Some(match self {
+            CheckService::Ftp => 21,
+            CheckService::Smtp => 25,
+            CheckService::Dns => 53,
+            CheckService::Http => 80,
+            CheckService::Pop => 110,
+            CheckService::Nntp => 119,
+            CheckService::Imap => 143,
+            CheckService::Ldap => 389,
+            CheckService::Https => 443,
+            CheckService::Submission => 587,
+            CheckService::Ldaps => 636,
+            CheckService::Imaps => 993,
+            CheckService::Pops => 995,
+            CheckService::Radius => 1812,
+            CheckService::HttpProxy => 3128,
+            CheckService::Mysql => 3306,
+            CheckService::Sip => 5060,
+            CheckService::Pgsql => 5432,
+            CheckService::None | CheckService::SimpleTcp => return None,
+        })
     }
 }
 
@@ -450,6 +525,7 @@ impl CheckType {
             CheckType::Off => "off",
             CheckType::On => "on",
             CheckType::External => "external",
+            CheckType::ExternalPerl => "external-perl",
             CheckType::Ping => "ping",
         }
     }
@@ -484,13 +560,19 @@ mod tests {
             CheckService::Ftp => 11,
             CheckService::Dns => 12,
             CheckService::Sip => 13,
+            CheckService::Mysql => 14,
+            CheckService::Pgsql => 15,
+            CheckService::Ldap => 16,
+            CheckService::Ldaps => 17,
+            CheckService::Radius => 18,
+            CheckService::HttpProxy => 19,
         };
         let ranks: Vec<usize> = CheckService::ALL.into_iter().map(rank).collect();
-        assert_eq!(ranks, (0..14).collect::<Vec<_>>());
+        assert_eq!(ranks, (0..20).collect::<Vec<_>>());
         for s in CheckService::ALL {
             assert_eq!(CheckService::from_name(s.name()), Some(s));
         }
-        assert_eq!(CheckService::from_name("ldap"), None);
+        assert_eq!(CheckService::from_name("oracle"), None);
     }
 }
 

@@ -8,10 +8,24 @@
 
 use super::health::Thresholds;
 use crate::config::{CheckService, CheckType, Config, HttpMethod, Real, Virtual};
-use ldirectord_checks::{BannerProtocol, DnsProbe, FtpProbe, HttpProbe, Probe, Transport};
+use ldirectord_checks::{
+    BannerProtocol, DnsProbe, FtpProbe, HttpProbe, HttpProxyProbe, LdapProbe, Probe, RadiusProbe,
+    SqlProbe, Transport,
+};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// Why a check has no probe.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlanError {
+    #[error("bad receive regex: {0}")]
+    Regex(#[from] regex::Error),
+    /// A fwmark real without a port, no `checkport`, and a check that has
+    /// no port of its own (ldirectord connects to port 0 and fails).
+    #[error("no port to check: give checkport= (the real has no port and this check has no default one)")]
+    NoPort,
+}
 
 /// What decides one check.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -26,6 +40,14 @@ pub struct CheckSpec {
     pub host: Option<String>,
     /// For external checks: command and its arguments (`vip vport rip rport`).
     pub command: Option<(String, Vec<String>)>,
+    /// `login`, `passwd`, `database`, `secret` (negotiate checks only).
+    pub login: Option<String>,
+    pub passwd: Option<String>,
+    pub database: Option<String>,
+    pub secret: Option<String>,
+    /// Ping checks: attempts, each with `timeout`, before down
+    /// (`checkcount`, as ldirectord's check_ping); 1 for every other check.
+    pub attempts: u32,
     /// For the services that follow the virtual's protocol (dns, sip): true
     /// on a UDP virtual (and on a fwmark one, where DNS and SIP are mostly
     /// UDP). For `checktype=connect`: true on a UDP virtual, where it is an
@@ -45,10 +67,17 @@ pub struct CheckSpec {
 impl CheckSpec {
     pub fn for_real(v: &Virtual, r: &Real) -> CheckSpec {
         let c = &v.check;
-        let port = c.checkport.unwrap_or(r.addr.port());
+        // ldirectord's ld_checkport: checkport, else the real's port, else
+        // the service's (a fwmark real without a port); 0 when none.
+        let port = c
+            .checkport
+            .or(Some(r.addr.port()).filter(|p| *p != 0))
+            .or_else(|| c.service.default_port())
+            .unwrap_or(0);
         let target = SocketAddr::new(r.addr.ip(), port);
         let negotiate = c.checktype == CheckType::Negotiate;
-        let command = (c.checktype == CheckType::External).then(|| {
+        let external = matches!(c.checktype, CheckType::External | CheckType::ExternalPerl);
+        let command = external.then(|| {
             let (vip, vport) = match v.key {
                 crate::ipvs::ServiceKey::Inet { addr, .. } => {
                     (addr.ip().to_string(), addr.port().to_string())
@@ -56,10 +85,24 @@ impl CheckSpec {
                 crate::ipvs::ServiceKey::Fwmark { mark, .. } => (mark.to_string(), "0".to_string()),
             };
             let cmd = c.checkcommand.clone().unwrap_or_default();
-            (
-                cmd,
-                vec![vip, vport, r.addr.ip().to_string(), port.to_string()],
-            )
+            // As ldirectord: the real's own port (0 for a fwmark real
+            // without one), whatever checkport says.
+            let args = vec![
+                vip,
+                vport,
+                r.addr.ip().to_string(),
+                r.addr.port().to_string(),
+            ];
+            if c.checktype == CheckType::ExternalPerl {
+                // ldirectord evaluates the script in its own Perl; here a
+                // perl runs it, with the same @ARGV.
+                (
+                    "perl".to_string(),
+                    std::iter::once(cmd).chain(args).collect(),
+                )
+            } else {
+                (cmd, args)
+            }
         });
         let udp = (negotiate
             && matches!(c.service, CheckService::Dns | CheckService::Sip)
@@ -80,9 +123,16 @@ impl CheckSpec {
                         ..
                     }
                 ));
+        let ping = c.checktype == CheckType::Ping || (c.checktype == CheckType::Connect && udp);
+        let auth = |f: &Option<String>| if negotiate { f.clone() } else { None };
         CheckSpec {
             target,
             udp,
+            login: auth(&c.login),
+            passwd: auth(&c.passwd),
+            database: auth(&c.database),
+            secret: auth(&c.secret),
+            attempts: if ping { v.checkcount.max(1) } else { 1 },
             checktype: c.checktype,
             service: if negotiate {
                 c.service
@@ -138,6 +188,14 @@ impl CheckSpec {
                 "external {}",
                 self.command.as_ref().map(|c| c.0.as_str()).unwrap_or("")
             ),
+            CheckType::ExternalPerl => format!(
+                "external-perl {}",
+                self.command
+                    .as_ref()
+                    .and_then(|c| c.1.first())
+                    .map(String::as_str)
+                    .unwrap_or("")
+            ),
             CheckType::Negotiate => match self.service {
                 CheckService::Http | CheckService::Https => format!(
                     "{} {} {}",
@@ -154,6 +212,7 @@ impl CheckSpec {
                     self.request
                 ),
                 CheckService::SimpleTcp => "simpletcp".into(),
+                CheckService::None if self.target.port() == 0 => "none (no port: up)".into(),
                 CheckService::None => "connect".into(),
                 CheckService::Ftp => match self.ftp_file() {
                     Some(path) => format!("ftp RETR {path}"),
@@ -202,16 +261,17 @@ impl CheckSpec {
         (self.receive.is_some() || self.request != "/").then_some(self.request.as_str())
     }
 
-    /// The probe to run. Fails only on a receive regex that does not compile
-    /// (the config validates it first).
-    pub fn probe(&self) -> Result<Probe, regex::Error> {
+    /// The probe to run. Fails on a receive regex that does not compile
+    /// (the config validates it first) and on a check that needs a port
+    /// and has none ([`PlanError::NoPort`]).
+    pub fn probe(&self) -> Result<Probe, PlanError> {
         self.probe_with(&mut RegexCache::default())
     }
 
     /// [`CheckSpec::probe`], compiling each distinct `receive` pattern once:
     /// clones of a compiled regex share it, so 10,000 reals with the same
     /// `receive` hold one compiled program, not 10,000.
-    pub fn probe_with(&self, regexes: &mut RegexCache) -> Result<Probe, regex::Error> {
+    pub fn probe_with(&self, regexes: &mut RegexCache) -> Result<Probe, PlanError> {
         let mut compile = |pattern: &str| -> Result<ldirectord_checks::Pattern, regex::Error> {
             if let Some(r) = regexes.0.get(pattern) {
                 return Ok(r.clone());
@@ -221,16 +281,22 @@ impl CheckSpec {
             Ok(r)
         };
         let receive = self.receive.as_deref().map(&mut compile).transpose()?;
+        let no_port = self.target.port() == 0;
+        let s = |f: &Option<String>| f.clone().unwrap_or_default();
         Ok(match self.checktype {
             CheckType::On => Probe::On,
             CheckType::Off => Probe::Off,
             CheckType::Connect if self.udp => Probe::Ping,
+            CheckType::Connect if no_port => return Err(PlanError::NoPort),
             CheckType::Connect => Probe::Connect,
             CheckType::Ping => Probe::Ping,
-            CheckType::External => {
+            CheckType::External | CheckType::ExternalPerl => {
                 let (command, args) = self.command.clone().unwrap_or_default();
                 Probe::External { command, args }
             }
+            // ldirectord's check_none: up, nothing to connect to.
+            CheckType::Negotiate if no_port && self.service == CheckService::None => Probe::On,
+            CheckType::Negotiate if no_port => return Err(PlanError::NoPort),
             CheckType::Negotiate => match self.service {
                 CheckService::Http | CheckService::Https => Probe::Http(HttpProbe {
                     tls: self.service == CheckService::Https,
@@ -264,11 +330,15 @@ impl CheckSpec {
                     protocol: BannerProtocol::Nntp,
                     tls: false,
                 },
-                CheckService::Ftp => Probe::Ftp(FtpProbe {
-                    retrieve: self.ftp_file().map(str::to_string),
-                    receive,
-                    ..FtpProbe::default()
-                }),
+                CheckService::Ftp => {
+                    let d = FtpProbe::default();
+                    Probe::Ftp(FtpProbe {
+                        user: self.login.clone().unwrap_or(d.user),
+                        password: self.passwd.clone().unwrap_or(d.password),
+                        retrieve: self.ftp_file().map(str::to_string),
+                        receive,
+                    })
+                }
                 CheckService::Dns => Probe::Dns(DnsProbe {
                     name: self.request.clone(),
                     receive,
@@ -277,6 +347,39 @@ impl CheckSpec {
                 CheckService::Sip => Probe::Sip {
                     transport: self.transport(),
                 },
+                CheckService::Mysql | CheckService::Pgsql => {
+                    let p = SqlProbe::from_ldirectord(
+                        &s(&self.login),
+                        &s(&self.passwd),
+                        &s(&self.database),
+                        &self.request,
+                        receive,
+                    );
+                    if self.service == CheckService::Mysql {
+                        Probe::Mysql(p)
+                    } else {
+                        Probe::Pgsql(p)
+                    }
+                }
+                CheckService::Ldap | CheckService::Ldaps => {
+                    Probe::Ldap(LdapProbe::from_ldirectord(
+                        self.service == CheckService::Ldaps,
+                        &s(&self.login),
+                        &s(&self.passwd),
+                        &self.request,
+                        receive,
+                    ))
+                }
+                CheckService::Radius => Probe::Radius(RadiusProbe::from_ldirectord(
+                    &s(&self.login),
+                    &s(&self.passwd),
+                    &s(&self.secret),
+                )),
+                CheckService::HttpProxy => Probe::HttpProxy(HttpProxyProbe::from_ldirectord(
+                    &self.request,
+                    self.method == HttpMethod::Head,
+                    receive,
+                )),
             },
         })
     }

@@ -374,6 +374,10 @@ mod tests {
                 httpmethod: HttpMethod::Get,
                 virtualhost: None,
                 checkcommand: None,
+                login: None,
+                passwd: None,
+                database: None,
+                secret: None,
                 connectcount: 0,
             },
             settings: Settings {
@@ -382,6 +386,7 @@ mod tests {
                 negotiatetimeout: Duration::from_secs(1),
                 failurecount: 1,
                 risecount: 1,
+                checkcount: 1,
                 quiescent,
                 cleanstop: true,
                 fallbackcommand: None,

@@ -191,7 +191,7 @@ impl Director {
         };
         let probe = spec
             .probe_with(&mut self.regexes)
-            .map_err(|e| format!("bad receive regex: {e}"));
+            .map_err(|e| e.to_string());
         let task = CheckTask {
             id,
             spec,
@@ -296,7 +296,7 @@ impl CheckTask {
                     let connect_only = n > 0 && !round.is_multiple_of(u64::from(n) + 1);
                     round += 1;
                     let probe = if connect_only {
-                        Box::pin(ldirectord_checks::run(
+                        Box::pin(ldirectord_checks::run_attempts(
                             // On a UDP virtual, "connect" is an ICMP ping.
                             if self.spec.udp {
                                 &ldirectord_checks::Probe::Ping
@@ -305,12 +305,14 @@ impl CheckTask {
                             },
                             self.spec.target,
                             self.spec.connect_timeout,
+                            1,
                         ))
                     } else {
-                        Box::pin(ldirectord_checks::run(
+                        Box::pin(ldirectord_checks::run_attempts(
                             probe,
                             self.spec.target,
                             self.spec.timeout,
+                            self.spec.attempts,
                         ))
                     };
                     tokio::select! {

@@ -5,7 +5,8 @@
 //!   down, `stop` when one is back;
 //! - `monitorfile`: one line per check result of the virtuals that have one;
 //! - `maintenancedir`: the names of its files, read once a second, force
-//!   the reals they name down (the check tasks read the set);
+//!   the reals they name down (the check tasks read the set); a file named
+//!   by host stands for its addresses (`maintenance_names.rs`);
 //! - connection-sync daemons: started when configured, stopped on cleanstop;
 //! - `run_command`: how every command is run (`/bin/sh -c`, in the
 //!   background, bounded).
@@ -136,6 +137,9 @@ impl Director {
                 }
             }
         }
+        // Files named by host stand for the host's addresses.
+        let by_host = self.host_files.expand(&names);
+        names.extend(by_host);
         *self.maintenance.write().unwrap() = names;
     }
 

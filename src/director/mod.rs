@@ -17,13 +17,17 @@
 //! | `autoreload.rs` | when a changed config file is read (not while it is written) |
 //! | `ready.rs` | the readiness moment: after the first round of checks at start |
 //! | `hooks.rs` | fallbackcommand, monitorfile, maintenancedir, sync daemons |
+//! | `instances.rs` | `execute=`: the child directors of other configurations |
+//! | `maintenance_names.rs` | `maintenancedir` files named by host |
 //! | `status_view.rs` | the status model from the director's state |
 //! | `status_cache.rs` | the rendered pages, shared by every client, rendered off the loop |
 
 mod autoreload;
 mod checks;
 mod hooks;
+mod instances;
 mod lifecycle;
+mod maintenance_names;
 mod on_result;
 mod ready;
 mod reload;
@@ -31,6 +35,7 @@ mod status_cache;
 mod status_view;
 
 pub use checks::{check_task_size, CheckResult, Starvation};
+pub use instances::{InstanceCommand, EXECUTED_BY};
 pub use lifecycle::{signals, Control};
 pub use ready::READY_AT_THE_LATEST;
 
@@ -107,6 +112,12 @@ pub struct Director {
     status_cache: StatusCache,
     /// Email alerts (see [`crate::output::alert`]).
     alerter: crate::output::alert::Alerter,
+    /// The directors of `execute=` (see `instances.rs`).
+    instances: instances::Instances,
+    /// `maintenancedir` files named by host, resolved.
+    host_files: maintenance_names::HostFiles,
+    /// Resolves the config's host names at every reload (the system's).
+    resolver: reload::Resolver,
 }
 
 /// For one virtual: how many reals are up / unknown, and its effective
@@ -213,7 +224,13 @@ impl Director {
             status_tx,
             status_rx: Some(status_rx),
             status_cache: StatusCache::default(),
+            instances: instances::Instances::new(path),
+            host_files: Default::default(),
+            resolver: Arc::new(config::SystemResolver),
         };
+        for w in &d.config.warnings.0 {
+            d.log.log(&format!("Warning: {w}"));
+        }
         d.starvation_monitor = Some(d.starvation.spawn_monitor());
         d.refresh_maintenance();
         d.ensure_sync_daemons();
@@ -227,6 +244,18 @@ impl Director {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Resolve the config's host names with `r` from the next reload on
+    /// (tests; the system's resolver otherwise).
+    pub fn set_resolver(&mut self, r: Arc<dyn config::Resolver + Send>) {
+        self.resolver = r;
+    }
+
+    /// How to run the directors of `execute=` (without it they are not
+    /// started, and the log says so).
+    pub fn set_instance_command(&mut self, c: InstanceCommand) {
+        self.instances.set_command(c);
     }
 
     /// The state of `vi`'s real `ri`.
@@ -268,6 +297,10 @@ impl Director {
         second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.alerter
             .set_status(crate::output::alert::DaemonStatus::Running);
+        let execute = self.config.global.execute.clone();
+        for l in self.instances.apply(&execute, false) {
+            self.log.log(&l);
+        }
         // A config being read off the loop (reload), and whether another
         // reload was asked meanwhile.
         let mut loading: Option<tokio::sync::oneshot::Receiver<reload::Loaded>> = None;
@@ -312,6 +345,9 @@ impl Director {
                     if self.need_resync {
                         self.resync();
                     }
+                    for l in self.instances.reap() {
+                        self.log.log(&l);
+                    }
                     self.refresh_maintenance();
                     if self.config.global.autoreload && loading.is_none() && self.config_settled() {
                         self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
@@ -319,7 +355,7 @@ impl Director {
                             self.log.log(&format!("Running callback: {cb} {}", self.path.display()));
                             run_command(&cb, &[&self.path.display().to_string()]);
                         }
-                        loading = Some(reload::load_off_loop(self.path.clone()));
+                        loading = Some(self.begin_reload());
                     }
                 }
                 // The config read off the loop: apply it.
@@ -332,7 +368,7 @@ impl Director {
                         Err(_) => self.reload_lost(),
                     }
                     if std::mem::take(&mut reload_again) {
-                        loading = Some(reload::load_off_loop(self.path.clone()));
+                        loading = Some(self.begin_reload());
                     }
                 }
                 // The first round of checks takes too long: serve anyway.
@@ -344,7 +380,7 @@ impl Director {
                         if loading.is_some() {
                             reload_again = true;
                         } else {
-                            loading = Some(reload::load_off_loop(self.path.clone()));
+                            loading = Some(self.begin_reload());
                         }
                     }
                     Some(Control::Resync) => self.resync(),
@@ -358,6 +394,9 @@ impl Director {
             if resync.period() != self.config.global.resyncinterval.max(MIN_RESYNC) {
                 resync = resync_timer(self.config.global.resyncinterval);
             }
+        }
+        for l in self.instances.stop_all().await {
+            self.log.log(&l);
         }
         self.stop();
         // Email alerts: let the last ones (the stop's) go out, bounded.

@@ -19,6 +19,7 @@ use crate::output::eventlog::EventLog;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::oneshot;
 
 /// A config read and parsed off the loop.
@@ -30,15 +31,16 @@ pub(super) struct Loaded {
     result: Result<Config, ConfigErrors>,
 }
 
-/// Read and parse `path` on a thread of its own; the result comes on the
-/// returned channel. (Not `spawn_blocking`: a stop during a long parse does
-/// not wait for it.)
-pub(super) fn load_off_loop(path: PathBuf) -> oneshot::Receiver<Loaded> {
+/// Read and parse `path` on a thread of its own, its host names looked up
+/// with `resolver`; the result comes on the returned channel. (Not
+/// `spawn_blocking`: a stop during a long parse or a slow lookup does not
+/// wait for it.)
+pub(super) fn load_off_loop(path: PathBuf, resolver: Resolver) -> oneshot::Receiver<Loaded> {
     let (tx, rx) = oneshot::channel();
     let work = move || {
         let started = std::time::Instant::now();
         let stamp = autoreload::stamp(&path);
-        let result = config::load(&path);
+        let result = config::load_with(&path, &*resolver);
         let _ = tx.send(Loaded {
             stamp,
             started,
@@ -56,13 +58,21 @@ pub(super) fn load_off_loop(path: PathBuf) -> oneshot::Receiver<Loaded> {
     rx
 }
 
+/// What looks the config's host names up.
+pub(super) type Resolver = Arc<dyn config::Resolver + Send>;
+
 impl Director {
+    /// Start reading the config off the loop.
+    pub(super) fn begin_reload(&self) -> oneshot::Receiver<Loaded> {
+        load_off_loop(self.path.clone(), self.resolver.clone())
+    }
+
     /// Re-read the config now, on the loop (the loop itself uses
-    /// [`load_off_loop`] and [`Director::apply_loaded`]).
+    /// [`Director::begin_reload`] and [`Director::apply_loaded`]).
     pub fn reload(&mut self) -> bool {
         let started = std::time::Instant::now();
         let stamp = autoreload::stamp(&self.path);
-        let result = config::load(&self.path);
+        let result = config::load_with(&self.path, &*self.resolver);
         self.apply_loaded(Loaded {
             stamp,
             started,
@@ -102,6 +112,9 @@ impl Director {
                 return false;
             }
         };
+        for w in &new.warnings.0 {
+            self.log.log(&format!("Warning: {w}"));
+        }
         if new.global.logfile != self.config.global.logfile {
             match EventLog::open(new.global.logfile.as_ref()) {
                 Ok(l) => self.log = l,
@@ -144,6 +157,10 @@ impl Director {
         }
         for vi in 0..self.config.virtuals.len() {
             self.reconcile(vi, Phase::Reload);
+        }
+        let execute = self.config.global.execute.clone();
+        for l in self.instances.apply(&execute, true) {
+            self.log.log(&l);
         }
         self.counters.reloads += 1;
         self.alerter

@@ -2,6 +2,7 @@
 //! `fallback=`, forward methods and persistence netmasks.
 
 use super::parse_count;
+pub use crate::config::hosts::Host;
 use crate::config::types::{Cidr, Fallback, Forward};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -29,7 +30,9 @@ const PORT_NAMES: &[(&str, u16)] = &[
     ("postgresql", 5432),
 ];
 
-/// A port: a number 0..=65535 or a well-known service name (`http`).
+/// A port: a number 0..=65535 or a service name (`http`): the well-known
+/// ones here, else the system's services database, as ldirectord's
+/// `getservbyname`.
 pub fn parse_port(s: &str) -> Result<u16, String> {
     let s = s.trim();
     if let Ok(n) = s.parse::<u32>() {
@@ -39,44 +42,67 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
         .iter()
         .find(|(name, _)| *name == s)
         .map(|(_, p)| *p)
+        .or_else(|| {
+            (!s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)))
+            .then(|| crate::config::hosts::service_port(s))
+            .flatten()
+        })
         .ok_or_else(|| format!("invalid port \"{s}\""))
 }
 
-/// An IP address of the given family: a literal (IPv6 optionally in
-/// brackets) or `localhost`. Host names are refused (no DNS at load time).
-pub fn parse_host(s: &str, v6: bool) -> Result<IpAddr, String> {
+impl std::str::FromStr for Host {
+    type Err = String;
+    /// An IP literal only (names come from [`parse_host`]).
+    fn from_str(s: &str) -> Result<Host, String> {
+        s.parse::<IpAddr>()
+            .map(Host::Ip)
+            .map_err(|_| format!("invalid IP address \"{s}\""))
+    }
+}
+
+/// Whether `s` is written like a host name (letters, digits, `.`, `-`,
+/// `_`, with a letter or `_` somewhere: `999.0.0.1` is a bad address, not a
+/// name).
+fn is_host_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        && s.chars().any(|c| c.is_ascii_alphabetic() || c == '_')
+}
+
+/// An address of the given family: a literal (IPv6 optionally in
+/// brackets), `localhost`, or a host name, resolved when the config is
+/// loaded (see [`crate::config::hosts`]).
+pub fn parse_host(s: &str, v6: bool) -> Result<Host, String> {
     let s = s.trim();
     let bare = s
         .strip_prefix('[')
         .and_then(|r| r.strip_suffix(']'))
         .unwrap_or(s);
     if bare.eq_ignore_ascii_case("localhost") {
-        return Ok(if v6 {
+        return Ok(Host::Ip(if v6 {
             IpAddr::V6(Ipv6Addr::LOCALHOST)
         } else {
             IpAddr::V4(Ipv4Addr::LOCALHOST)
-        });
+        }));
     }
     match bare.parse::<IpAddr>() {
-        Ok(ip @ IpAddr::V4(_)) if !v6 => Ok(ip),
-        Ok(ip @ IpAddr::V6(_)) if v6 => Ok(ip),
+        Ok(ip @ IpAddr::V4(_)) if !v6 => Ok(Host::Ip(ip)),
+        Ok(ip @ IpAddr::V6(_)) if v6 => Ok(Host::Ip(ip)),
         Ok(IpAddr::V4(_)) => Err(format!("{bare} is an IPv4 address, but this is an IPv6 (virtual6/real6/fallback6) entry")),
         Ok(IpAddr::V6(_)) => {
             Err(format!("{bare} is an IPv6 address: use virtual6=, real6= and fallback6= for IPv6 (addresses in brackets)"))
         }
-        Err(_) if !bare.is_empty()
-            && bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-            && bare.chars().any(|c| c.is_ascii_alphabetic()) =>
-        {
-            Err(format!("hostnames are not supported yet: use an IP address instead of \"{bare}\""))
-        }
+        Err(_) if is_host_name(bare) => Ok(Host::Name(bare.to_string())),
         Err(_) => Err(format!("invalid IP address \"{bare}\"")),
     }
 }
 
 /// `host`, `host:port`, `[v6]`, `[v6]:port` (or a bare IPv6 literal without
 /// a port when `v6`).
-pub fn parse_host_port(s: &str, v6: bool) -> Result<(IpAddr, Option<u16>), String> {
+pub fn parse_host_port(s: &str, v6: bool) -> Result<(Host, Option<u16>), String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("missing address".into());
@@ -105,13 +131,14 @@ pub fn parse_host_port(s: &str, v6: bool) -> Result<(IpAddr, Option<u16>), Strin
 }
 
 /// What a `virtual=` line names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VirtualAddr {
-    Inet(SocketAddr),
+    /// An address (or a name) and a port.
+    Inet(Host, u16),
     Fwmark(u32),
 }
 
-/// `ip:port`, `[v6]:port`, or a firewall mark (a number).
+/// `ip:port`, `host:port`, `[v6]:port`, or a firewall mark (a number).
 pub fn parse_virtual(s: &str, v6: bool) -> Result<VirtualAddr, String> {
     let s = s.trim();
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
@@ -124,7 +151,7 @@ pub fn parse_virtual(s: &str, v6: bool) -> Result<VirtualAddr, String> {
         return Ok(VirtualAddr::Fwmark(mark));
     }
     match parse_host_port(s, v6)? {
-        (ip, Some(port)) => Ok(VirtualAddr::Inet(SocketAddr::new(ip, port))),
+        (host, Some(port)) => Ok(VirtualAddr::Inet(host, port)),
         (_, None) => Err(format!(
             "missing port: expected ip:port{} or a firewall mark",
             if v6 { " ([v6]:port)" } else { "" }
@@ -150,12 +177,13 @@ pub fn forward_name(f: Forward) -> &'static str {
     f.ldirectord_name()
 }
 
-/// A parsed `real=` line, before the virtual's port fills in a missing one.
+/// A parsed `real=` line, before the virtual's port fills in a missing one
+/// and names are resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealSpec {
-    pub first: IpAddr,
+    pub first: Host,
     /// End of an IPv4 range `first->last`.
-    pub last: Option<IpAddr>,
+    pub last: Option<Host>,
     pub port: Option<u16>,
     pub forward: Forward,
     pub weight: u32,
@@ -165,11 +193,10 @@ pub struct RealSpec {
     pub upper: u32,
 }
 
-/// The address part of a real: `ip[->ip2][:port]` (`[v6][:port]`).
-pub fn parse_real_target(
-    s: &str,
-    v6: bool,
-) -> Result<(IpAddr, Option<IpAddr>, Option<u16>), String> {
+/// The address part of a real: `host[->host2][:port]` (`[v6][:port]`).
+/// A range of two literals is checked here; one with names, once they are
+/// resolved ([`range`]).
+pub fn parse_real_target(s: &str, v6: bool) -> Result<(Host, Option<Host>, Option<u16>), String> {
     match s.split_once("->") {
         None => {
             let (ip, port) = parse_host_port(s, v6)?;
@@ -181,22 +208,32 @@ pub fn parse_real_target(
             }
             let first = parse_host(a, false)?;
             let (last, port) = parse_host_port(b, false)?;
-            let (IpAddr::V4(f), IpAddr::V4(l)) = (first, last) else {
-                unreachable!("checked IPv4 above")
-            };
-            if u32::from(f) > u32::from(l) {
-                return Err(format!(
-                    "invalid range {f}->{l}: the first address must not be above the last"
-                ));
-            }
-            if u32::from(l) - u32::from(f) >= MAX_RANGE {
-                return Err(format!(
-                    "range {f}->{l} is too large (at most {MAX_RANGE} addresses)"
-                ));
+            if let (Host::Ip(f), Host::Ip(l)) = (&first, &last) {
+                range(*f, *l)?;
             }
             Ok((first, Some(last), port))
         }
     }
+}
+
+/// The IPv4 addresses `first->last`, in order.
+pub fn range(first: IpAddr, last: IpAddr) -> Result<Vec<IpAddr>, String> {
+    let (IpAddr::V4(f), IpAddr::V4(l)) = (first, last) else {
+        return Err("address ranges (a->b) are only supported for IPv4".into());
+    };
+    if u32::from(f) > u32::from(l) {
+        return Err(format!(
+            "invalid range {f}->{l}: the first address must not be above the last"
+        ));
+    }
+    if u32::from(l) - u32::from(f) >= MAX_RANGE {
+        return Err(format!(
+            "range {f}->{l} is too large (at most {MAX_RANGE} addresses)"
+        ));
+    }
+    Ok((u32::from(f)..=u32::from(l))
+        .map(|i| IpAddr::V4(Ipv4Addr::from(i)))
+        .collect())
 }
 
 /// Most addresses one `a->b` range may expand to.
@@ -280,25 +317,26 @@ pub fn parse_real(spec: &str, v6: bool) -> Result<RealSpec, String> {
     Ok(r)
 }
 
-/// A parsed `fallback=` value; `port: None` means the virtual's port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A parsed `fallback=` value; `port: None` means the virtual's.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FallbackSpec {
-    pub addr: IpAddr,
+    pub addr: Host,
     pub port: Option<u16>,
     pub forward: Forward,
 }
 
 impl FallbackSpec {
-    /// As a [`Fallback`], on port 0 (the virtual's) when it names none.
-    pub fn to_fallback(self) -> Fallback {
+    /// As a [`Fallback`] at `ip` (its address, resolved), on port 0 (the
+    /// virtual's) when it names none.
+    pub fn to_fallback(&self, ip: IpAddr) -> Fallback {
         Fallback {
-            addr: SocketAddr::new(self.addr, self.port.unwrap_or(0)),
+            addr: SocketAddr::new(ip, self.port.unwrap_or(0)),
             forward: self.forward,
         }
     }
 }
 
-/// `fallback=ip[:port] [gate|masq|ipip]` (forward default gate).
+/// `fallback=host[:port] [gate|masq|ipip]` (forward default gate).
 pub fn parse_fallback(spec: &str, v6: bool) -> Result<FallbackSpec, String> {
     let mut toks = spec.split_whitespace();
     let target = toks.next().ok_or("missing address")?;
@@ -309,7 +347,7 @@ pub fn parse_fallback(spec: &str, v6: bool) -> Result<FallbackSpec, String> {
         .unwrap_or(Forward::Route);
     if let Some(extra) = toks.next() {
         return Err(format!(
-            "unexpected \"{extra}\" (expected ip[:port] [gate|masq|ipip])"
+            "unexpected \"{extra}\" (expected host[:port] [gate|masq|ipip])"
         ));
     }
     let (addr, port) = parse_host_port(target, v6)?;

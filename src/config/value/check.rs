@@ -13,11 +13,8 @@ pub fn parse_checktype(s: &str) -> Result<CheckType, String> {
         "on" => Ok(CheckType::On),
         "external" => Ok(CheckType::External),
         "ping" => Ok(CheckType::Ping),
-        "external-perl" => {
-            Err("checktype=external-perl is recognised but not supported yet (use connect, negotiate, external, ping, on or off)".to_string())
-        }
-
-        t => Err(format!("checktype must be connect, negotiate, ping, on, off or external, not \"{t}\"")),
+        "external-perl" => Ok(CheckType::ExternalPerl),
+        t => Err(format!("checktype must be connect, negotiate, ping, on, off, external, external-perl or a number, not \"{t}\"")),
     }
 }
 
@@ -74,6 +71,9 @@ pub fn parse_service(s: &str) -> Result<CheckService, String> {
     let s = s.trim();
     if let Some(svc) = CheckService::from_name(s) {
         return Ok(svc);
+    }
+    if s == "oracle" {
+        return Err(ldirectord_checks::ORACLE_NOT_SUPPORTED.to_string());
     }
     if LDIRECTORD_SERVICES.contains(&s) {
         return Err(format!(

@@ -1,9 +1,8 @@
 //! The email alert settings: mailboxes (`emailalert=`, `emailalertfrom=`),
 //! `emailalertfreq`, `emailalertstatus` and `smtp`.
 
-use super::{parse_duration, parse_host_port};
+use super::{parse_duration, parse_host_port, Host};
 use crate::config::types::{AlertStatus, Mailbox};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 /// One mailbox of `emailalert=` / `emailalertfrom=`: `addr` or
@@ -108,12 +107,13 @@ pub fn parse_emailalertfrom(s: &str) -> Result<Mailbox, String> {
     })
 }
 
-/// `smtp=ip[:port]` (`[v6][:port]`; port 25 by default). No DNS.
-pub fn parse_smtp(s: &str) -> Result<SocketAddr, String> {
+/// `smtp=host[:port]` (`[v6][:port]`; port 25 by default); a name is
+/// resolved when the config is loaded (IPv4 first, as ldirectord's mailer).
+pub fn parse_smtp(s: &str) -> Result<(Host, u16), String> {
     let s = s.trim();
     let v6 = s.starts_with('[') || s.matches(':').count() > 1;
     match parse_host_port(s, v6)? {
         (_, Some(0)) => Err("port must be in range 1..65535".into()),
-        (ip, port) => Ok(SocketAddr::new(ip, port.unwrap_or(25))),
+        (host, port) => Ok((host, port.unwrap_or(25))),
     }
 }

@@ -14,10 +14,10 @@
 //! Differences from ldirectord 4.12, on purpose:
 //! - booleans accept yes/no and true/false; durations accept decimals
 //!   (`0.5`) and humantime units (`500ms`).
-//! - No DNS: addresses are IP literals or `localhost`.
-//! - `smtp=` takes an optional port (`ip:port`; ldirectord cut it off) and,
-//!   like every address, no host name; `emailalertfreq` also takes durations
-//!   (`1h`).
+//! - Host names are resolved with the rest of the file (`hosts`), not
+//!   line by line.
+//! - `smtp=` takes an optional port (`host:port`; ldirectord cut it off);
+//!   `emailalertfreq` also takes durations (`1h`).
 
 mod addr;
 mod check;

@@ -24,9 +24,12 @@ fn hosts_and_ports() {
         Ok("127.0.0.1".parse().unwrap())
     );
     assert_eq!(parse_host("localhost", true), Ok("::1".parse().unwrap()));
-    assert!(parse_host("web1.example.com", false)
-        .unwrap_err()
-        .contains("hostnames are not supported yet"));
+    // A name is taken, to be resolved when the config is loaded.
+    assert_eq!(
+        parse_host("web1.example.com", false),
+        Ok(Host::Name("web1.example.com".into()))
+    );
+    assert_eq!(parse_host("db_1", false), Ok(Host::Name("db_1".into())));
     assert!(parse_host("::1", false).unwrap_err().contains("IPv6"));
     assert!(parse_host("300.1.1.1", false)
         .unwrap_err()

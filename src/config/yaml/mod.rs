@@ -37,6 +37,6 @@ mod schema;
 mod write;
 
 pub use lines::{LineIndex, Seg};
-pub use read::parse;
+pub use read::{parse, parse_with};
 pub use schema::{Scalar, StrOrMap, YamlConfig, YamlFallback, YamlReal, YamlVirtual};
 pub use write::to_yaml;

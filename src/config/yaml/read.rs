@@ -5,6 +5,7 @@
 use super::lines::{LineIndex, Seg};
 use super::schema::{Scalar, StrOrMap, YamlConfig, YamlFallback, YamlReal, YamlVirtual};
 use crate::config::directives::{Applied, RawGlobal, RawVirtual, Scope};
+use crate::config::hosts::{Resolver, SystemResolver};
 use crate::config::{resolve, value, Config, ConfigError, ConfigErrors, Problems};
 use std::path::Path;
 
@@ -136,8 +137,17 @@ fn read_virtual(i: usize, y: &YamlVirtual, ix: &LineIndex, errs: &mut Problems) 
     v
 }
 
-/// Parse a YAML config.
+/// Parse a YAML config (names resolved by the system).
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    parse_with(path, text, &SystemResolver)
+}
+
+/// Parse a YAML config, names looked up through `resolver`.
+pub fn parse_with(
+    path: &Path,
+    text: &str,
+    resolver: &dyn Resolver,
+) -> Result<Config, ConfigErrors> {
     let empty = text.lines().all(|l| {
         let t = l.trim();
         t.is_empty() || t.starts_with('#') || t == "---"
@@ -156,6 +166,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
             errs.push((line, format!("unknown key \"{k}\"")));
         }
     }
+    for (i, e) in y.execute.iter().enumerate() {
+        let line = ix.locate(&[Seg::Key("execute"), Seg::Index(i)]);
+        g.apply("execute", e, line, &mut errs);
+    }
     for (key, f) in [("fallback", &y.fallback), ("fallback6", &y.fallback6)] {
         if let Some(f) = f {
             g.apply(
@@ -172,5 +186,5 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         .enumerate()
         .map(|(i, v)| read_virtual(i, v, &ix, &mut errs))
         .collect();
-    resolve::resolve(path, &g, &virtuals, errs)
+    resolve::resolve(path, &g, &virtuals, errs, resolver)
 }

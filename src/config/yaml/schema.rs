@@ -148,10 +148,12 @@ scalar_struct! {
         resyncinterval, maxchecks, statusaddress, statusallow, syncdaemon, fork, supervised,
         callback, fallbackcommand,
         emailalert, emailalertfreq, emailalertstatus, emailalertfrom, smtp,
-        // Recognised, not supported (each is an error saying so).
-        execute, checkcount,
+        checkcount,
     }
     extra {
+        /// `execute:` one configuration, or a list of them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
+        execute: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fallback: Option<StrOrMap<YamlFallback>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,9 +173,8 @@ scalar_struct! {
         checkinterval, checktimeout, negotiatetimeout, failurecount, risecount, quiescent, cleanstop,
         fallbackcommand, monitorfile,
         emailalert, emailalertfreq, emailalertstatus, emailalertfrom, smtp,
-        // Recognised, not supported.
         checkcount,
-        login, passwd, database, secret,
+        login, passwd, database, secret, load,
     }
     extra {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,6 +184,20 @@ scalar_struct! {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         reals: Vec<StrOrMap<YamlReal>>,
     }
+}
+
+/// A string, or a list of strings.
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 /// `{address: ip[:port], forward: gate}`.

@@ -196,9 +196,17 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
     }
     y.virtualhost = c.virtualhost.clone().map(Scalar::Str);
     if let Some(cmd) = &c.checkcommand {
-        if !(c.checktype == CheckType::External && cmd == "/bin/true") {
+        let external = matches!(c.checktype, CheckType::External | CheckType::ExternalPerl);
+        if !(external && cmd == "/bin/true") {
             y.checkcommand = Scalar::str(cmd.clone());
         }
+    }
+    y.login = c.login.clone().map(Scalar::Str);
+    y.passwd = c.passwd.clone().map(Scalar::Str);
+    y.database = c.database.clone().map(Scalar::Str);
+    y.secret = c.secret.clone().map(Scalar::Str);
+    if v.checkcount != g.checkcount {
+        y.checkcount = Scalar::int(v.checkcount);
     }
     if v.checkinterval != g.checkinterval {
         y.checkinterval = dur(v.checkinterval);
@@ -253,6 +261,8 @@ pub fn to_yaml(config: &Config) -> String {
         negotiatetimeout: dur(d.negotiatetimeout),
         failurecount: Scalar::int(d.failurecount),
         risecount: Scalar::int(d.risecount),
+        checkcount: (d.checkcount != 1).then_some(Scalar::Int(d.checkcount.into())),
+        execute: g.execute.clone(),
         quiescent: boolean(d.quiescent),
         cleanstop: boolean(d.cleanstop),
         autoreload: boolean(g.autoreload),

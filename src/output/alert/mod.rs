@@ -42,7 +42,7 @@ pub mod sendmail;
 pub mod smtp;
 
 pub use policy::{kind, Alerts, DaemonStatus};
-pub use send::{Alerter, MAX_QUEUED, MAX_SENDING, SEND_TIMEOUT};
+pub use send::{default_smtp, Alerter, MAX_QUEUED, MAX_SENDING, SEND_TIMEOUT, SMTP_ENV};
 pub use sendmail::{find_sendmail, sendmail};
 pub use smtp::{smtp_data, smtp_send, SmtpError};
 

@@ -43,6 +43,30 @@ pub struct Alerter {
 struct Host {
     hostname: String,
     user: String,
+    /// [`SMTP_ENV`], read once at start.
+    smtp: Result<Option<SocketAddr>, String>,
+}
+
+/// The environment variable giving the SMTP server (`ip[:port]`, as
+/// `smtp=`) for alerts of virtuals without `smtp=`; unset or empty:
+/// sendmail. The systemd unit sets it to `127.0.0.1:25`, because sendmail
+/// cannot queue a mail from inside the unit's sandbox.
+pub const SMTP_ENV: &str = "LDIRECTORD_RS_SMTP";
+
+/// The SMTP server for mails without `smtp=`, from `value` (of
+/// [`SMTP_ENV`]); the error names the variable.
+pub fn default_smtp(value: Option<&std::ffi::OsStr>) -> Result<Option<SocketAddr>, String> {
+    let Some(v) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let text = v.to_string_lossy();
+    match crate::config::parse_smtp(&text) {
+        Ok((crate::config::Host::Ip(ip), port)) => Ok(Some(SocketAddr::new(ip, port))),
+        Ok((crate::config::Host::Name(_), _)) => Err(format!(
+            "{SMTP_ENV}=\"{text}\": an IP address is needed here, not a name"
+        )),
+        Err(e) => Err(format!("{SMTP_ENV}=\"{text}\": {e}")),
+    }
 }
 
 impl Alerter {
@@ -53,6 +77,7 @@ impl Alerter {
             host: Arc::new(Host {
                 hostname: hostname(),
                 user: username(),
+                smtp: default_smtp(std::env::var_os(SMTP_ENV).as_deref()),
             }),
             errors_tx,
             errors_rx,
@@ -175,7 +200,12 @@ impl Alerter {
 async fn deliver(mail: &Mail, host: &Host) -> Result<(), Vec<(String, String)>> {
     let date = rfc2822_now();
     let default_from = format!("{}@{}", host.user, host.hostname);
-    match mail.smtp {
+    let server = match (mail.smtp, &host.smtp) {
+        (Some(s), _) => Some(s),
+        (None, Ok(s)) => *s,
+        (None, Err(e)) => return Err(vec![(mail.to_text(), e.clone())]),
+    };
+    match server {
         Some(server) => {
             let message = mail.message(&host.hostname, Some(&default_from), &date);
             smtp_send(
@@ -226,5 +256,26 @@ mod tests {
         assert!(!hostname().is_empty());
         assert!(!username().is_empty());
         assert!(rfc2822_now().ends_with("+0000"));
+    }
+
+    #[test]
+    fn default_smtp_from_the_environment() {
+        use std::ffi::OsStr;
+        let sa = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(default_smtp(None), Ok(None));
+        assert_eq!(default_smtp(Some(OsStr::new(""))), Ok(None));
+        assert_eq!(
+            default_smtp(Some(OsStr::new("127.0.0.1"))),
+            Ok(Some(sa("127.0.0.1:25")))
+        );
+        assert_eq!(
+            default_smtp(Some(OsStr::new("[::1]:587"))),
+            Ok(Some(sa("[::1]:587")))
+        );
+        let e = default_smtp(Some(OsStr::new("mail.example.com"))).unwrap_err();
+        assert!(
+            e.starts_with("LDIRECTORD_RS_SMTP=\"mail.example.com\": "),
+            "{e}"
+        );
     }
 }
