@@ -12,12 +12,76 @@
 
 mod common;
 use common::*;
-use ldirectord_rs::director::Control;
+use ldirectord_rs::director::{Control, Director};
+use ldirectord_rs::ipvs::memory::MemoryIpvs;
 use ldirectord_rs::ipvs::ServiceEntry;
+use ldirectord_rs::output::eventlog::EventLog;
 use ldirectord_rs::output::status::{Page, StatusQuery};
 use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
+
+/// A director running on a memory table (as `common::start_with`), with its
+/// readiness moment and its status queries.
+struct Started {
+    d: Running,
+    /// When it said it serves, and the table then.
+    ready: oneshot::Receiver<(Instant, Vec<ServiceEntry>)>,
+    status: mpsc::Sender<StatusQuery>,
+}
+
+impl std::ops::Deref for Started {
+    type Target = Running;
+    fn deref(&self) -> &Running {
+        &self.d
+    }
+}
+
+impl Started {
+    async fn stop(self) {
+        self.d.stop().await;
+    }
+
+    /// When the director said it serves, and the table then.
+    async fn ready_at(&mut self) -> Ready {
+        let (at, entries) = tokio::time::timeout(LONG, &mut self.ready)
+            .await
+            .expect("ready within 10 s")
+            .expect("ready sent");
+        let table = dests(&entries);
+        Ready { at, entries, table }
+    }
+}
+
+fn start_on(path: &Path, table: MemoryIpvs) -> Started {
+    let config = ldirectord_rs::config::load(path).unwrap_or_else(|e| panic!("config: {e}"));
+    let (log, lines) = EventLog::memory();
+    let mut d =
+        Director::with_config(path, config, Box::new(table.clone()), log).expect("director starts");
+    let (control, rx) = mpsc::channel(8);
+    let starvation = d.starvation();
+    let status = d.status_sender();
+    let (ready_tx, ready) = oneshot::channel();
+    let t = table.clone();
+    d.on_ready(move || {
+        let _ = ready_tx.send((Instant::now(), t.snapshot()));
+    });
+    let handle = tokio::spawn(d.run(rx));
+    let d = Running {
+        table,
+        log: lines,
+        control,
+        handle,
+        path: path.to_path_buf(),
+        starvation,
+    };
+    Started { d, ready, status }
+}
+
+fn start(path: &Path) -> Started {
+    start_on(path, MemoryIpvs::new())
+}
 
 /// One virtual 127.<net>.0.100:80 with `reals` (and `fallback`), checked by
 /// HTTP every 10 s.
@@ -77,7 +141,7 @@ async fn a_fresh_start_has_its_reals_within_a_second_and_is_ready_only_after() {
         &cf(81, &[&rs[0], &rs[1]], Some(&sorry), ""),
     );
     let t0 = Instant::now();
-    let d = start(&path);
+    let mut d = start(&path);
     let (a, b) = (rs[0].addr(), rs[1].addr());
     d.wait("both reals in", Duration::from_secs(1), |t| {
         has(t, a) && has(t, b)
@@ -108,7 +172,7 @@ async fn a_fresh_start_with_every_real_down_has_the_fallback_within_a_second() {
         &cf(82, &[&rs[0], &rs[1]], Some(&sorry), ""),
     );
     let t0 = Instant::now();
-    let d = start(&path);
+    let mut d = start(&path);
     d.wait("the fallback in", Duration::from_secs(1), |t| {
         has(t, sorry.addr())
     })
@@ -133,12 +197,12 @@ async fn an_adopted_table_is_ready_without_waiting_and_left_alone() {
     std::fs::write(&path, text).unwrap();
     let first = start(&path);
     first.wait("both in", LONG, |t| dests(t).len() == 2).await;
-    let (_, table, _) = first.stop().await;
+    let (_, table, _) = first.d.stop().await;
     assert_eq!(dests(&table.snapshot()).len(), 2);
     let ops = table.op_count();
     // The second adopts it: ready at once, nothing touched.
     let t0 = Instant::now();
-    let second = start_with(&path, table.clone());
+    let mut second = start_on(&path, table.clone());
     let ready = second.ready_at().await;
     assert!(
         ready.at - t0 < Duration::from_millis(500),
@@ -326,24 +390,8 @@ async fn a_reload_parses_off_the_loop_which_keeps_answering() {
 }
 
 /// What the table held when the director said it was ready, and when.
-pub struct Ready {
-    pub at: Instant,
-    pub entries: Vec<ServiceEntry>,
-    pub table: Vec<(String, u32)>,
-}
-
-trait ReadyAt {
-    async fn ready_at(&self) -> Ready;
-}
-
-impl ReadyAt for Running {
-    async fn ready_at(&self) -> Ready {
-        let rx = self.ready.lock().unwrap().take().expect("ready asked once");
-        let (at, entries) = tokio::time::timeout(LONG, rx)
-            .await
-            .expect("ready within 10 s")
-            .expect("ready sent");
-        let table = dests(&entries);
-        Ready { at, entries, table }
-    }
+struct Ready {
+    at: Instant,
+    entries: Vec<ServiceEntry>,
+    table: Vec<(String, u32)>,
 }

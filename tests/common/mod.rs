@@ -14,9 +14,6 @@ use tokio::sync::mpsc;
 #[allow(unused_imports)] // not every test file sets a server's mode
 pub use ldirectord_rs::commands::demo::testbed::{Mode, TestServer};
 
-/// When the director said it serves, and the table then.
-pub type ReadyAt = (std::time::Instant, Vec<ServiceEntry>);
-
 /// A director running on a memory table, with its log collected.
 pub struct Running {
     pub table: MemoryIpvs,
@@ -25,10 +22,6 @@ pub struct Running {
     pub handle: tokio::task::JoinHandle<Director>,
     pub path: PathBuf,
     pub starvation: ldirectord_rs::director::Starvation,
-    /// The director's status queries.
-    pub status: mpsc::Sender<ldirectord_rs::output::status::StatusQuery>,
-    /// When the director said it serves, and the table then (taken once).
-    pub ready: Mutex<Option<tokio::sync::oneshot::Receiver<ReadyAt>>>,
 }
 
 impl Running {
@@ -86,16 +79,10 @@ impl Running {
 pub fn start_with(path: &Path, table: MemoryIpvs) -> Running {
     let config = ldirectord_rs::config::load(path).unwrap_or_else(|e| panic!("config: {e}"));
     let (log, lines) = EventLog::memory();
-    let mut d =
+    let d =
         Director::with_config(path, config, Box::new(table.clone()), log).expect("director starts");
     let (control, rx) = mpsc::channel(8);
     let starvation = d.starvation();
-    let status = d.status_sender();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let t = table.clone();
-    d.on_ready(move || {
-        let _ = ready_tx.send((std::time::Instant::now(), t.snapshot()));
-    });
     let handle = tokio::spawn(d.run(rx));
     Running {
         table,
@@ -104,8 +91,6 @@ pub fn start_with(path: &Path, table: MemoryIpvs) -> Running {
         handle,
         path: path.to_path_buf(),
         starvation,
-        status,
-        ready: Mutex::new(Some(ready_rx)),
     }
 }
 
