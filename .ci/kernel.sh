@@ -41,7 +41,7 @@ say() { echo "kernel.sh: $*" >&2; }
 
 # ------------------------------------------------------------------ 1. install (idempotent)
 PKGS=(qemu-system-x86 linux-image-amd64 busybox-static ipvsadm iproute2 curl python3 procps
-	iptables openssl kmod util-linux libcap2-bin)
+	iptables openssl kmod util-linux libcap2-bin resource-agents libxml2-utils)
 if [ "$INSTALL" = 1 ]; then
 	missing=()
 	for p in "${PKGS[@]}"; do

@@ -173,31 +173,31 @@ fn run(args: &[String]) -> Result<(), (i32, String)> {
         "connect" => println!("ok"),
         "add-service" => {
             need(1)?;
-            ipvs.add_service(&service(rest)?).map_err(ipvs_err)?
+            ipvs.add_service(&service(rest)?).map_err(ipvs_err)?;
         }
         "edit-service" => {
             need(1)?;
-            ipvs.edit_service(&service(rest)?).map_err(ipvs_err)?
+            ipvs.edit_service(&service(rest)?).map_err(ipvs_err)?;
         }
         "del-service" => {
             need(1)?;
-            ipvs.del_service(&parse_key(&rest[0])?).map_err(ipvs_err)?
+            ipvs.del_service(&parse_key(&rest[0])?).map_err(ipvs_err)?;
         }
         "add-dest" => {
             need(4)?;
             ipvs.add_dest(&parse_key(&rest[0])?, &dest(&rest[1..])?)
-                .map_err(ipvs_err)?
+                .map_err(ipvs_err)?;
         }
         "edit-dest" => {
             need(4)?;
             ipvs.edit_dest(&parse_key(&rest[0])?, &dest(&rest[1..])?)
-                .map_err(ipvs_err)?
+                .map_err(ipvs_err)?;
         }
         "del-dest" => {
             need(2)?;
             let addr = parse::<SocketAddr>("destination", &rest[1])?;
             ipvs.del_dest(&parse_key(&rest[0])?, addr)
-                .map_err(ipvs_err)?
+                .map_err(ipvs_err)?;
         }
         "dump" => {
             for e in ipvs.dump().map_err(ipvs_err)? {
@@ -239,12 +239,12 @@ fn run(args: &[String]) -> Result<(), (i32, String)> {
                 ifname: rest[1].clone(),
                 syncid: parse("sync id", &rest[2])?,
             };
-            ipvs.start_sync_daemon(&d).map_err(ipvs_err)?
+            ipvs.start_sync_daemon(&d).map_err(ipvs_err)?;
         }
         "stop-daemon" => {
             need(1)?;
             ipvs.stop_sync_daemon(parse_state(&rest[0])?)
-                .map_err(ipvs_err)?
+                .map_err(ipvs_err)?;
         }
         "daemons" => {
             for d in ipvs.sync_daemons().map_err(ipvs_err)? {

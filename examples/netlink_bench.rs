@@ -76,8 +76,7 @@ fn real_index(a: &SocketAddr) -> Option<usize> {
 fn unix_ns() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_nanos())
 }
 
 fn ms(d: Duration) -> f64 {
@@ -338,8 +337,8 @@ fn run(args: &[String]) -> Result<bool, String> {
         return Err("no command (install, count, wait-count, watch)".into());
     };
     match cmd.as_str() {
-        "install" => install(&Opts::parse(&args[1..])?).map(|_| true),
-        "count" => count().map(|_| true),
+        "install" => install(&Opts::parse(&args[1..])?).map(|()| true),
+        "count" => count().map(|()| true),
         "wait-count" => {
             let n: usize = args
                 .get(1)

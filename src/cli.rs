@@ -1,6 +1,10 @@
-//! The command line: clap's definitions only. `main.rs` parses it and hands
-//! it to [`crate::commands::dispatch`], where each command lives in a file
-//! of its own.
+//! The command line: clap's definitions for the subcommands, and
+//! ldirectord's own form ([`lsb`]: `[-d] [CONF] start|stop|...|status`),
+//! recognised first. `main.rs` hands the one it finds to
+//! [`crate::commands::lsb::run`] or [`crate::commands::dispatch`], where each
+//! command lives in a file of its own.
+
+pub mod lsb;
 
 use crate::config;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -10,7 +14,10 @@ use std::path::PathBuf;
 #[command(
     name = "ldirectord-rs",
     version,
-    about = "A health-checking director for Linux IPVS (a drop-in ldirectord replacement)"
+    about = "A health-checking director for Linux IPVS (a drop-in ldirectord replacement)",
+    after_help = "ldirectord's own form works too (init scripts, Pacemaker's ocf:heartbeat:ldirectord):\n  \
+        ldirectord-rs [-d] [CONF] start|stop|restart|try-restart|reload|force-reload|status\n\
+        CONF defaults to /etc/ha.d/ldirectord.cf; see the README for the exit codes."
 )]
 pub struct Cli {
     /// Configuration file: YAML, or a legacy ldirectord.cf (recognised by

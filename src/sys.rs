@@ -128,35 +128,6 @@ pub fn syslog_info(msg: &str) {
     unsafe { libc::syslog(libc::LOG_INFO, c"%s".as_ptr(), c.as_ptr()) };
 }
 
-/// What [`signal_process`] sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    /// SIGHUP: reload.
-    Hangup,
-    /// SIGTERM: stop.
-    Terminate,
-}
-
-/// Send `sig` to process `pid` (`kill(2)`). The caller makes sure `pid` is
-/// its own child not yet reaped, so the id cannot name another process.
-pub fn signal_process(pid: u32, sig: Signal) -> std::io::Result<()> {
-    let pid = libc::pid_t::try_from(pid)
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    if pid <= 0 {
-        return Err(std::io::ErrorKind::InvalidInput.into());
-    }
-    let sig = match sig {
-        Signal::Hangup => libc::SIGHUP,
-        Signal::Terminate => libc::SIGTERM,
-    };
-    // SAFETY: kill has no memory arguments; pid > 0 names one process.
-    if unsafe { libc::kill(pid, sig) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 /// The syslog facility named `name` (`LOG_DAEMON` when unknown).
 fn syslog_facility(name: &str) -> libc::c_int {
     use libc::*;
@@ -182,6 +153,202 @@ fn syslog_facility(name: &str) -> libc::c_int {
         "local7" => LOG_LOCAL7,
         _ => LOG_DAEMON,
     }
+}
+
+/// SIGKILL process group `pgid` (a positive id; anything else is ignored).
+///
+/// The caller must still hold the group leader unreaped (a child not yet
+/// waited for), so that the id cannot have been reused by another group.
+pub fn kill_process_group(pgid: u32) {
+    if let Ok(pid) = libc::pid_t::try_from(pgid) {
+        if pid > 0 {
+            // SAFETY: kill(2) takes no pointers; a negative pid signals that
+            // process group. Its errors (ESRCH: already gone) need no
+            // handling here.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// The process group of a child started with `process_group(0)` (its id is
+/// the child's): SIGKILLed when this is dropped, unless [`Group::reaped`]
+/// said the leader was waited for (its id may then be reused).
+#[derive(Debug)]
+pub struct Group(Option<u32>);
+
+impl Group {
+    /// The group led by the child `pid` (`None`: nothing to kill).
+    pub fn led_by(pid: Option<u32>) -> Group {
+        Group(pid)
+    }
+
+    /// Kill the whole group now (the leader is still unreaped).
+    pub fn kill(&self) {
+        if let Some(pgid) = self.0 {
+            kill_process_group(pgid);
+        }
+    }
+
+    /// The leader was reaped: the id is no longer ours to signal.
+    pub fn reaped(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The two sides of a [`fork`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    /// In the parent: the child's pid.
+    Parent(u32),
+    /// In the child.
+    Child,
+}
+
+/// How many threads this process has (`Threads:` of `/proc/self/status`);
+/// `None` when it cannot be read.
+pub fn thread_count() -> Option<usize> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// `fork(2)`, refused (an error, no fork) unless this process has exactly
+/// one thread: a child forked from a multi-threaded process may only call
+/// async-signal-safe functions, and the daemon runs a whole runtime after it.
+pub fn fork() -> std::io::Result<Forked> {
+    match thread_count() {
+        Some(1) => {}
+        n => {
+            return Err(std::io::Error::other(format!(
+                "refusing to fork a process with {} threads",
+                n.map_or_else(|| "an unknown number of".to_string(), |n| n.to_string())
+            )))
+        }
+    }
+    // SAFETY: the process is single-threaded (checked just above), so the
+    // child is a complete copy and may run any code.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as u32)),
+    }
+}
+
+/// `setsid(2)`: a new session, with no controlling terminal.
+pub fn setsid() -> std::io::Result<()> {
+    // SAFETY: setsid takes no arguments; failure is reported by -1.
+    if unsafe { libc::setsid() } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// End this process at once with `code` (`_exit(2)`): no atexit handlers, no
+/// flushing of buffers the parent also holds (the first child of a double
+/// fork).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no memory of ours.
+    unsafe { libc::_exit(code) }
+}
+
+/// Wait for the child `pid` to end (`waitpid(2)`); its exit code (128 + the
+/// signal when killed).
+pub fn wait_child(pid: u32) -> std::io::Result<i32> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: waitpid with a valid pointer to a local int.
+        let r = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
+        if r == -1 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        break;
+    }
+    Ok(if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    })
+}
+
+/// A pipe (`pipe2(2)`) whose two ends are closed on `exec`: (read, write).
+pub fn pipe() -> std::io::Result<(std::fs::File, std::fs::File)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 with a valid pointer to two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just opened by pipe2 and are owned by
+    // nothing else.
+    Ok(unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    })
+}
+
+/// Point standard input, output or error (`fd` 0, 1, 2) at `/dev/null`
+/// (`dup2(2)`), closing what it was: a daemon lets go of its caller's
+/// terminal or pipe this way.
+pub fn stdio_to_dev_null(fd: i32) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    if !(0..=2).contains(&fd) {
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    }
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    // SAFETY: dup2 of a descriptor we own onto 0, 1 or 2; the standard
+    // streams stay valid (they now name /dev/null).
+    if unsafe { libc::dup2(null.as_raw_fd(), fd) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The signals the command line sends to a running daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM: stop.
+    Term,
+    /// SIGHUP: reload.
+    Hup,
+    /// SIGKILL.
+    Kill,
+}
+
+/// Send `sig` to process `pid` (`kill(2)`).
+pub fn kill(pid: u32, sig: Signal) -> std::io::Result<()> {
+    let s = match sig {
+        Signal::Term => libc::SIGTERM,
+        Signal::Hup => libc::SIGHUP,
+        Signal::Kill => libc::SIGKILL,
+    };
+    let pid = libc::pid_t::try_from(pid)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: kill with a positive pid (never 0 or -1, which would signal a
+    // whole group or every process) and a valid signal number.
+    if unsafe { libc::kill(pid, s) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -230,5 +397,31 @@ mod tests {
         assert_eq!(syslog_facility("local3"), libc::LOG_LOCAL3);
         assert_eq!(syslog_facility("mail"), libc::LOG_MAIL);
         assert_eq!(syslog_facility("nonsense"), libc::LOG_DAEMON);
+    }
+
+    #[test]
+    fn kill_refuses_group_pids() {
+        assert!(kill(0, Signal::Term).is_err());
+        assert!(kill(u32::MAX, Signal::Term).is_err());
+    }
+
+    #[test]
+    fn pipe_carries_bytes_and_dev_null_is_only_for_stdio() {
+        use std::io::{Read, Write};
+        let (mut r, mut w) = pipe().unwrap();
+        w.write_all(b"x").unwrap();
+        drop(w);
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "x");
+        assert!(stdio_to_dev_null(7).is_err());
+    }
+
+    #[test]
+    fn fork_is_refused_with_threads() {
+        // The test harness runs tests on threads of their own.
+        let _t = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(200)));
+        assert!(thread_count().unwrap() > 1);
+        assert!(fork().is_err());
     }
 }

@@ -2,6 +2,9 @@
 //! server on loopback, mailing through a small SMTP server run by the test
 //! (`smtp=`), and the binary mailing through a fake `sendmail` on PATH.
 
+// Test harness code: sets up child processes and ids with libc.
+#![allow(unsafe_code)]
+
 mod common;
 use common::*;
 use std::net::SocketAddr;

@@ -2,6 +2,9 @@
 //! run with logrotate and signals, and the seed-002 ldirectord.cf in a network
 //! namespace of its own.
 
+// Test harness code: sets up child processes and ids with libc.
+#![allow(unsafe_code)]
+
 mod common;
 use common::*;
 use std::io::{Read, Write};
@@ -164,9 +167,11 @@ fn wait_file_contains(p: &Path, needle: &str, limit: Duration) -> String {
         if s.contains(needle) {
             return s;
         }
-        if std::time::Instant::now() > deadline {
-            panic!("{} never contained {needle:?}:\n{s}", p.display());
-        }
+        assert!(
+            std::time::Instant::now() <= deadline,
+            "{} never contained {needle:?}:\n{s}",
+            p.display()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

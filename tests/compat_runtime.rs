@@ -14,7 +14,7 @@ use ldirectord_rs::config::{self, StaticResolver};
 use ldirectord_rs::director::{Control, Director};
 use ldirectord_rs::ipvs::memory::MemoryIpvs;
 use ldirectord_rs::output::eventlog::EventLog;
-use ldirectord_rs::sys::{signal_process, Signal};
+use ldirectord_rs::sys::{kill, Signal};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -254,7 +254,7 @@ fn execute_starts_reloads_and_stops_a_director_per_configuration() {
         fn drop(&mut self) {
             for &pid in &self.0 {
                 if alive(pid) {
-                    let _ = signal_process(pid, Signal::Terminate);
+                    let _ = kill(pid, Signal::Term);
                 }
             }
         }
@@ -270,20 +270,20 @@ fn execute_starts_reloads_and_stops_a_director_per_configuration() {
     let clog = wait_file(&child_log, "Added real server: 127.46.0.2:80");
     assert!(clog.contains("(execute= loop)"), "{clog}");
     // Reloading the parent reloads the child.
-    signal_process(p.id(), Signal::Hangup).unwrap();
+    kill(p.id(), Signal::Hup).unwrap();
     wait_file(&parent_log, "Reloading instance: ");
     wait_file(&child_log, "Received SIGHUP, reloading");
     assert!(alive(child));
     // execute= gone: the child is stopped (its own clean stop).
     std::fs::write(&parent, parent_text("")).unwrap();
-    signal_process(p.id(), Signal::Hangup).unwrap();
+    kill(p.id(), Signal::Hup).unwrap();
     wait_file(&parent_log, "Stopping instance: ");
     wait_file(&child_log, "Received SIGTERM, stopping");
     wait_file(&parent_log, "stopped: exit status: 0");
     assert!(!alive(child));
     // Back again: started anew; stopping the parent stops it too.
     std::fs::write(&parent, parent_text("execute=child.cf\n")).unwrap();
-    signal_process(p.id(), Signal::Hangup).unwrap();
+    kill(p.id(), Signal::Hup).unwrap();
     let deadline = std::time::Instant::now() + LONG;
     let log = loop {
         let log = std::fs::read_to_string(&parent_log).unwrap();
@@ -302,7 +302,7 @@ fn execute_starts_reloads_and_stops_a_director_per_configuration() {
         .map(|l| pid_in(l, "Started instance: "))
         .unwrap();
     guard.0.push(child2);
-    signal_process(p.id(), Signal::Terminate).unwrap();
+    kill(p.id(), Signal::Term).unwrap();
     let st = p.wait().unwrap();
     assert!(st.success(), "{st:?}");
     let log = std::fs::read_to_string(&parent_log).unwrap();
@@ -361,7 +361,7 @@ fn names_through_the_system_resolver_at_every_reload() {
     struct Stop(u32);
     impl Drop for Stop {
         fn drop(&mut self) {
-            let _ = signal_process(self.0, Signal::Terminate);
+            let _ = kill(self.0, Signal::Term);
         }
     }
     let _guard = Stop(p.id());
@@ -373,7 +373,7 @@ fn names_through_the_system_resolver_at_every_reload() {
         "127.0.0.1 localhost\n127.47.0.1 alpha.test\n127.47.0.3 beta.test\n",
     )
     .unwrap();
-    signal_process(p.id(), Signal::Hangup).unwrap();
+    kill(p.id(), Signal::Hup).unwrap();
     wait_file(&log, "Added real server: 127.47.0.3:80");
     let s = wait_file(&log, "Purged real server (reload): 127.47.0.2:80");
     assert_eq!(
@@ -383,7 +383,7 @@ fn names_through_the_system_resolver_at_every_reload() {
     );
     // alpha disappears: the reload fails, the table stays.
     std::fs::write(&hosts, "127.0.0.1 localhost\n127.47.0.3 beta.test\n").unwrap();
-    signal_process(p.id(), Signal::Hangup).unwrap();
+    kill(p.id(), Signal::Hup).unwrap();
     let s = wait_file(&log, "Reload failed: ");
     assert!(
         s.contains(&format!(
@@ -392,7 +392,7 @@ fn names_through_the_system_resolver_at_every_reload() {
         )),
         "{s}"
     );
-    signal_process(p.id(), Signal::Terminate).unwrap();
+    kill(p.id(), Signal::Term).unwrap();
     assert!(p.wait().unwrap().success());
     let s = std::fs::read_to_string(&log).unwrap();
     assert!(

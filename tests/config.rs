@@ -1212,7 +1212,10 @@ fn email_alert_directives_global_and_per_virtual() {
     use ldirectord_rs::config::AlertStatus;
     let c = cf_ok("all-directives.cf");
     let g = &c.global.defaults.email;
-    let to: Vec<&str> = g.to.iter().map(|m| m.text()).collect();
+    let to: Vec<&str> =
+        g.to.iter()
+            .map(ldirectord_rs::config::Mailbox::text)
+            .collect();
     assert_eq!(to, vec!["ops@example.com", "Root <root@localhost>"]);
     assert_eq!(g.emailalertfreq, Duration::from_secs(3600));
     assert_eq!(
@@ -1220,7 +1223,7 @@ fn email_alert_directives_global_and_per_virtual() {
         AlertStatus(AlertStatus::STARTING.0 | AlertStatus::RUNNING.0)
     );
     assert_eq!(
-        g.from.as_ref().map(|m| m.text()),
+        g.from.as_ref().map(ldirectord_rs::config::Mailbox::text),
         Some("\"ldirectord Alerts\" <alerts@example.com>")
     );
     assert_eq!(g.smtp, Some(sa("127.0.0.1:2525")));
@@ -1232,7 +1235,7 @@ fn email_alert_directives_global_and_per_virtual() {
     assert_eq!(e.emailalertfreq, Duration::ZERO);
     assert_eq!(e.emailalertstatus, AlertStatus::NONE);
     assert_eq!(
-        e.from.as_ref().map(|m| m.text()),
+        e.from.as_ref().map(ldirectord_rs::config::Mailbox::text),
         Some("web-alerts@example.com")
     );
     assert_eq!(e.smtp, Some(sa("[::1]:25")));
@@ -1272,7 +1275,10 @@ fn email_mailboxes_are_parsed_at_load() {
     assert_eq!((e.to[0].text(), e.to[0].addr()), ("root", Some("root")));
     let from = e.from.as_ref().unwrap();
     assert_eq!((from.text(), from.addr()), ("Alerts Desk", None));
-    assert_eq!(e.from.as_ref().map(|m| m.text()), Some("Alerts Desk"));
+    assert_eq!(
+        e.from.as_ref().map(ldirectord_rs::config::Mailbox::text),
+        Some("Alerts Desk")
+    );
     assert_round_trip(&c);
 }
 
@@ -1293,7 +1299,10 @@ fn email_alert_defaults_and_yaml() {
     assert_eq!(e.to, vec!["a@example.com"]);
     assert_eq!(e.emailalertfreq, Duration::from_secs(60));
     assert_eq!(e.smtp, Some(sa("127.0.0.1:25")));
-    assert_eq!(e.from.as_ref().map(|m| m.text()), Some("x@example.com"));
+    assert_eq!(
+        e.from.as_ref().map(ldirectord_rs::config::Mailbox::text),
+        Some("x@example.com")
+    );
     assert_round_trip(&y);
 }
 
@@ -1358,6 +1367,151 @@ fn debian_example_email_lines_load() {
     assert_eq!(e.to, vec!["admin@x.y.z"]);
     assert_eq!(e.emailalertfreq, Duration::from_secs(3600));
     assert_eq!(e.emailalertstatus, ldirectord_rs::config::AlertStatus::ALL);
+}
+
+#[test]
+fn durations_above_one_day_are_refused_with_their_line() {
+    let e = cf_str(
+        "resyncinterval=18446744073709551615\nchecktimeout=100000\nvirtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n\tcheckinterval=2d\n\tnegotiatetimeout=86401\n",
+    )
+    .unwrap_err();
+    assert_problems(
+        &e,
+        &[
+            (
+                1,
+                "invalid resyncinterval \"18446744073709551615\": at most one day",
+            ),
+            (2, "invalid checktimeout \"100000\": at most one day"),
+            (5, "invalid checkinterval \"2d\": at most one day"),
+            (6, "invalid negotiatetimeout \"86401\": at most one day"),
+        ],
+    );
+    let e = yaml_str(
+        "checktimeout: 1e19\nvirtuals:\n- virtual: 10.0.0.1:80\n  checkinterval: 25h\n  reals: [10.0.0.2:80 gate]\n",
+    )
+    .unwrap_err();
+    assert_problems(
+        &e,
+        &[
+            (1, "invalid checktimeout"),
+            (4, "invalid checkinterval \"25h\": at most one day"),
+        ],
+    );
+    assert!(e.0[0].message.contains("at most one day"), "{e}");
+    // One day itself is accepted.
+    let c = cf_str(
+        "checkinterval=86400\nresyncinterval=1d\nvirtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n",
+    )
+    .unwrap();
+    assert_eq!(c.global.resyncinterval, Duration::from_secs(86400));
+}
+
+/// `n` virtuals with one real each, as `.cf` or as YAML.
+fn many_virtuals(n: u32, yaml: bool) -> String {
+    let mut s = String::with_capacity(n as usize * 48);
+    if yaml {
+        s.push_str("virtuals:\n");
+    }
+    for i in 0..n {
+        let ip = std::net::Ipv4Addr::from((10 << 24) | i);
+        if yaml {
+            s.push_str(&format!(
+                "- virtual: {ip}:80\n  scheduler: rr\n  reals:\n  - 192.168.0.1:80 masq\n"
+            ));
+        } else {
+            s.push_str(&format!("virtual={ip}:80\n\treal=192.168.0.1:80 masq\n"));
+        }
+    }
+    s
+}
+
+#[test]
+fn a_hundred_thousand_virtuals_load_in_linear_time() {
+    let mut text = many_virtuals(100_000, false);
+    let t = std::time::Instant::now();
+    let c = cf_str(&text).unwrap();
+    let took = t.elapsed();
+    eprintln!("100,000 virtuals (.cf) loaded in {took:?}");
+    assert_eq!(c.virtuals.len(), 100_000);
+    // A safety net, not a benchmark: quadratic duplicate detection took
+    // minutes here.
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    // A duplicate is still found, with the line of the first.
+    text.push_str("virtual=10.0.0.7:80\n\treal=192.168.0.1:80 masq\n");
+    let e = cf_str(&text).unwrap_err();
+    assert_problems(
+        &e,
+        &[(
+            200_001,
+            "duplicate virtual server tcp:10.0.0.7:80 (first at line 15)",
+        )],
+    );
+}
+
+#[test]
+fn twenty_thousand_yaml_virtuals_load_in_linear_time() {
+    let text = many_virtuals(20_000, true);
+    let t = std::time::Instant::now();
+    let c = yaml_str(&text).unwrap();
+    let took = t.elapsed();
+    eprintln!("20,000 virtuals (YAML) loaded in {took:?}");
+    assert_eq!(c.virtuals.len(), 20_000);
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    // Lines are still found deep in the file.
+    let bad = text.replace(
+        "- virtual: 10.0.78.31:80\n  scheduler: rr\n",
+        "- virtual: 10.0.78.31:80\n  scheduler: rr\n  checkport: x\n",
+    );
+    let e = yaml_str(&bad).unwrap_err();
+    let i = (78 << 8) + 31;
+    assert_problems(&e, &[(2 + 4 * i + 2, "invalid checkport")]);
+}
+
+#[test]
+fn a_yaml_anchor_bomb_is_refused() {
+    // One 1 MB string, anchored once and reused 1,500 times: 1.5 GB if
+    // expanded (it took 4.6 GB).
+    let mut text = format!(
+        "checkinterval: 5\nvirtuals:\n- virtual: 10.0.0.1:80\n  comment: &big \"{}\"\n  reals: [10.0.0.2:80 gate]\n",
+        "x".repeat(1 << 20)
+    );
+    for i in 2..1502u32 {
+        let ip = std::net::Ipv4Addr::from((10 << 24) | (i << 8) | 1);
+        text.push_str(&format!(
+            "- virtual: {ip}:80\n  comment: *big\n  reals: [10.0.0.2:80 gate]\n"
+        ));
+    }
+    let t = std::time::Instant::now();
+    let e = yaml_str(&text).unwrap_err();
+    eprintln!("anchor bomb refused in {:?}", t.elapsed());
+    let msg = e.to_string();
+    assert!(msg.contains("aliases"), "{msg}");
+    assert!(msg.contains("t.yaml:"), "{msg}");
+    // Aliases within reason still work.
+    let c = yaml_str(
+        "virtuals:\n- virtual: 10.0.0.1:80\n  reals: &r [10.0.0.2:80 gate, 10.0.0.3:80 gate]\n  request: &q /health\n- virtual: 10.0.0.2:80\n  reals: *r\n  request: *q\n",
+    )
+    .unwrap();
+    assert_eq!(c.virtuals[1].reals.len(), 2);
+    assert_eq!(c.virtuals[1].check.request, "/health");
+}
+
+#[test]
+fn deeply_nested_yaml_is_refused_at_once() {
+    // The YAML scanner's cost grows with the square of the flow nesting
+    // (2.5 s at 20,000 levels); no config needs more than a few.
+    let n = 100_000;
+    let text = format!(
+        "checkinterval: 5\nvirtuals: {}{}\n",
+        "[".repeat(n),
+        "]".repeat(n)
+    );
+    let t = std::time::Instant::now();
+    let e = yaml_str(&text).unwrap_err();
+    eprintln!("nesting of {n} refused in {:?}", t.elapsed());
+    assert_problems(&e, &[(2, "nested deeper than 64 levels")]);
+    assert!(t.elapsed() < Duration::from_secs(10));
 }
 
 // ---------------------------------------------------------------------------

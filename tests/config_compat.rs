@@ -421,7 +421,7 @@ virtual=192.0.2.1:21
             assert_eq!(
                 (p.user.as_str(), p.password.as_str(), p.secret.as_str()),
                 ("probe", "pw", "shared")
-            )
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -500,7 +500,7 @@ virtual=7
     }
     match spec(&c, 1, 0).probe().unwrap() {
         Probe::External { args, .. } => {
-            assert_eq!(args, ["/bin/true", "7", "0", "192.0.2.3", "0"])
+            assert_eq!(args, ["/bin/true", "7", "0", "192.0.2.3", "0"]);
         }
         other => panic!("{other:?}"),
     }

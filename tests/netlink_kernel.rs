@@ -16,6 +16,9 @@
 //! never touched; `ipvsadm` children inherit that namespace. Traffic goes
 //! only to addresses on a dummy interface inside that namespace.
 
+// Test harness code: sets up child processes and ids with libc.
+#![allow(unsafe_code)]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
@@ -225,7 +228,7 @@ fn netlink_backend_against_the_kernel() {
         "-A --sctp-service 10.0.0.100:9999 -s rr -o",
     ]
     .iter()
-    .map(|s| s.to_string())
+    .map(std::string::ToString::to_string)
     .collect();
     expected.sort();
     // ipvsadm -S prints a LOCALNODE dest as -g ("Local" in -L).

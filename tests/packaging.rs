@@ -3,6 +3,9 @@
 //! and the unit's sandbox rating (`systemd-analyze security`). Each skips,
 //! saying so, when its tool is not installed.
 
+// Test harness code: sets up child processes and ids with libc.
+#![allow(unsafe_code)]
+
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};

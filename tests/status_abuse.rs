@@ -10,6 +10,9 @@
 //! prober on another, and the log watcher and the memory sampler on plain
 //! threads, so the test's own load does not show as the director's.
 
+// Test harness code: sets up child processes and ids with libc.
+#![allow(unsafe_code)]
+
 mod common;
 use common::*;
 use std::io::Read as _;
@@ -204,7 +207,7 @@ async fn idle_slot(addr: SocketAddr, stop: Arc<AtomicBool>, seen: Arc<Seen>) {
             let mut b = [0u8; 64];
             loop {
                 match tokio::time::timeout(Duration::from_millis(200), s.read(&mut b)).await {
-                    Ok(Ok(0)) | Ok(Err(_)) => {
+                    Ok(Ok(0) | Err(_)) => {
                         seen.idle_closed_by_server.fetch_add(1, Relaxed);
                         break;
                     }
@@ -248,16 +251,17 @@ async fn dripper(addr: SocketAddr, stop: Arc<AtomicBool>) -> Option<Duration> {
     let t0 = Instant::now();
     let req = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     let mut b = [0u8; 256];
-    for byte in req.iter() {
+    for byte in req {
         if stop.load(Relaxed) {
             return None;
         }
         if s.write_all(&[*byte]).await.is_err() {
             return Some(t0.elapsed());
         }
-        match tokio::time::timeout(Duration::from_secs(1), s.read(&mut b)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(t0.elapsed()),
-            Ok(Ok(_)) | Err(_) => {}
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_secs(1), s.read(&mut b)).await
+        {
+            return Some(t0.elapsed());
         }
     }
     None
@@ -273,7 +277,10 @@ fn status_listener_abuse_costs_no_real_and_no_healthz() {
         .build()
         .unwrap();
     let rs = svc_rt.block_on(servers(70, 3));
-    let watched: Vec<SocketAddr> = rs.iter().map(|s| s.addr()).collect();
+    let watched: Vec<SocketAddr> = rs
+        .iter()
+        .map(ldirectord_rs::commands::demo::testbed::TestServer::addr)
+        .collect();
     let status: SocketAddr = {
         let l = std::net::TcpListener::bind("127.71.0.1:0").unwrap();
         l.local_addr().unwrap()

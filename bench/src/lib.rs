@@ -11,6 +11,9 @@
 //!
 //! See BENCHMARKS.md at the repository root.
 
+// Benchmark harness: process limits, signals and clocks through libc.
+#![allow(unsafe_code)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -36,8 +39,7 @@ pub fn backend_index(a: Ipv4Addr) -> Option<usize> {
 pub fn unix_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Raise RLIMIT_NOFILE (soft and hard) to at least `want`, as far as allowed.

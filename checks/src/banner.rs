@@ -1,4 +1,5 @@
-//! [`crate::Probe::Banner`] (`service=smtp|submission|pop|pops|imap|imaps|nntp`):
+//! [`crate::Probe::Banner`] (`service=smtp|submission|pop|pops|imap|imaps|nntp`)
+//! and [`crate::Probe::MailLogin`] (`pop|pops|imap|imaps` with a `login`):
 //! the line protocols where the server speaks first.
 //!
 //! A check connects (and for imaps/pops does the TLS handshake at once),
@@ -20,7 +21,16 @@ use tokio::time::Instant;
 
 use crate::lines::Lines;
 use crate::{connect, down, imap, nntp, pop, smtp};
-use crate::{BannerProtocol, Verdict};
+use crate::{BannerProtocol, MailLoginProbe, MailProtocol, Verdict};
+
+/// What to do once connected.
+#[derive(Clone, Copy)]
+enum Dialogue<'a> {
+    /// The greeting only.
+    Greeting(BannerProtocol),
+    /// The greeting, then a login.
+    Login(&'a MailLoginProbe),
+}
 
 /// One check of a [`BannerProtocol`] server. The caller bounds the time by
 /// `deadline`; the polite goodbye stays well within it.
@@ -30,6 +40,20 @@ pub(crate) async fn check(
     addr: SocketAddr,
     deadline: Instant,
 ) -> Verdict {
+    open(Dialogue::Greeting(protocol), tls, addr, deadline).await
+}
+
+/// One check of a POP3 or IMAP server with a login. The caller bounds the
+/// time by `deadline`.
+pub(crate) async fn check_login(
+    p: &MailLoginProbe,
+    addr: SocketAddr,
+    deadline: Instant,
+) -> Verdict {
+    open(Dialogue::Login(p), p.tls, addr, deadline).await
+}
+
+async fn open(dialogue: Dialogue<'_>, tls: bool, addr: SocketAddr, deadline: Instant) -> Verdict {
     let tcp = match connect(addr).await {
         Ok(s) => s,
         Err(reason) => return down(reason),
@@ -37,16 +61,16 @@ pub(crate) async fn check(
     let local = tcp.local_addr().ok().map(|a| a.ip());
     if tls {
         match crate::tls::handshake(tcp, None, addr, false).await {
-            Ok(s) => session(protocol, Lines::new(s), local, deadline).await,
+            Ok(s) => session(dialogue, Lines::new(s), local, deadline).await,
             Err(reason) => down(reason),
         }
     } else {
-        session(protocol, Lines::new(tcp), local, deadline).await
+        session(dialogue, Lines::new(tcp), local, deadline).await
     }
 }
 
 async fn session<S>(
-    protocol: BannerProtocol,
+    dialogue: Dialogue<'_>,
     mut c: Lines<S>,
     local: Option<IpAddr>,
     deadline: Instant,
@@ -54,11 +78,17 @@ async fn session<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (verdict, quit) = match protocol {
-        BannerProtocol::Smtp => (smtp::dialogue(&mut c, local).await, smtp::QUIT),
-        BannerProtocol::Pop => (pop::dialogue(&mut c).await, pop::QUIT),
-        BannerProtocol::Imap => (imap::dialogue(&mut c).await, imap::QUIT),
-        BannerProtocol::Nntp => (nntp::dialogue(&mut c).await, nntp::QUIT),
+    let (verdict, quit) = match dialogue {
+        Dialogue::Greeting(BannerProtocol::Smtp) => {
+            (smtp::dialogue(&mut c, local).await, smtp::QUIT)
+        }
+        Dialogue::Greeting(BannerProtocol::Pop) => (pop::dialogue(&mut c).await, pop::QUIT),
+        Dialogue::Greeting(BannerProtocol::Imap) => (imap::dialogue(&mut c).await, imap::QUIT),
+        Dialogue::Greeting(BannerProtocol::Nntp) => (nntp::dialogue(&mut c).await, nntp::QUIT),
+        Dialogue::Login(p) => match p.protocol {
+            MailProtocol::Pop => (pop::login(&mut c, p).await, pop::QUIT),
+            MailProtocol::Imap => (imap::login(&mut c, p).await, imap::LOGIN_QUIT),
+        },
     };
     c.quit(quit, deadline).await;
     verdict

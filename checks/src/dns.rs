@@ -328,7 +328,7 @@ async fn udp_exchange(msg: &[u8], id: u16, addr: SocketAddr) -> Result<Answer, S
                         return Err(format!("no answer to the query among {seen} datagrams"));
                     }
                 }
-                _ = &mut wait => break,
+                () = &mut wait => break,
             }
         }
     }

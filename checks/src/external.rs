@@ -3,7 +3,9 @@
 //! The command runs with the arguments as given (no shell), stdin from
 //! `/dev/null`, and in its own process group, so that on the deadline (or if
 //! the probe is dropped) the command and everything it started are killed
-//! with SIGKILL. At most [`MAX_EXTERNAL_OUTPUT`] bytes of each of stdout and
+//! with SIGKILL. When the command exits, what it left running in its group
+//! is killed too (before the command is reaped, so the group's id is still
+//! ours): a check leaves nothing behind. At most [`MAX_EXTERNAL_OUTPUT`] bytes of each of stdout and
 //! stderr are kept; the rest is read and discarded, so a chatty command never
 //! blocks on a full pipe and never grows memory.
 
@@ -48,14 +50,26 @@ pub(crate) async fn check(
         let mut err_fut = std::pin::pin!(read_bounded(stderr));
         let mut out = None;
         let mut err = None;
-        let status = loop {
-            tokio::select! {
-                s = child.wait() => break s,
-                o = &mut out_fut, if out.is_none() => out = Some(o),
-                e = &mut err_fut, if err.is_none() => err = Some(e),
-            }
+        // Wait for the exit without reaping (the id stays ours), kill what
+        // is left of the group (a `sleep 1000 &` of the command would
+        // otherwise outlive every check, one more each round), then reap.
+        let exited = match group.0 {
+            Some(pid) => loop {
+                tokio::select! {
+                    r = sys::exited(pid) => break r,
+                    o = &mut out_fut, if out.is_none() => out = Some(o),
+                    e = &mut err_fut, if err.is_none() => err = Some(e),
+                }
+            },
+            None => Ok(()),
         };
-        let status = match status {
+        if let Err(e) = exited {
+            return Err(format!("waiting for {command:?} failed: {e}"));
+        }
+        if let Some(pgid) = group.0 {
+            sys::kill_process_group(pgid);
+        }
+        let status = match child.wait().await {
             Ok(s) => s,
             Err(e) => return Err(format!("waiting for {command:?} failed: {e}")),
         };

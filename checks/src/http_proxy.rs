@@ -117,7 +117,9 @@ fn resolve(base: &Uri, location: &str) -> Result<Uri, String> {
         return location.parse().map_err(|e| invalid(&e));
     }
     let scheme = base.scheme_str().unwrap_or("http");
-    let authority = base.authority().map(|a| a.as_str()).unwrap_or("");
+    let authority = base
+        .authority()
+        .map_or("", hyper::http::uri::Authority::as_str);
     let full = if let Some(rest) = location.strip_prefix("//") {
         format!("{scheme}://{rest}")
     } else if location.starts_with('/') {
@@ -132,7 +134,10 @@ fn resolve(base: &Uri, location: &str) -> Result<Uri, String> {
 }
 
 async fn fetch(p: &HttpProxyProbe, addr: SocketAddr, url: &Uri) -> Result<Answer, String> {
-    let host = url.authority().map(|a| a.as_str()).unwrap_or_default();
+    let host = url
+        .authority()
+        .map(hyper::http::uri::Authority::as_str)
+        .unwrap_or_default();
     let host =
         HeaderValue::from_str(host).map_err(|_| format!("invalid host {}", quote_text(host)))?;
     let mut req = Request::new(Empty::<Bytes>::new());

@@ -19,10 +19,10 @@
 //!   not verified unless [`HttpProbe::verify_tls`] is set.
 //! - `simpletcp.rs`: [`Probe::SimpleTcp`], send bytes, wait for a regex.
 //! - `external.rs`: [`Probe::External`], a command in its own process group.
-//! - `banner.rs`: [`Probe::Banner`], connect (TLS for imaps/pops), run the
-//!   protocol's dialogue, then the polite goodbye.
+//! - `banner.rs`: [`Probe::Banner`] and [`Probe::MailLogin`], connect (TLS
+//!   for imaps/pops), run the protocol's dialogue, then the polite goodbye.
 //! - `smtp.rs`, `pop.rs`, `imap.rs`, `nntp.rs`: each one protocol's dialogue
-//!   for `banner.rs` (smtp also for submission).
+//!   for `banner.rs` (smtp also for submission; pop and imap also log in).
 //! - `ftp.rs`: [`Probe::Ftp`], greeting, login, and optionally one RETR.
 //! - `sip.rs`: [`Probe::Sip`], an OPTIONS request over UDP or TCP.
 //! - `dns.rs`: [`Probe::Dns`], one A (or PTR) query to the server itself.
@@ -50,8 +50,6 @@
 //! `unexpected greeting "554 no service"`, `SMTP 220`, `DNS A 10.0.0.1`,
 //! `DNS NXDOMAIN for www.example.com`, `SIP 200`, `SIP 404 Not Found`,
 //! `echo reply in 0.3ms`, `no echo reply`.
-
-#![deny(unsafe_code)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -129,6 +127,10 @@ pub enum Probe {
     /// `tls`, the whole session is inside TLS from the first byte (imaps,
     /// pops); the certificate is not verified, as in ldirectord.
     Banner { protocol: BannerProtocol, tls: bool },
+    /// `service=pop|pops|imap|imaps` with a `login`: the greeting as for
+    /// [`Probe::Banner`], then a login (POP3 `USER`/`PASS`/`STAT`, IMAP
+    /// `LOGIN`), up when the server accepts it; then goodbye.
+    MailLogin(MailLoginProbe),
     /// `service=ftp`: greeting, login, optionally one file retrieved.
     Ftp(FtpProbe),
     /// `service=dns`: one query to the server itself.
@@ -164,6 +166,52 @@ pub enum BannerProtocol {
     Imap,
     /// NNTP: greeting `200` or `201`, then `QUIT`.
     Nntp,
+}
+
+/// The protocols of [`Probe::MailLogin`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MailProtocol {
+    /// POP3: greeting `+OK`, `USER` and `PASS` answered `+OK`, then `STAT`
+    /// answered `+OK` (the mailbox opens), as Mail::POP3Client does for
+    /// ldirectord; then `QUIT`.
+    Pop,
+    /// IMAP: greeting `* OK`, then `LOGIN` answered with a tagged `OK`, as
+    /// Net::IMAP::Simple does for ldirectord (a `* PREAUTH` greeting is
+    /// already logged in: up without `LOGIN`); then `LOGOUT`.
+    Imap,
+}
+
+/// `service=pop|pops|imap|imaps` with `login` (and `passwd`).
+///
+/// ldirectord logs in only when `login` is set; without it, its POP check
+/// is up whatever the server does (even when nothing listens), its IMAP
+/// check looks at the greeting. Without a login use [`Probe::Banner`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MailLoginProbe {
+    pub protocol: MailProtocol,
+    /// The whole session inside TLS from the first byte (pops, imaps); the
+    /// certificate is not verified, as in ldirectord.
+    pub tls: bool,
+    /// `login`. Never empty in practice (the caller uses
+    /// [`Probe::Banner`] then); an empty one is down here.
+    pub user: String,
+    /// `passwd`; may be empty. Never written to a reason.
+    pub password: String,
+}
+
+impl MailLoginProbe {
+    /// Why the login cannot be sent at all: no login, or a line break (or
+    /// NUL) in the login or password, which would end the command early.
+    pub(crate) fn problem(&self) -> Option<&'static str> {
+        let bad = |s: &str| s.contains(['\r', '\n', '\0']);
+        if self.user.is_empty() {
+            Some("no login given")
+        } else if bad(&self.user) || bad(&self.password) {
+            Some("login or passwd contains a line break or NUL")
+        } else {
+            None
+        }
+    }
 }
 
 /// Datagrams or a stream, for the services that have both (dns, sip).
@@ -279,7 +327,12 @@ pub(crate) fn down(reason: impl Into<String>) -> Verdict {
 /// group) and the outcome is down with reason `timed out after <timeout>`.
 pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome {
     let start = Instant::now();
-    let deadline = start + timeout;
+    // A timeout too large for the clock (a config that bypassed the bounds
+    // of its parser) is a far future, not a panic.
+    let deadline = start
+        .checked_add(timeout)
+        .or_else(|| start.checked_add(Duration::from_secs(86400 * 365 * 30)))
+        .unwrap_or(start);
     // The probes whose futures are large (0.7-9 KB: all but http, connect
     // and simpletcp) are boxed: this future, which a caller moves and boxes
     // per check, is as large as its largest arm: 16.5 KB unboxed, 1 KB so.
@@ -298,6 +351,14 @@ pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome 
         Probe::Banner { protocol, tls } => {
             with_deadline(
                 Box::pin(banner::check(*protocol, *tls, addr, deadline)),
+                deadline,
+                timeout,
+            )
+            .await
+        }
+        Probe::MailLogin(p) => {
+            with_deadline(
+                Box::pin(banner::check_login(p, addr, deadline)),
                 deadline,
                 timeout,
             )

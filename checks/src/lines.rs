@@ -213,7 +213,7 @@ pub(crate) fn reply_code(line: &str) -> Option<u16> {
     if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) {
         return None;
     }
-    if !matches!(b.get(3), None | Some(b' ') | Some(b'-')) {
+    if !matches!(b.get(3), None | Some(b' ' | b'-')) {
         return None;
     }
     line[..3].parse().ok()

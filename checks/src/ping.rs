@@ -73,7 +73,7 @@ pub(crate) async fn check(target: SocketAddr, deadline: Instant) -> Verdict {
             Ok(Ok(try_no)) => {
                 let rtt = sent_at
                     .get(usize::from(try_no))
-                    .map(|t| t.elapsed())
+                    .map(tokio::time::Instant::elapsed)
                     .unwrap_or_default();
                 return up(format!("echo reply in {}", rtt_text(rtt)));
             }
@@ -222,7 +222,7 @@ impl IcmpSocket {
             Err(e)
                 if matches!(
                     e.raw_os_error(),
-                    Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EPROTONOSUPPORT)
+                    Some(libc::EACCES | libc::EPERM | libc::EPROTONOSUPPORT)
                 ) =>
             {
                 let s = Socket::new(domain, Type::RAW, Some(proto)).map_err(|raw_err| {

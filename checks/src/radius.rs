@@ -123,7 +123,7 @@ async fn exchange(p: &RadiusProbe, addr: SocketAddr) -> Result<Verdict, Verdict>
         tokio::pin!(wait);
         loop {
             let n = tokio::select! {
-                _ = &mut wait => break,
+                () = &mut wait => break,
                 r = sock.recv(&mut buf) => r.map_err(|e| down(io_reason("receive failed", &e)))?,
             };
             seen += 1;

@@ -157,7 +157,7 @@ async fn udp(addr: SocketAddr) -> Result<Verdict, Verdict> {
                         return Err(down(format!("no final response among {seen} datagrams")));
                     }
                 }
-                _ = &mut wait => break,
+                () = &mut wait => break,
             }
         }
     }

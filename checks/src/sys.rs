@@ -71,3 +71,56 @@ pub(crate) fn kill_process_group(pgid: u32) {
         }
     }
 }
+
+/// Wait until our child `pid` has exited, without reaping it: it stays a
+/// zombie, so its id (and its process group's id) cannot be reused until
+/// the caller reaps it. That makes it safe to kill what is left of its
+/// process group first (an external check's background children).
+///
+/// A pidfd (Linux 5.3+) becomes readable at the exit; on older kernels the
+/// child is polled with `waitid(WNOWAIT)`, at most every 50 ms.
+pub(crate) async fn exited(pid: u32) -> io::Result<()> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let p = libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: pidfd_open(2) takes a pid and flags, no pointers; it returns a
+    // new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, p, libc::PIDFD_NONBLOCK) };
+    if fd >= 0 {
+        // SAFETY: `fd` was just returned by pidfd_open: a valid descriptor
+        // that nothing else owns.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd as std::os::fd::RawFd) };
+        // SAFETY: an OwnedFd owns its descriptor: it stays open and is the
+        // same one for as long as the AsyncFd holds it.
+        let afd = unsafe { AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) }?;
+        let _ready = afd.readable().await?;
+        return Ok(());
+    }
+    let mut delay = std::time::Duration::from_millis(1);
+    loop {
+        if exited_now(p)? {
+            return Ok(());
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Whether our child `pid` has exited, leaving it waitable (`WNOWAIT`).
+fn exited_now(pid: libc::pid_t) -> io::Result<bool> {
+    // SAFETY: a zeroed siginfo_t is a valid value to pass; waitid(2) writes
+    // into it and takes no other pointer. WNOWAIT leaves the child waitable.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: waitid filled `info` (si_pid is 0 when nothing has exited).
+    Ok(unsafe { info.si_pid() } != 0)
+}

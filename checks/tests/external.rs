@@ -15,7 +15,7 @@ fn addr() -> SocketAddr {
 fn ext(command: &str, args: &[&str]) -> Probe {
     Probe::External {
         command: command.to_string(),
-        args: args.iter().map(|s| s.to_string()).collect(),
+        args: args.iter().map(std::string::ToString::to_string).collect(),
     }
 }
 
@@ -101,8 +101,7 @@ fn dead(pid: u32) -> bool {
         Err(_) => true,
         Ok(stat) => stat
             .rsplit_once(')')
-            .map(|(_, rest)| rest.trim_start().starts_with('Z'))
-            .unwrap_or(false),
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
     }
 }
 

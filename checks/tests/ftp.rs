@@ -3,6 +3,7 @@
 
 mod common;
 mod script;
+mod servers;
 
 use std::time::Duration;
 
@@ -83,6 +84,81 @@ async fn real_pyftpdlib() {
         out.reason
     );
     child.kill().await.unwrap();
+}
+
+fn login(user: &str, password: &str, retrieve: Option<&str>, receive: Option<&str>) -> Probe {
+    Probe::Ftp(FtpProbe {
+        user: user.to_string(),
+        password: password.to_string(),
+        retrieve: retrieve.map(str::to_string),
+        receive: receive.map(|r| Regex::new(r).unwrap().into()),
+    })
+}
+
+/// pyftpdlib with one user (`-u`/`-P`: anonymous refused): up, wrong
+/// password, the file's content, hung (SIGSTOP) and stopped.
+#[tokio::test]
+async fn real_pyftpdlib_login() {
+    if !pyftpdlib() {
+        println!("SKIPPED: python3-pyftpdlib not installed (apt-get install python3-pyftpdlib)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("check.txt"), "ftp is alive\n").unwrap();
+    let port = servers::free_port();
+    let addr = servers::local(port);
+    let mut server = servers::Proc::start_group(
+        "pyftpdlib",
+        std::process::Command::new("/usr/bin/python3")
+            .args(["-m", "pyftpdlib", "-i", "127.0.0.1", "-p"])
+            .arg(port.to_string())
+            .arg("-d")
+            .arg(dir.path())
+            .args(["-u", "probe", "-P", "probe-pw"]),
+        &dir.path().join("ftpd.log"),
+    );
+    server.wait_ready(Duration::from_secs(20), || servers::listening(port));
+
+    let o = run(&login("probe", "probe-pw", None, None), addr, T).await;
+    assert_eq!((o.up, o.reason.as_str()), (true, "FTP 230"), "{o:?}");
+    let o = run(
+        &login("probe", "probe-pw", Some("/check.txt"), Some("alive")),
+        addr,
+        T,
+    )
+    .await;
+    assert_eq!(
+        (o.up, o.reason.as_str()),
+        (true, r#"RETR /check.txt matched "alive""#)
+    );
+    // pyftpdlib answers a failed login after 3 seconds.
+    let o = run(&login("probe", "wrong-pw", None, None), addr, T).await;
+    assert_eq!(
+        (o.up, o.reason.as_str()),
+        (false, r#"login refused: "530 Authentication failed.""#)
+    );
+    // Anonymous is refused once a user is configured.
+    let o = run(&ftp(None, None), addr, T).await;
+    assert!(!o.up);
+    assert!(o.reason.starts_with("login refused: \"530 "), "{o:?}");
+
+    // Hung: the server stopped (SIGSTOP); the kernel still accepts.
+    server.signal_group("STOP");
+    let o = run(
+        &login("probe", "probe-pw", None, None),
+        addr,
+        Duration::from_secs(1),
+    )
+    .await;
+    assert_eq!((o.up, o.reason.as_str()), (false, "timed out after 1s"));
+    server.signal_group("CONT");
+    let o = run(&login("probe", "probe-pw", None, None), addr, T).await;
+    assert_eq!((o.up, o.reason.as_str()), (true, "FTP 230"));
+
+    // Stopped: refused.
+    server.stop();
+    let o = run(&login("probe", "probe-pw", None, None), addr, T).await;
+    assert_eq!((o.up, o.reason.as_str()), (false, "connection refused"));
 }
 
 #[tokio::test]

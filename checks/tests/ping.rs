@@ -3,6 +3,9 @@
 //! that swallows every packet, the unprivileged ping socket, and no
 //! permission at all.
 
+// Test harness code: sets up child processes and ids with libc.
+#![allow(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::process::Command;
@@ -97,8 +100,7 @@ fn which_ip() -> bool {
     Command::new("ip")
         .arg("-V")
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+        .is_ok_and(|o| o.status.success())
 }
 
 /// A network namespace of this test, deleted on drop.

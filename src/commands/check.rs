@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::core::events::fmt_virtual;
 use crate::core::plan::Plan;
+use crate::output::console::{errln, out, outln};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,15 +24,15 @@ pub fn run(
     };
     let rows = super::runtime().block_on(check_all(&config, virtual_filter, real_filter));
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
     } else {
-        print!("{}", format_rows(&rows));
+        out!("{}", format_rows(&rows));
     }
     if rows.is_empty() {
-        eprintln!("no real server matched");
+        errln!("no real server matched");
         1
     } else if rows.iter().all(|r| r.up) {
         0

@@ -1,6 +1,7 @@
 //! `ldirectord-rs configtest`: parse and validate the config; print a summary,
 //! or `FILE:LINE: message` for every problem.
 
+use crate::output::console::{errln, outln};
 use std::path::Path;
 
 pub fn run(path: &Path) -> i32 {
@@ -9,9 +10,9 @@ pub fn run(path: &Path) -> i32 {
         Err(code) => return code,
     };
     for w in &config.warnings.0 {
-        eprintln!("{}:{}: warning: {}", w.file.display(), w.line, w.message);
+        errln!("{}:{}: warning: {}", w.file.display(), w.line, w.message);
     }
-    println!(
+    outln!(
         "{}: OK ({} virtual services, {} real servers)",
         path.display(),
         config.virtuals.len(),

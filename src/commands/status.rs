@@ -1,6 +1,7 @@
 //! `ldirectord-rs status`: ask a running director what it believes (every
 //! real's state, weight in the table, checks and last reason), from the
 //! status listener at its `statusaddress`.
+use crate::output::console::{errln, out};
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -15,7 +16,7 @@ pub fn run(path: &Path, json: bool, metrics: bool, address: Option<SocketAddr>) 
             Ok(c) => match c.global.statusaddress {
                 Some(a) => a,
                 None => {
-                    eprintln!(
+                    errln!(
                         "{}: no statusaddress is configured (or pass --address)",
                         path.display()
                     );
@@ -28,20 +29,20 @@ pub fn run(path: &Path, json: bool, metrics: bool, address: Option<SocketAddr>) 
     let what = if metrics { "/metrics" } else { "/status" };
     match super::runtime().block_on(crate::output::status::fetch(addr, what)) {
         Err(e) => {
-            eprintln!("ldirectord-rs: {e}");
+            errln!("ldirectord-rs: {e}");
             1
         }
         Ok(body) if json || metrics => {
-            print!("{body}");
+            out!("{body}");
             0
         }
         Ok(body) => match serde_json::from_str::<crate::output::status::Status>(&body) {
             Ok(s) => {
-                print!("{}", crate::output::status::format_status(&s));
+                out!("{}", crate::output::status::format_status(&s));
                 0
             }
             Err(e) => {
-                eprintln!("ldirectord-rs: unexpected status from {addr}: {e}");
+                errln!("ldirectord-rs: unexpected status from {addr}: {e}");
                 1
             }
         },

@@ -122,7 +122,7 @@ pub fn parse_bytes(
                     }
                 }
                 None if VIRTUAL_ONLY.contains(&key) => {
-                    errs.push((line, format!("{key}= outside a virtual block: put it under a virtual= line")))
+                    errs.push((line, format!("{key}= outside a virtual block: put it under a virtual= line")));
                 }
                 None => errs.push((
                     line,

@@ -114,9 +114,9 @@ impl RawSettings {
             Ok(())
         }
         Some(match key {
-            "checkinterval" => set(&mut self.checkinterval, parse_duration(value)),
-            "checktimeout" => set(&mut self.checktimeout, parse_duration(value)),
-            "negotiatetimeout" => set(&mut self.negotiatetimeout, parse_duration(value)),
+            "checkinterval" => set(&mut self.checkinterval, parse_interval(value)),
+            "checktimeout" => set(&mut self.checktimeout, parse_interval(value)),
+            "negotiatetimeout" => set(&mut self.negotiatetimeout, parse_interval(value)),
             "failurecount" => set(&mut self.failurecount, parse_count(value, 1)),
             "risecount" => set(&mut self.risecount, parse_count(value, 1)),
             "quiescent" => set(&mut self.quiescent, parse_bool(value)),
@@ -281,7 +281,7 @@ impl Scope for RawGlobal {
                     Ok(())
                 }
             }
-            "resyncinterval" => parse_duration(value)
+            "resyncinterval" => parse_interval(value)
                 .map(|d| self.resyncinterval = Some(d))
                 .map_err(|e| bad(key, value, e)),
             "maxchecks" => parse_count(value, 1)
@@ -501,7 +501,7 @@ impl Scope for RawVirtual {
                     if value.is_empty() {
                         Err("invalid receive string: empty".into())
                     } else {
-                        check_regex(value).map(|_| self.receive = Some(value.to_string())).map_err(|e| bad(key, value, e))
+                        check_regex(value).map(|()| self.receive = Some(value.to_string())).map_err(|e| bad(key, value, e))
                     }
                 }
                 "checktype" => match parse_connectcount(value) {

@@ -38,7 +38,7 @@ pub(crate) use error::{to_errors, Problems};
 pub use error::{ConfigError, ConfigErrors};
 pub use hosts::{Host, Resolver, StaticResolver, SystemResolver};
 pub use types::*;
-pub use value::parse_smtp;
+pub use value::{parse_smtp, MAX_INTERVAL};
 
 use std::path::Path;
 
@@ -56,8 +56,8 @@ pub enum Format {
 /// content (a `virtual=` or `key=value` line means cf).
 pub fn detect_format(path: &Path, text: &str) -> Format {
     match path.extension().and_then(|e| e.to_str()) {
-        Some("cf") | Some("conf") => return Format::Cf,
-        Some("yaml") | Some("yml") => return Format::Yaml,
+        Some("cf" | "conf") => return Format::Cf,
+        Some("yaml" | "yml") => return Format::Yaml,
         _ => {}
     }
     for line in text.lines() {

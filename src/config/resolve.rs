@@ -17,7 +17,7 @@ use super::value::{
     VirtualAddr,
 };
 use super::{to_errors, ConfigError, ConfigErrors, Problems};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
@@ -202,7 +202,7 @@ fn resolve_virtual(
         },
     };
     let d = &g.defaults;
-    let checktype = v.checktype.map(|(t, _)| t).unwrap_or(CheckType::Negotiate);
+    let checktype = v.checktype.map_or(CheckType::Negotiate, |(t, _)| t);
     let scheduler = v
         .scheduler
         .clone()
@@ -288,7 +288,7 @@ fn resolve_virtual(
     // (the plan turns it into one).
 
     let mut reals: Vec<Real> = Vec::new();
-    let mut seen: std::collections::HashMap<SocketAddr, usize> = std::collections::HashMap::new();
+    let mut seen: HashMap<SocketAddr, usize> = HashMap::new();
     for (r, line) in &v.reals {
         if r.lower > r.upper {
             errs.push((*line, format!(
@@ -421,19 +421,20 @@ pub(crate) fn resolve(
             ));
         }
     }
-    let mut out: Vec<Virtual> = Vec::new();
+    let mut out: Vec<Virtual> = Vec::with_capacity(virtuals.len());
+    // The line of each virtual kept, by key: duplicates found in linear time
+    // (a list search took minutes at 100,000 virtuals).
+    let mut first: HashMap<ServiceKey, usize> = HashMap::with_capacity(virtuals.len());
     for v in virtuals {
         if let Some(rv) = resolve_virtual(v, &global, &hosts, &mut errs) {
-            if let Some(prev) = out.iter().find(|x| x.key == rv.key) {
+            if let Some(prev) = first.get(&rv.key) {
                 errs.push((
                     v.line,
-                    format!(
-                        "duplicate virtual server {} (first at line {})",
-                        rv.key, prev.line.0
-                    ),
+                    format!("duplicate virtual server {} (first at line {prev})", rv.key),
                 ));
                 continue;
             }
+            first.insert(rv.key, rv.line.0);
             out.push(rv);
         }
     }

@@ -9,8 +9,8 @@
 use super::health::Thresholds;
 use crate::config::{CheckService, CheckType, Config, HttpMethod, Real, Virtual};
 use ldirectord_checks::{
-    BannerProtocol, DnsProbe, FtpProbe, HttpProbe, HttpProxyProbe, LdapProbe, Probe, RadiusProbe,
-    SqlProbe, Transport,
+    BannerProtocol, DnsProbe, FtpProbe, HttpProbe, HttpProxyProbe, LdapProbe, MailLoginProbe,
+    MailProtocol, Probe, RadiusProbe, SqlProbe, Transport,
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -186,15 +186,14 @@ impl CheckSpec {
             CheckType::Off => "off".into(),
             CheckType::External => format!(
                 "external {}",
-                self.command.as_ref().map(|c| c.0.as_str()).unwrap_or("")
+                self.command.as_ref().map_or("", |c| c.0.as_str())
             ),
             CheckType::ExternalPerl => format!(
                 "external-perl {}",
                 self.command
                     .as_ref()
                     .and_then(|c| c.1.first())
-                    .map(String::as_str)
-                    .unwrap_or("")
+                    .map_or("", String::as_str)
             ),
             CheckType::Negotiate => match self.service {
                 CheckService::Http | CheckService::Https => format!(
@@ -232,6 +231,14 @@ impl CheckSpec {
                     format!("dns {kind} {name} ({})", self.transport_name())
                 }
                 CheckService::Sip => format!("sip OPTIONS ({})", self.transport_name()),
+                CheckService::Pop
+                | CheckService::Pops
+                | CheckService::Imap
+                | CheckService::Imaps
+                    if self.mail_login().is_some() =>
+                {
+                    format!("{} login", self.service.name())
+                }
                 s => s.name().into(),
             },
         }
@@ -259,6 +266,13 @@ impl CheckSpec {
     /// check is greeting + login.
     fn ftp_file(&self) -> Option<&str> {
         (self.receive.is_some() || self.request != "/").then_some(self.request.as_str())
+    }
+
+    /// `login` and `passwd` of a pop or imap check: ldirectord logs in
+    /// when `login` is not empty (an empty `passwd` is sent as such).
+    fn mail_login(&self) -> Option<(String, String)> {
+        let user = self.login.as_deref().filter(|l| !l.is_empty())?;
+        Some((user.to_string(), self.passwd.clone().unwrap_or_default()))
     }
 
     /// The probe to run. Fails on a receive regex that does not compile
@@ -318,13 +332,31 @@ impl CheckSpec {
                     protocol: BannerProtocol::Smtp,
                     tls: false,
                 },
-                CheckService::Pop | CheckService::Pops => Probe::Banner {
-                    protocol: BannerProtocol::Pop,
-                    tls: self.service == CheckService::Pops,
+                // With a login, ldirectord logs in (and is up without one
+                // whatever happens for pop; here the greeting counts).
+                CheckService::Pop | CheckService::Pops => match self.mail_login() {
+                    Some((user, password)) => Probe::MailLogin(MailLoginProbe {
+                        protocol: MailProtocol::Pop,
+                        tls: self.service == CheckService::Pops,
+                        user,
+                        password,
+                    }),
+                    None => Probe::Banner {
+                        protocol: BannerProtocol::Pop,
+                        tls: self.service == CheckService::Pops,
+                    },
                 },
-                CheckService::Imap | CheckService::Imaps => Probe::Banner {
-                    protocol: BannerProtocol::Imap,
-                    tls: self.service == CheckService::Imaps,
+                CheckService::Imap | CheckService::Imaps => match self.mail_login() {
+                    Some((user, password)) => Probe::MailLogin(MailLoginProbe {
+                        protocol: MailProtocol::Imap,
+                        tls: self.service == CheckService::Imaps,
+                        user,
+                        password,
+                    }),
+                    None => Probe::Banner {
+                        protocol: BannerProtocol::Imap,
+                        tls: self.service == CheckService::Imaps,
+                    },
                 },
                 CheckService::Nntp => Probe::Banner {
                     protocol: BannerProtocol::Nntp,
@@ -520,5 +552,53 @@ mod tests {
         assert!(s.udp);
         assert!(s.describe().contains("udp"), "{}", s.describe());
         assert!(matches!(s.probe().unwrap(), Probe::Dns(_)));
+    }
+
+    #[test]
+    fn pop_and_imap_log_in_when_a_login_is_given() {
+        let (_, p) = plan(
+            "virtual=127.0.0.1:110
+	real=127.0.0.2 masq
+	service=pop
+	login=\"probe\"
+	passwd=\"pw\"
+virtual=127.0.0.1:993
+	real=127.0.0.2 masq
+	service=imaps
+	login=\"probe\"
+virtual=127.0.0.1:143
+	real=127.0.0.2 masq
+	service=imap
+",
+        );
+        match p.spec(0, 0).probe().unwrap() {
+            Probe::MailLogin(m) => {
+                assert_eq!(
+                    (m.protocol, m.tls, m.user.as_str(), m.password.as_str()),
+                    (MailProtocol::Pop, false, "probe", "pw")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(p.spec(0, 0).describe(), "pop login");
+        // No passwd: an empty one, as ldirectord sends.
+        match p.spec(1, 0).probe().unwrap() {
+            Probe::MailLogin(m) => {
+                assert_eq!(
+                    (m.protocol, m.tls, m.user.as_str(), m.password.as_str()),
+                    (MailProtocol::Imap, true, "probe", "")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // No login: the greeting only.
+        assert!(matches!(
+            p.spec(2, 0).probe().unwrap(),
+            Probe::Banner {
+                protocol: BannerProtocol::Imap,
+                tls: false
+            }
+        ));
+        assert_eq!(p.spec(2, 0).describe(), "imap");
     }
 }

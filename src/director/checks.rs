@@ -202,7 +202,7 @@ impl Director {
             maintenance: self.maintenance.clone(),
             has_maintenance: self.config.global.maintenancedir.is_some(),
         };
-        tokio::spawn(task.run(first, cancel));
+        tokio::spawn(check_future(task, first, cancel, self.notes.clone()));
         id
     }
 
@@ -240,7 +240,7 @@ impl CheckTask {
     /// Probe every `interval`, first after `first`, until cancelled. The
     /// cadence is fixed-rate: a slow probe does not push later rounds back,
     /// and a probe never overlaps the previous one of the same check.
-    async fn run(self, first: Duration, cancel: CancellationToken) {
+    async fn run(&self, first: Duration, cancel: CancellationToken) {
         let probe = match &self.probe {
             Ok(p) => p,
             Err(e) => {
@@ -265,11 +265,11 @@ impl CheckTask {
         let n = self.spec.connectcount;
         let mut round: u64 = 0;
         let mut discounted_in_a_row = 0;
-        let mut next = Instant::now() + first;
+        let mut next = later(Instant::now(), first);
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep_until(next) => {}
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep_until(next) => {}
             }
             let result = if self.has_maintenance && self.in_maintenance() {
                 let outcome = Outcome {
@@ -287,7 +287,7 @@ impl CheckTask {
                 let started = Instant::now();
                 let outcome = {
                     let _permit = tokio::select! {
-                        _ = cancel.cancelled() => return,
+                        () = cancel.cancelled() => return,
                         p = self.semaphore.acquire() => p,
                     };
                     // Boxed: a probe's state machine is ~13 KB; a sleeping
@@ -316,7 +316,7 @@ impl CheckTask {
                         ))
                     };
                     tokio::select! {
-                        _ = cancel.cancelled() => return,
+                        () = cancel.cancelled() => return,
                         o = probe => o,
                     }
                 };
@@ -339,7 +339,7 @@ impl CheckTask {
             if self.tx.send(result).await.is_err() {
                 return;
             }
-            next += self.spec.interval;
+            next = later(next, self.spec.interval);
             let now = Instant::now();
             if next < now {
                 next = now;
@@ -360,8 +360,34 @@ impl CheckTask {
     }
 }
 
+/// A check task as spawned: restarted if it panics (see `supervise.rs`).
+async fn check_future(
+    task: CheckTask,
+    first: Duration,
+    cancel: CancellationToken,
+    notes: super::children::Notes,
+) {
+    let what = format!("the check of {}", task.spec.target);
+    let c = cancel.clone();
+    super::supervise::supervised(
+        what,
+        |n| task.run(if n == 0 { first } else { Duration::ZERO }, c.clone()),
+        cancel,
+        notes,
+    )
+    .await;
+}
+
+/// `t + d`, or a far future if that would overflow the clock.
+fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(Duration::from_secs(86400 * 365 * 30)))
+        .unwrap_or(t)
+}
+
 /// The size of one check task's future: the memory each real costs while
-/// it waits for its next check (see `examples/futsize.rs`).
+/// it waits for its next check (see `examples/futsize.rs`): the spawned
+/// future and the probing one it keeps on the heap.
 pub fn check_task_size() -> usize {
     let (tx, _rx) = mpsc::channel(1);
     let c = config::parse(
@@ -380,7 +406,13 @@ pub fn check_task_size() -> usize {
         maintenance: Arc::default(),
         has_maintenance: false,
     };
-    std::mem::size_of_val(&task.run(Duration::ZERO, CancellationToken::new()))
+    let run = std::mem::size_of_val(&task.run(Duration::ZERO, CancellationToken::new()));
+    run + std::mem::size_of_val(&check_future(
+        task,
+        Duration::ZERO,
+        CancellationToken::new(),
+        Default::default(),
+    ))
 }
 
 /// A random first delay in `[0, interval)`, so checks spread over the round.

@@ -8,11 +8,13 @@
 //!   the reals they name down (the check tasks read the set); a file named
 //!   by host stands for its addresses (`maintenance_names.rs`);
 //! - connection-sync daemons: started when configured, stopped on cleanstop;
-//! - `run_command`: how every command is run (`/bin/sh -c`, in the
-//!   background, bounded).
+//! - the lines other tasks leave for the event log (hooks, check tasks
+//!   restarted), written once a second.
+//!
+//! How the commands run (own process group, bounded output, killed at the
+//! timeout and the stop) is `children.rs`.
 
 use super::Director;
-use crate::config;
 use crate::core::events::fmt_virtual;
 use crate::core::table;
 use crate::ipvs::{ServiceKey, SyncDaemon, SyncState};
@@ -20,7 +22,6 @@ use crate::output::eventlog::EventLog;
 use ldirectord_checks::Outcome;
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 /// Names of files in `maintenancedir`, refreshed by the director.
 pub(super) type Maintenance = Arc<RwLock<HashSet<String>>>;
@@ -53,7 +54,8 @@ impl Director {
         self.log.log(&format!(
             "Running fallbackcommand: {cmd} {action} {vip} {proto}"
         ));
-        run_command(&cmd, &[action, &vip, proto]);
+        self.children
+            .run("fallbackcommand", &cmd, &[action, &vip, proto]);
     }
 
     /// Append a check result to the monitorfile of each virtual using it.
@@ -75,22 +77,27 @@ impl Director {
                 outcome.reason
             );
             if !self.monitors.contains_key(path) {
-                match EventLog::open(Some(&config::LogTarget::File(path.clone()))) {
-                    Ok(l) => {
-                        self.monitors.insert(path.clone(), l);
-                    }
-                    Err(e) => {
-                        self.log.log(&format!(
-                            "Error: cannot open monitorfile {}: {e}",
-                            path.display()
-                        ));
-                        continue;
-                    }
+                // Never blocks (a FIFO is refused at once); while it cannot
+                // be opened its lines go to standard error, retried.
+                let (m, err) = EventLog::monitor(path);
+                if let Some(e) = err {
+                    self.log.log(&format!(
+                        "Error: cannot open monitorfile {e}; its lines go to standard error until it can be"
+                    ));
                 }
+                self.monitors.insert(path.clone(), m);
             }
             if let Some(m) = self.monitors.get_mut(path) {
                 m.log(&line);
             }
+        }
+    }
+
+    /// Write the lines other tasks left for the event log.
+    pub(super) fn log_notes(&mut self) {
+        let lines = std::mem::take(&mut *self.notes.lock().unwrap());
+        for l in lines {
+            self.log.log(&l);
         }
     }
 
@@ -160,32 +167,6 @@ impl Director {
                 )),
             }
         }
-    }
-}
-
-/// Run `cmd` (a shell command line, as ldirectord's `system()` did) with
-/// `args` appended as separate arguments, in the background; killed after
-/// 60 s. Failures go to standard error.
-pub(super) fn run_command(cmd: &str, args: &[&str]) {
-    let mut c = tokio::process::Command::new("/bin/sh");
-    c.arg("-c")
-        .arg(format!("{cmd} \"$@\""))
-        .arg("sh")
-        .args(args);
-    c.stdin(std::process::Stdio::null()).kill_on_drop(true);
-    let what = format!("{cmd} {}", args.join(" "));
-    match c.spawn() {
-        Ok(mut child) => {
-            tokio::spawn(async move {
-                match tokio::time::timeout(Duration::from_secs(60), child.wait()).await {
-                    Ok(Ok(st)) if st.success() => {}
-                    Ok(Ok(st)) => eprintln!("ldirectord-rs: {what}: {st}"),
-                    Ok(Err(e)) => eprintln!("ldirectord-rs: {what}: {e}"),
-                    Err(_) => eprintln!("ldirectord-rs: {what}: killed after 60s"),
-                }
-            });
-        }
-        Err(e) => eprintln!("ldirectord-rs: cannot run {what}: {e}"),
     }
 }
 

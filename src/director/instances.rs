@@ -17,7 +17,7 @@
 //! director (passed down in [`EXECUTED_BY`]), is not started: an
 //! `execute=` loop ends there.
 
-use crate::sys::{signal_process, Signal};
+use crate::sys::{kill, Signal};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -84,8 +84,7 @@ impl Instances {
             command: None,
             config_dir: config
                 .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from(".")),
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
             chain,
             running: BTreeMap::new(),
             stopping: Vec::new(),
@@ -167,7 +166,7 @@ impl Instances {
             match self.running.get(name) {
                 Some(inst) if reload => {
                     let pid = inst.pid().unwrap_or(0);
-                    log.push(match pid_signal(pid, Signal::Hangup) {
+                    log.push(match pid_signal(pid, Signal::Hup) {
                         Ok(()) => {
                             format!("Reloading instance: {} (pid {pid})", inst.path.display())
                         }
@@ -186,7 +185,7 @@ impl Instances {
     /// SIGTERM `inst`; it joins the stopping ones.
     fn terminate(&mut self, name: String, inst: Instance) -> String {
         let pid = inst.pid().unwrap_or(0);
-        let line = match pid_signal(pid, Signal::Terminate) {
+        let line = match pid_signal(pid, Signal::Term) {
             Ok(()) => format!("Stopping instance: {} (pid {pid})", inst.path.display()),
             Err(e) => format!("Error: cannot stop instance {}: {e}", inst.path.display()),
         };
@@ -255,7 +254,7 @@ fn pid_signal(pid: u32, sig: Signal) -> std::io::Result<()> {
     if pid == 0 {
         return Err(std::io::Error::other("it has exited"));
     }
-    signal_process(pid, sig)
+    kill(pid, sig)
 }
 
 #[cfg(test)]

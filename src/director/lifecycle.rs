@@ -100,6 +100,7 @@ impl Director {
         for c in self.checks.values() {
             c.cancel.cancel();
         }
+        self.children.stop();
         let managed: Vec<ServiceKey> = self
             .config
             .virtuals

@@ -19,11 +19,14 @@
 //! | `hooks.rs` | fallbackcommand, monitorfile, maintenancedir, sync daemons |
 //! | `instances.rs` | `execute=`: the child directors of other configurations |
 //! | `maintenance_names.rs` | `maintenancedir` files named by host |
+//! | `children.rs` | how hooks run: own process group, bounded output, killed at timeout and stop |
+//! | `supervise.rs` | a check task that panics is logged and started again |
 //! | `status_view.rs` | the status model from the director's state |
 //! | `status_cache.rs` | the rendered pages, shared by every client, rendered off the loop |
 
 mod autoreload;
 mod checks;
+mod children;
 mod hooks;
 mod instances;
 mod lifecycle;
@@ -33,6 +36,7 @@ mod ready;
 mod reload;
 mod status_cache;
 mod status_view;
+mod supervise;
 
 pub use checks::{check_task_size, CheckResult, Starvation};
 pub use instances::{InstanceCommand, EXECUTED_BY};
@@ -49,7 +53,8 @@ use crate::ipvs::{Ipvs, ServiceKey};
 use crate::output::eventlog::{self, EventLog};
 use crate::output::status;
 use checks::{CheckRun, FirstCheck};
-use hooks::{run_command, Maintenance};
+use children::{Children, Notes};
+use hooks::Maintenance;
 use status_cache::StatusCache;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -118,6 +123,42 @@ pub struct Director {
     host_files: maintenance_names::HostFiles,
     /// Resolves the config's host names at every reload (the system's).
     resolver: reload::Resolver,
+    /// fallbackcommand and callback processes.
+    children: Children,
+    /// Lines for the event log from other tasks, written once a second.
+    notes: Notes,
+    /// Where the event log goes, applied to every config read (reloads too).
+    log_policy: LogPolicy,
+}
+
+/// Where the event log goes, whatever the config file (re-)read says: `run`
+/// follows the config (standard error without `logfile=`), the daemon that
+/// `start` makes writes where ldirectord does without `logfile=`, and `-d`
+/// writes to standard error, as ldirectord does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum LogPolicy {
+    /// `logfile=`, or standard error without it.
+    #[default]
+    Config,
+    /// `logfile=`, or this target without it.
+    Default(config::LogTarget),
+    /// Standard error, whatever `logfile=` says.
+    Stderr,
+}
+
+impl LogPolicy {
+    /// Set `config`'s log target as this policy says.
+    pub fn apply(&self, config: &mut Config) {
+        match self {
+            LogPolicy::Config => {}
+            LogPolicy::Default(t) => {
+                if config.global.logfile.is_none() {
+                    config.global.logfile = Some(t.clone());
+                }
+            }
+            LogPolicy::Stderr => config.global.logfile = None,
+        }
+    }
 }
 
 /// For one virtual: how many reals are up / unknown, and its effective
@@ -185,6 +226,7 @@ impl Director {
         let permits = config.global.maxchecks.max(1);
         let semaphore = Arc::new(Semaphore::new(permits));
         let (status_tx, status_rx) = mpsc::channel(16);
+        let notes = Notes::default();
         let mut d = Director {
             path: path.to_path_buf(),
             watch: autoreload::Watch::new(autoreload::stamp(path)),
@@ -227,6 +269,9 @@ impl Director {
             instances: instances::Instances::new(path),
             host_files: Default::default(),
             resolver: Arc::new(config::SystemResolver),
+            children: Children::new(notes.clone()),
+            notes,
+            log_policy: LogPolicy::Config,
         };
         for w in &d.config.warnings.0 {
             d.log.log(&format!("Warning: {w}"));
@@ -256,6 +301,12 @@ impl Director {
     /// started, and the log says so).
     pub fn set_instance_command(&mut self, c: InstanceCommand) {
         self.instances.set_command(c);
+    }
+
+    /// Where the event log goes after a reload (see [`LogPolicy`]); the
+    /// config given at start should have had it applied already.
+    pub fn set_log_policy(&mut self, policy: LogPolicy) {
+        self.log_policy = policy;
     }
 
     /// The state of `vi`'s real `ri`.
@@ -328,7 +379,7 @@ impl Director {
                 _ = resync.tick() => self.resync(),
                 Some(req) = status_rx.recv() => self.answer(req),
                 // A status snapshot under way: its next slice.
-                _ = std::future::ready(()), if self.snapshotting() => self.snapshot_step(),
+                () = std::future::ready(()), if self.snapshotting() => self.snapshot_step(),
                 _ = second.tick() => {
                     crate::output::notify::watchdog();
                     if self.discounted > 0 {
@@ -342,6 +393,7 @@ impl Director {
                     for l in self.alerter.tick() {
                         self.log.log(&l);
                     }
+                    self.log_notes();
                     if self.need_resync {
                         self.resync();
                     }
@@ -353,7 +405,7 @@ impl Director {
                         self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
                         if let Some(cb) = self.config.global.callback.clone() {
                             self.log.log(&format!("Running callback: {cb} {}", self.path.display()));
-                            run_command(&cb, &[&self.path.display().to_string()]);
+                            self.children.run("callback", &cb, &[&self.path.display().to_string()]);
                         }
                         loading = Some(self.begin_reload());
                     }
@@ -391,7 +443,7 @@ impl Director {
                     None => break,
                 },
             }
-            if resync.period() != self.config.global.resyncinterval.max(MIN_RESYNC) {
+            if resync.period() != resync_period(self.config.global.resyncinterval) {
                 resync = resync_timer(self.config.global.resyncinterval);
             }
         }
@@ -399,6 +451,8 @@ impl Director {
             self.log.log(&l);
         }
         self.stop();
+        self.children.wait(Duration::from_secs(2)).await;
+        self.log_notes();
         // Email alerts: let the last ones (the stop's) go out, bounded.
         for l in self.alerter.flush(ALERT_FLUSH).await {
             self.log.log(&l);
@@ -420,8 +474,15 @@ async fn sleep_until_or_never(at: Option<Instant>) {
     }
 }
 
+/// The resync period for `resyncinterval`: at least [`MIN_RESYNC`], at most
+/// a day (more could overflow the clock: `resyncinterval=18446744073709551615`
+/// once crashed the daemon).
+fn resync_period(d: Duration) -> Duration {
+    d.clamp(MIN_RESYNC, config::MAX_INTERVAL)
+}
+
 fn resync_timer(period: Duration) -> tokio::time::Interval {
-    let period = period.max(MIN_RESYNC);
+    let period = resync_period(period);
     let mut t = tokio::time::interval_at(Instant::now() + period, period);
     t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     t

@@ -39,6 +39,13 @@ impl Director {
             run.health.observe(r.outcome.up, run.spec.thresholds())
         };
         let reason = r.outcome.reason.clone();
+        tracing::debug!(
+            "check {:?} of {}: {} in {:?}: {reason}",
+            run.spec.checktype,
+            run.spec.target,
+            if r.outcome.up { "up" } else { "down" },
+            r.outcome.latency
+        );
         run.checks += 1;
         run.failed += u64::from(!r.outcome.up);
         run.last_at = Some(SystemTime::now());

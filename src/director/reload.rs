@@ -98,7 +98,10 @@ impl Director {
         } = loaded;
         self.watch.was_read(stamp);
         let new = match result {
-            Ok(c) => c,
+            Ok(mut c) => {
+                self.log_policy.apply(&mut c);
+                c
+            }
             Err(errs) => {
                 self.counters.failed_reloads += 1;
                 self.log.log(&format!(

@@ -272,7 +272,7 @@ impl Director {
                     jobs: vec![job],
                     cursor: Cursor::new(self.counters.reloads),
                     started: Instant::now(),
-                })
+                });
             }
         }
         self.snapshot_step();

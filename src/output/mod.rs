@@ -7,8 +7,11 @@
 //! - [`alert`]: email alerts (`emailalert`, `smtp`, ...): which events mail
 //!   whom when, and the sending, without blocking the director.
 //! - [`notify`]: systemd readiness and watchdog (`Type=notify`).
+//! - [`console`]: standard output and error, written without panicking (a
+//!   closed pipe, a full disk).
 
 pub mod alert;
+pub mod console;
 pub mod eventlog;
 pub mod notify;
 pub mod status;

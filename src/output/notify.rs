@@ -1,6 +1,7 @@
 //! systemd readiness notification (`Type=notify`), without a dependency:
 //! one datagram to `$NOTIFY_SOCKET`. Does nothing when not under systemd.
 
+use crate::output::console::errln;
 use std::os::unix::net::UnixDatagram;
 
 /// Send `READY=1` once the director serves.
@@ -33,6 +34,6 @@ fn send(state: &str) {
         sock.send_to(state.as_bytes(), &path)
     };
     if let Err(e) = r {
-        eprintln!("ldirectord-rs: cannot notify systemd: {e}");
+        errln!("ldirectord-rs: cannot notify systemd: {e}");
     }
 }

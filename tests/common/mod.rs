@@ -49,13 +49,12 @@ impl Running {
             if cond(&self.table.snapshot()) {
                 return;
             }
-            if tokio::time::Instant::now() >= deadline {
-                panic!(
-                    "timed out waiting for: {what}\ntable:\n{}\nlog:\n{}",
-                    ldirectord_rs::ipvs::format_table(&self.table.snapshot()),
-                    self.lines().join("\n")
-                );
-            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for: {what}\ntable:\n{}\nlog:\n{}",
+                ldirectord_rs::ipvs::format_table(&self.table.snapshot()),
+                self.lines().join("\n")
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -64,12 +63,11 @@ impl Running {
     pub async fn wait_log(&self, needle: &str, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
         while self.count(needle) == 0 {
-            if tokio::time::Instant::now() >= deadline {
-                panic!(
-                    "timed out waiting for log line {needle:?}\nlog:\n{}",
-                    self.lines().join("\n")
-                );
-            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for log line {needle:?}\nlog:\n{}",
+                self.lines().join("\n")
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }

@@ -37,18 +37,21 @@ for s in "$KT_DIR"/scenarios/[0-9]*.sh; do
 	name=$(basename "${s%.sh}")
 	printf '%s\n' "$name" | grep -Eq -- "$KT_ONLY" || continue
 	echo "guest: ---- $name" >&2
+	# a scenario may ask for more time than the default with a "# kt-timeout: SECONDS" line
+	tmo=$(sed -n 's/^# kt-timeout: *\([0-9][0-9]*\).*/\1/p' "$s" | head -1)
+	tmo=${tmo:-$TMO}
 	t0=$(date +%s)
 	if [ "${KT_TRACE:-0}" = 1 ]; then
 		# xtrace with timestamps, to see where the time goes
-		SCEN=$name PS4='+ ${EPOCHREALTIME} ' timeout -k 5 "$TMO" bash -x "$s" >"$KT_RESULTS/$name.log" 2>&1 </dev/null
+		SCEN=$name PS4='+ ${EPOCHREALTIME} ' timeout -k 5 "$tmo" bash -x "$s" >"$KT_RESULTS/$name.log" 2>&1 </dev/null
 	else
-		SCEN=$name timeout -k 5 "$TMO" bash "$s" >"$KT_RESULTS/$name.log" 2>&1 </dev/null
+		SCEN=$name timeout -k 5 "$tmo" bash "$s" >"$KT_RESULTS/$name.log" 2>&1 </dev/null
 	fi
 	rc=$?
 	t1=$(date +%s)
 	if [ ! -s "$KT_RESULTS/$name.result" ]; then
 		if [ $rc = 124 ] || [ $rc = 137 ]; then
-			echo "FAIL $name: timed out after ${TMO}s" >"$KT_RESULTS/$name.result"
+			echo "FAIL $name: timed out after ${tmo}s" >"$KT_RESULTS/$name.result"
 		else
 			echo "FAIL $name: exit code $rc without a result" >"$KT_RESULTS/$name.result"
 		fi

@@ -651,3 +651,64 @@ ktrace_stop() {
 # ktrace_dump FILE: the trace so far; ktrace_count FUNC FILE: calls of FUNC in it
 ktrace_dump() { grep -v '^#' "$KTRACE/trace" >"$1"; }
 ktrace_count() { grep -c " $1 <-" "$2" || true; }
+
+# ---------------------------------------------------------------- ldirectord's command line
+# `ldirectord-rs [-d] [CONF] start|stop|restart|try-restart|reload|force-reload|status`, as init
+# scripts and Pacemaker's agent call it. The daemon `start` makes is not our child: lsb_track
+# registers it for the EXIT trap (by PID, from its pid file).
+
+# lsb_needed: skip unless the binary has ldirectord's command line
+lsb_needed() {
+	"$KT_BIN" -h start >/dev/null 2>&1 ||
+		skip "ldirectord-rs has no ldirectord command line ([CONF] start|stop|status; binary: $KT_BIN)"
+}
+
+# pid_file_of NAME: ldirectord's pid file for config NAME (ldirectord.NAME.pid in /var/run)
+pid_file_of() { echo "/var/run/ldirectord.$1.pid"; }
+
+# lsb ARGS...: `ldirectord-rs ARGS` in the director netns, its stdout and stderr each read
+# through a pipe to the end (as Pacemaker's agent reads them: a daemon that kept either open
+# would hold the reader, bounded here by 60 s); sets LSB_RC, LSB_OUT, LSB_ERR and LSB_MS (how
+# long until both pipes were at their end)
+lsb() {
+	local t0=${EPOCHREALTIME/./}
+	rm -f "$WORK/lsb.rc"
+	{ { ip netns exec "$NS_DIR" "$KT_BIN" "$@" </dev/null 2>&1 1>&3 3>&-; echo $? >"$WORK/lsb.rc"; } |
+		timeout 60 cat >"$WORK/lsb.err"; } 3>&1 | timeout 60 cat >"$WORK/lsb.out"
+	LSB_MS=$(((${EPOCHREALTIME/./} - t0) / 1000))
+	LSB_RC=$(cat "$WORK/lsb.rc" 2>/dev/null || echo none)
+	LSB_OUT=$(cat "$WORK/lsb.out")
+	LSB_ERR=$(cat "$WORK/lsb.err")
+	{
+		echo "\$ ldirectord-rs $*  -> exit $LSB_RC in $LSB_MS ms"
+		[ -n "$LSB_OUT" ] && echo "stdout: $LSB_OUT"
+		[ -n "$LSB_ERR" ] && echo "stderr: $LSB_ERR"
+	} >>"$ART/lsb-calls.txt"
+	note "ldirectord-rs $*: exit $LSB_RC in $LSB_MS ms${LSB_OUT:+; stdout: $LSB_OUT}${LSB_ERR:+; stderr: $LSB_ERR}"
+	[ "$LSB_MS" -lt 55000 ] || fail "ldirectord-rs $*: its stdout/stderr stayed open ($LSB_MS ms)"
+}
+
+# lsb_expect RC ARGS...: lsb ARGS and fail unless it exited RC
+lsb_expect() {
+	local want=$1
+	shift
+	lsb "$@"
+	[ "$LSB_RC" = "$want" ] || fail "ldirectord-rs $*: exit $LSB_RC, expected $want (stdout: $LSB_OUT; stderr: $LSB_ERR)"
+}
+
+# lsb_track PIDFILE: the daemon named there is killed (by PID) when the scenario ends, and its
+# pid file removed; sets LSB_PID
+lsb_track() {
+	LSB_PID=$(head -1 "$1" 2>/dev/null)
+	[ -n "$LSB_PID" ] || fail "no pid in $1"
+	track "$LSB_PID"
+	on_exit "rm -f '$1'"
+}
+
+# alive PID: a running process, not a zombie
+alive() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[ "${st:0:1}" != Z ]
+}

@@ -86,10 +86,14 @@ fn option(a: &Arg) -> String {
     let mut head = head.join(", ");
     let takes = a.get_num_args().is_some_and(|n| n.takes_values()) && a.get_action().takes_values();
     if takes || a.is_positional() {
-        let names = a
-            .get_value_names()
-            .map(|v| v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap_or_else(|| vec![a.get_id().to_string().to_uppercase()]);
+        let names = a.get_value_names().map_or_else(
+            || vec![a.get_id().to_string().to_uppercase()],
+            |v| {
+                v.iter()
+                    .map(std::string::ToString::to_string)
+                    .collect::<Vec<_>>()
+            },
+        );
         let values = names
             .iter()
             .map(|n| format!("\\fI{}\\fR", escape_text(n, false)))
@@ -152,7 +156,7 @@ fn commands(cmd: &mut Command) -> String {
         let about = sub
             .get_long_about()
             .or_else(|| sub.get_about())
-            .map(|a| a.to_string())
+            .map(std::string::ToString::to_string)
             .unwrap_or_default();
         for l in about.lines().filter(|l| !l.trim().is_empty()) {
             out.push_str(&line(&inline(l)));

@@ -135,13 +135,10 @@ async fn run(count: usize, control: String) {
 
 async fn serve(l: TcpListener, i: usize, st: Arc<State>) {
     loop {
-        let s = match l.accept().await {
-            Ok((s, _)) => s,
-            Err(_) => {
-                // EMFILE and the like: back off a little rather than spin.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
+        let Ok((s, _)) = l.accept().await else {
+            // EMFILE and the like: back off a little rather than spin.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
         };
         let a = &st.addrs[i];
         let now = st.now();

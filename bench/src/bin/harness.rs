@@ -20,6 +20,9 @@
 //! Writes `results.json` and `results.md` in `--out`.
 //! Run `harness --help` for the options.
 
+// Benchmark harness: process limits, signals and clocks through libc.
+#![allow(unsafe_code)]
+
 use ldirectord_bench::{
     backend_addr, backend_index, percentile, proc_cpu, proc_status_kib, unix_ns, Control, ProcCpu,
     BACKEND_PORT,
@@ -111,7 +114,7 @@ fn parse_opts() -> Opts {
         ld_max_wait: 90.0,
         phases: ["steady", "fail", "reload", "hang"]
             .iter()
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
             .collect(),
         control: "127.0.0.1:7999".parse().unwrap(),
         backend_threads: 1,
@@ -152,7 +155,7 @@ fn parse_opts() -> Opts {
                 o.nice = Some(
                     v.parse()
                         .unwrap_or_else(|_| die(&format!("--nice: bad value {v:?}"))),
-                )
+                );
             }
             _ => die(&format!("unknown option {a}\n{HELP}")),
         }
@@ -249,7 +252,7 @@ fn parse_iso(s: &str) -> Option<u64> {
     let mut frac_ns = 0u64;
     let rest = &s[19..];
     let rest = if let Some(f) = rest.strip_prefix('.') {
-        let digits: String = f.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let digits: String = f.chars().take_while(char::is_ascii_digit).collect();
         let mut v: u64 = digits.parse().ok()?;
         for _ in digits.len()..9 {
             v *= 10;
@@ -324,7 +327,7 @@ fn real_of(s: &str) -> Option<usize> {
     }
     match a.ip() {
         std::net::IpAddr::V4(v4) => backend_index(v4),
-        _ => None,
+        std::net::IpAddr::V6(_) => None,
     }
 }
 
@@ -789,7 +792,7 @@ fn reload_phase(o: &Opts, s: &mut Subject) -> Value {
                 .find(|(_, l)| l.starts_with("Reloaded configuration from"))
             {
                 // "...: N table operations in X ms"
-                let after = l.rsplit_once(": ").map(|x| x.1).unwrap_or("");
+                let after = l.rsplit_once(": ").map_or("", |x| x.1);
                 let f: Vec<&str> = after.split_whitespace().collect();
                 let ops = f.first().and_then(|x| x.parse::<u64>().ok());
                 let ms = f.get(4).and_then(|x| x.parse::<f64>().ok());
@@ -1001,9 +1004,7 @@ fn machine() -> Value {
         .next()
         .unwrap_or("")
         .to_string();
-    let nproc = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
+    let nproc = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let date = Command::new("date")
         .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
         .output()

@@ -17,6 +17,9 @@
 //! -a/-e/-d ... -r RIP:PORT [-g|-m|-i] [-w W] [-x U] [-y L]; -C;
 //! -L -n [--thresholds] (also -Ln); the output is ipvsadm's own layout.
 
+// Benchmark harness: process limits, signals and clocks through libc.
+#![allow(unsafe_code)]
+
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::io::AsRawFd;
@@ -108,8 +111,7 @@ fn main() {
     unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
     let ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+        .map_or(0, |d| d.as_nanos());
     if let Ok(mut log) = OpenOptions::new()
         .create(true)
         .append(true)
@@ -156,7 +158,7 @@ fn main() {
             "-w" => {
                 weight = val(&mut i)
                     .parse()
-                    .unwrap_or_else(|_| fail("ipvsadm-standin: bad weight"))
+                    .unwrap_or_else(|_| fail("ipvsadm-standin: bad weight"));
             }
             "-x" => u = val(&mut i).parse().unwrap_or(0),
             "-y" => l = val(&mut i).parse().unwrap_or(0),

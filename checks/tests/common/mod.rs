@@ -222,9 +222,13 @@ pub async fn http_server(reply: Reply) -> Server {
 /// A TLS server (self-signed certificate for `names`) replying `reply`.
 pub async fn https_server(names: &[&str], reply: Reply) -> Server {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let ck =
-        rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap();
+    let ck = rcgen::generate_simple_self_signed(
+        names
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     let cert = ck.cert.der().clone();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
     let config = rustls::ServerConfig::builder_with_provider(provider)

@@ -80,8 +80,7 @@ pub async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
         let act = rules
             .iter()
             .find(|(p, _)| line.starts_with(p))
-            .map(|(_, a)| *a)
-            .unwrap_or(Act::Say("500 unknown command\r\n"));
+            .map_or(Act::Say("500 unknown command\r\n"), |(_, a)| *a);
         got.push(line);
         match act {
             Act::Say(r) => {

@@ -5,6 +5,8 @@
 //! by a failing test).
 #![allow(dead_code)]
 
+pub mod dovecot;
+
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -68,6 +70,9 @@ pub struct Proc {
     what: String,
     /// Where its output goes, shown when it fails to start.
     log: std::path::PathBuf,
+    /// Started as the leader of its own process group: signals go to the
+    /// whole group (the server and the processes it forked).
+    group: bool,
 }
 
 impl Proc {
@@ -85,11 +90,22 @@ impl Proc {
             child: Some(child),
             what: what.to_string(),
             log: log.to_path_buf(),
+            group: false,
         }
     }
 
+    /// [`Proc::start`] as the leader of a new process group: stopping,
+    /// dropping and [`Proc::signal_group`] then reach every process the
+    /// server forked (Dovecot's, PostgreSQL's), and none of the caller's.
+    pub fn start_group(what: &str, cmd: &mut Command, log: &Path) -> Proc {
+        use std::os::unix::process::CommandExt;
+        let mut p = Proc::start(what, cmd.process_group(0), log);
+        p.group = true;
+        p
+    }
+
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).unwrap_or(0)
+        self.child.as_ref().map_or(0, Child::id)
     }
 
     /// Wait (at most `limit`) until `ready` says so; panics with the log
@@ -105,6 +121,7 @@ impl Proc {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
+                self.child = None; // reaped
                 panic!(
                     "{} exited ({status}) before it was ready:\n{}",
                     self.what,
@@ -125,9 +142,47 @@ impl Proc {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// SIGTERM by pid, wait up to 10s for the exit, then SIGKILL.
+    /// Send `signal` (`STOP`, `CONT`, `KILL`...) to the server: to its
+    /// whole process group when started by [`Proc::start_group`]. Only
+    /// while it has not been reaped, so the pid is still its own.
+    pub fn signal_group(&self, signal: &str) {
+        let Some(child) = &self.child else {
+            return;
+        };
+        let target = if self.group {
+            format!("-{}", child.id())
+        } else {
+            child.id().to_string()
+        };
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg("--")
+            .arg(&target)
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// True while the process has not exited (once it has, it is reaped
+    /// and never signalled again).
+    pub fn running(&mut self) -> bool {
+        let alive = self
+            .child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)));
+        if !alive {
+            self.child = None;
+        }
+        alive
+    }
+
+    /// SIGTERM by pid, wait up to 10s for the exit, then SIGKILL (for a
+    /// group: SIGCONT first, in case it was stopped, and the SIGKILL to
+    /// the whole group).
     pub fn stop(mut self) {
-        let Some(mut child) = self.child.take() else {
+        if self.group {
+            self.signal_group("CONT");
+        }
+        let Some(child) = self.child.as_mut() else {
             return;
         };
         let _ = Command::new("kill")
@@ -136,21 +191,32 @@ impl Proc {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(10) {
             if let Ok(Some(_)) = child.try_wait() {
+                // Reaped: its pid is no longer its own to signal (a
+                // group's other members exit with their leader).
+                self.child = None;
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        self.kill();
+    }
+
+    /// SIGKILL (to the group when it has one), then reap.
+    fn kill(&mut self) {
+        if self.group {
+            // Before reaping the leader: its pid is still the group's.
+            self.signal_group("KILL");
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill();
     }
 }
 
@@ -159,19 +225,64 @@ pub fn listening(port: u16) -> bool {
     std::net::TcpStream::connect_timeout(&local(port), Duration::from_millis(200)).is_ok()
 }
 
-/// A self-signed certificate for 127.0.0.1 / localhost, written as PEM
-/// files `cert.pem` and `key.pem` in `dir` (readable by `owner` when set).
+/// The test binary's own certificate authority (made once), which signs
+/// every certificate [`write_cert`] writes: a client that verifies (as
+/// Debian's ldirectord does, through IO::Socket::SSL's defaults) trusts it
+/// when told to (`SSL_CERT_FILE`, `PERL_LWP_SSL_CA_FILE`); the probes,
+/// which do not verify, see no difference.
+fn test_ca() -> &'static (rcgen::Issuer<'static, rcgen::KeyPair>, String) {
+    static CA: std::sync::OnceLock<(rcgen::Issuer<'static, rcgen::KeyPair>, String)> =
+        std::sync::OnceLock::new();
+    CA.get_or_init(|| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "ldirectord-rs test CA");
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let pem = params.self_signed(&key).unwrap().pem();
+        (rcgen::Issuer::new(params, key), pem)
+    })
+}
+
+/// The test CA's certificate, PEM.
+pub fn test_ca_pem() -> &'static str {
+    &test_ca().1
+}
+
+/// A certificate for 127.0.0.1 / localhost signed by the test CA, written
+/// as PEM files `cert.pem` and `key.pem` in `dir` (readable by `owner`
+/// when set).
 pub fn write_cert(
     dir: &Path,
     owner: Option<(u32, u32)>,
 ) -> (std::path::PathBuf, std::path::PathBuf) {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap();
+    write_cert_for(dir, owner, &[])
+}
+
+/// [`write_cert`] for `more` names (addresses) besides localhost and
+/// 127.0.0.1.
+pub fn write_cert_for(
+    dir: &Path,
+    owner: Option<(u32, u32)>,
+    more: &[String],
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key_pair = rcgen::KeyPair::generate().unwrap();
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    names.extend(more.iter().cloned());
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    let leaf = params.signed_by(&key_pair, &test_ca().0).unwrap();
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key, key_pair.serialize_pem()).unwrap();
     if let Some((uid, gid)) = owner {
         for f in [&cert, &key] {
             std::os::unix::fs::chown(f, Some(uid), Some(gid)).unwrap();

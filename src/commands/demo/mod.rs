@@ -11,6 +11,7 @@ pub mod testbed;
 use crate::director::Director;
 use crate::ipvs::memory::MemoryIpvs;
 use crate::ipvs::{format_table, ServiceEntry};
+use crate::output::console::{errln, outln};
 use crate::output::eventlog::EventLog;
 use std::path::Path;
 use std::time::Duration;
@@ -56,11 +57,11 @@ fn has(t: &[ServiceEntry], addr: &str) -> bool {
 pub fn run() -> i32 {
     match super::runtime().block_on(demo()) {
         Ok(()) => {
-            println!("\nDemo finished: every step behaved as expected.");
+            outln!("\nDemo finished: every step behaved as expected.");
             0
         }
         Err(e) => {
-            eprintln!("\ndemo failed: {e}");
+            errln!("\ndemo failed: {e}");
             1
         }
     }
@@ -84,8 +85,8 @@ async fn demo() -> Result<(), String> {
     let names: Vec<String> = v.reals.iter().map(|r| r.addr.to_string()).collect();
     let fallback = fb.addr.to_string();
 
-    println!("== ldirectord-rs demo: 3 HTTP real servers and a sorry server on loopback,");
-    println!("== checked every second (GET / expecting \"rs<N>\"), programming an in-memory IPVS table.\n");
+    outln!("== ldirectord-rs demo: 3 HTTP real servers and a sorry server on loopback,");
+    outln!("== checked every second (GET / expecting \"rs<N>\"), programming an in-memory IPVS table.\n");
     let table = MemoryIpvs::new();
     let log = EventLog::stdout();
     let director = Director::with_config(path, config, Box::new(table.clone()), log)
@@ -93,8 +94,8 @@ async fn demo() -> Result<(), String> {
     let (control, control_rx) = tokio::sync::mpsc::channel(1);
     let handle = tokio::spawn(director.run(control_rx));
 
-    let step = |title: &str| println!("\n-- {title}");
-    let show = |t: &MemoryIpvs| println!("{}", format_table(&t.snapshot()));
+    let step = |title: &str| outln!("\n-- {title}");
+    let show = |t: &MemoryIpvs| outln!("{}", format_table(&t.snapshot()));
     let limit = Duration::from_secs(8);
 
     step("Start: every real is checked once, then added");

@@ -80,6 +80,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The longest interval or timeout accepted: one day. Longer ones are
+/// surely typos, and a deadline that far off could overflow the clock
+/// (`resyncinterval=18446744073709551615` once crashed the daemon).
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// An interval or timeout: a [`parse_duration`] of at most [`MAX_INTERVAL`].
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > MAX_INTERVAL {
+        return Err("at most one day (86400 seconds) is accepted".into());
+    }
+    Ok(d)
+}
+
 /// A whole number, at least `min`.
 pub fn parse_count(s: &str, min: u32) -> Result<u32, String> {
     let n: u32 = s

@@ -28,9 +28,11 @@
 //! - `schema`: the document's shape (serde types; every value a scalar
 //!   kept as written);
 //! - `lines`: the line of a value, found by its path;
+//! - `limits`: what keeps reading linear (aliases, nesting);
 //! - `read`: document to the directive model, then resolved;
 //! - `write`: a model back to YAML (`convert`).
 
+mod limits;
 mod lines;
 mod read;
 mod schema;

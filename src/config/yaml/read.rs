@@ -10,7 +10,7 @@ use crate::config::{resolve, value, Config, ConfigError, ConfigErrors, Problems}
 use std::path::Path;
 
 fn yaml_error(path: &Path, e: &yaml_serde::Error) -> ConfigErrors {
-    let line = e.location().map(|l| l.line()).unwrap_or(0);
+    let line = e.location().map_or(0, |l| l.line());
     let mut message = e.to_string();
     if let Some(i) = message.rfind(" at line ") {
         if message[i..].contains(" column ") {
@@ -152,10 +152,21 @@ pub fn parse_with(
         let t = l.trim();
         t.is_empty() || t.starts_with('#') || t == "---"
     });
+    if let Some(line) = super::limits::too_deep(text) {
+        return Err(ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            line,
+            message: format!(
+                "nested deeper than {} levels of [ or {{; refused",
+                super::limits::MAX_DEPTH
+            ),
+        }]));
+    }
     let y: YamlConfig = if empty {
         YamlConfig::default()
     } else {
-        yaml_serde::from_str(text).map_err(|e| yaml_error(path, &e))?
+        super::limits::with_budget(text, || yaml_serde::from_str(text))
+            .map_err(|e| yaml_error(path, &e))?
     };
     let ix = LineIndex::new(text);
     let mut errs: Problems = Vec::new();

@@ -1,6 +1,7 @@
 //! The YAML document's shape: serde types whose values are scalars kept as
 //! written, so the shared value grammar reads their text.
 
+use super::limits::charge;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -42,20 +43,23 @@ impl<'de> Deserialize<'de> for Scalar {
                 f.write_str("a string, number or boolean")
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                charge(0)?;
                 Ok(Scalar::Bool(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                charge(0)?;
                 Ok(Scalar::Int(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(i64::try_from(v)
-                    .map(Scalar::Int)
-                    .unwrap_or_else(|_| Scalar::Str(v.to_string())))
+                charge(0)?;
+                Ok(i64::try_from(v).map_or_else(|_| Scalar::Str(v.to_string()), Scalar::Int))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                charge(0)?;
                 Ok(Scalar::Float(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                charge(v.len())?;
                 Ok(Scalar::Str(v.to_string()))
             }
         }
@@ -90,9 +94,11 @@ impl<'de, M: Deserialize<'de>> Deserialize<'de> for StrOrMap<M> {
                 f.write_str("a string or a map")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                charge(v.len())?;
                 Ok(StrOrMap::Str(v.to_string()))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                charge::<A::Error>(0)?;
                 M::deserialize(de::value::MapAccessDeserializer::new(map)).map(StrOrMap::Map)
             }
         }

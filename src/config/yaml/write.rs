@@ -283,7 +283,11 @@ pub fn to_yaml(config: &Config) -> String {
         maxchecks: (g.maxchecks != 4096).then_some(Scalar::Int(g.maxchecks as i64)),
         statusaddress: g.statusaddress.and_then(|a| Scalar::str(a.to_string())),
         statusallow: (!g.statusallow.is_empty()).then(|| {
-            let nets: Vec<String> = g.statusallow.iter().map(|c| c.to_string()).collect();
+            let nets: Vec<String> = g
+                .statusallow
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect();
             Scalar::Str(nets.join(", "))
         }),
         callback: g.callback.clone().map(Scalar::Str),

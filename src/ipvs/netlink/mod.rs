@@ -525,7 +525,7 @@ mod tests {
         long.scheduler = "a-very-long-scheduler".into();
         match ipvs.add_service(&long) {
             Err(IpvsError::Transport(m)) => {
-                assert!(m.contains("scheduler name is too long"), "{m}")
+                assert!(m.contains("scheduler name is too long"), "{m}");
             }
             other => panic!("{other:?}"),
         }

@@ -67,7 +67,7 @@ where
 fn open_router() -> Result<(NlRouter, u16), IpvsError> {
     let (router, _mcast) = NlRouter::connect(NlFamily::Generic, None, Groups::empty()).map_err(
         |e| match router_errno(&e, true) {
-            Some(libc::EPERM) | Some(libc::EACCES) => IpvsError::Permission,
+            Some(libc::EPERM | libc::EACCES) => IpvsError::Permission,
             _ => IpvsError::Transport(format!("opening a generic netlink socket: {e}")),
         },
     )?;
@@ -76,7 +76,7 @@ fn open_router() -> Result<(NlRouter, u16), IpvsError> {
             .resolve_genl_family(wire::GENL_NAME)
             .map_err(|e| match router_errno(&e, true) {
                 Some(libc::ENOENT) => IpvsError::Unavailable,
-                Some(libc::EPERM) | Some(libc::EACCES) => IpvsError::Permission,
+                Some(libc::EPERM | libc::EACCES) => IpvsError::Permission,
                 // neli's own "family was not found" (a reply without an id).
                 None if matches!(e, RouterError::Msg(_)) => IpvsError::Unavailable,
                 _ => IpvsError::Transport(format!("resolving the IPVS netlink family: {e}")),

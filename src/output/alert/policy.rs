@@ -163,7 +163,7 @@ impl Alerts {
     /// `emailalertfreq` since its last alert.
     pub fn due(&mut self, now: Instant) -> Vec<Mail> {
         let mut due = Vec::new();
-        for ((key, addr), last) in self.down.iter_mut() {
+        for ((key, addr), last) in &mut self.down {
             let Some(v) = self.virtuals.get(key) else {
                 continue;
             };

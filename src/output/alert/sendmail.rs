@@ -21,8 +21,8 @@ fn is_executable(p: &Path) -> bool {
 }
 
 /// Pipe `message` to `sendmail -t -oi` (recipients from the headers, a lone
-/// `.` line is not the end). The caller bounds the time; the process is
-/// killed when the future is dropped.
+/// `.` line is not the end). The caller bounds the time; sendmail runs in a
+/// process group of its own, killed as a whole when the future is dropped.
 pub async fn sendmail(message: &str) -> Result<(), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let path = std::env::var_os("PATH");
@@ -36,9 +36,14 @@ pub async fn sendmail(message: &str) -> Result<(), String> {
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    // sendmail and whatever it started are killed together if this future
+    // is dropped (the caller's timeout, the director stopping) before it
+    // was reaped.
+    let mut group = crate::sys::Group::led_by(child.id());
     let mut stdin = child.stdin.take();
     let mut stderr = child.stderr.take();
     let write = async {
@@ -48,10 +53,16 @@ pub async fn sendmail(message: &str) -> Result<(), String> {
         }
         Ok::<(), std::io::Error>(())
     };
+    // All of standard error is read (a full pipe must not stall sendmail),
+    // the first 4 KiB kept.
     let read = async {
         let mut buf = Vec::new();
         if let Some(e) = stderr.as_mut() {
-            let _ = e.take(4096).read_to_end(&mut buf).await;
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = e.read(&mut chunk).await {
+                let room = 4096 - buf.len();
+                buf.extend_from_slice(&chunk[..n.min(room)]);
+            }
         }
         buf
     };
@@ -60,6 +71,7 @@ pub async fn sendmail(message: &str) -> Result<(), String> {
         .wait()
         .await
         .map_err(|e| format!("{}: {e}", bin.display()))?;
+    group.reaped();
     let first = String::from_utf8_lossy(&err)
         .lines()
         .find(|l| !l.trim().is_empty())

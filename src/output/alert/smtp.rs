@@ -47,7 +47,7 @@ pub async fn smtp_send(
     c.quit("QUIT", deadline).await;
     result.map_err(|e| match e {
         SmtpError::All(why) => SmtpError::All(format!("SMTP server {server}: {why}")),
-        other => other,
+        other @ SmtpError::Some(_) => other,
     })
 }
 

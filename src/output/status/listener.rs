@@ -15,6 +15,7 @@
 //! - an accept error waits before the next try, doubling up to a second
 //!   (out of files, the pending connection stays queued and accept would
 //!   fail again at once: without the wait the loop spins).
+use crate::output::console::errln;
 
 use super::http::respond;
 use super::limits::{
@@ -117,7 +118,9 @@ impl Conns {
 }
 
 fn lock(conns: &Mutex<Conns>) -> MutexGuard<'_, Conns> {
-    conns.lock().unwrap_or_else(|e| e.into_inner())
+    conns
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Held by a connection's task: unregisters it when the task ends or is
@@ -174,7 +177,7 @@ impl Report {
                 self.accept_errors, self.last_error
             ));
         }
-        eprintln!("ldirectord-rs: status listener: {}", parts.join("; "));
+        errln!("ldirectord-rs: status listener: {}", parts.join("; "));
         *self = Report {
             printed: Some(Instant::now()),
             ..Report::default()

@@ -250,7 +250,7 @@ pub fn decode_dest_attrs(bytes: &[u8], svc_v6: bool) -> Result<DestEntry, WireEr
             dest_attr::ACTIVE_CONNS => stats.active_conns = get_u32("DEST_ATTR_ACTIVE_CONNS", p)?,
             dest_attr::INACT_CONNS => stats.inactive_conns = get_u32("DEST_ATTR_INACT_CONNS", p)?,
             dest_attr::PERSIST_CONNS => {
-                stats.persist_conns = get_u32("DEST_ATTR_PERSIST_CONNS", p)?
+                stats.persist_conns = get_u32("DEST_ATTR_PERSIST_CONNS", p)?;
             }
             dest_attr::STATS => stats32 = Some(p),
             dest_attr::STATS64 => stats64 = Some(p),

@@ -242,7 +242,7 @@ pub fn new_daemon(d: &SyncDaemon) -> Result<GenlRequest, WireError> {
 pub fn del_daemon(state: SyncState) -> GenlRequest {
     let mut w = AttrWriter::genl(cmd::DEL_DAEMON);
     w.nest(cmd_attr::DAEMON, |w| {
-        w.put_u32(daemon_attr::STATE, state_number(state))
+        w.put_u32(daemon_attr::STATE, state_number(state));
     });
     w.finish(cmd::DEL_DAEMON, RequestKind::Ack)
 }

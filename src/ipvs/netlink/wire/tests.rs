@@ -15,7 +15,7 @@ use crate::ipvs::types::{
 use proptest::prelude::*;
 
 fn hex(s: &str) -> Vec<u8> {
-    let digits: Vec<u8> = s.bytes().filter(|b| b.is_ascii_hexdigit()).collect();
+    let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
     assert!(digits.len() & 1 == 0, "odd number of hex digits");
     digits
         .chunks(2)
