@@ -424,7 +424,7 @@ impl Director {
                     }
                 }
                 // The first round of checks takes too long: serve anyway.
-                _ = sleep_until_or_never(self.ready_deadline()) => self.ready_now(),
+                () = sleep_until_or_never(self.ready_deadline()) => self.ready_now(),
                 c = control.recv() => match c {
                     Some(Control::Reload) => {
                         self.log.reopen();
