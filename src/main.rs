@@ -6,6 +6,10 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Before anything else: SIGHUP/SIGTERM/SIGINT are held until the
+    // director's handlers take them (a SIGHUP during a long start must not
+    // kill it); commands that install none let them in again at once.
+    ldirectord_rs::sys::block_stop_signals();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let code = match ldirectord_rs::cli::lsb::parse(&args) {
         Some(lsb) => ldirectord_rs::commands::lsb::run(lsb),

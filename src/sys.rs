@@ -76,6 +76,40 @@ pub fn raise_nofile_limit() -> u64 {
     lim.rlim_cur
 }
 
+/// The signals that reload or stop the daemon (SIGHUP, SIGTERM, SIGINT).
+fn stop_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset on a local set, with valid signal numbers.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        set
+    }
+}
+
+/// Hold SIGHUP, SIGTERM and SIGINT (`pthread_sigmask(2)`, SIG_BLOCK) in the
+/// calling thread and in every thread it starts from now on: one that comes
+/// stays pending instead of killing the process by its default action. The
+/// first thing `main` does, so that a SIGHUP during a long start is not an
+/// exit; [`unblock_stop_signals`] lets them in once their handlers are
+/// installed (children started by `std::process::Command` get an empty mask
+/// anyway).
+pub fn block_stop_signals() {
+    let set = stop_signals();
+    // SAFETY: a valid set; the old mask is not wanted.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+}
+
+/// Let SIGHUP, SIGTERM and SIGINT in again in the calling thread (one held
+/// meanwhile is delivered now, to whatever handler is installed).
+pub fn unblock_stop_signals() {
+    let set = stop_signals();
+    // SAFETY: a valid set; the old mask is not wanted.
+    unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+}
+
 /// Connect to syslog (`openlog(3)`) as `ldirectord-rs`, with the pid, under
 /// `facility` (`daemon`, `local0`, ...; unknown names: `daemon`).
 pub fn open_syslog(facility: &str) {
@@ -329,6 +363,33 @@ mod tests {
             assert_eq!(user_name(0).as_deref(), Some("root"));
         }
         assert!(raise_nofile_limit() > 0);
+    }
+
+    #[test]
+    fn a_held_signal_waits_until_let_in() {
+        // In a thread of its own (the mask is per thread): SIGHUP to this
+        // thread alone, held, then let in to a handler that counts it.
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static GOT: AtomicUsize = AtomicUsize::new(0);
+        extern "C" fn on_usr(_: libc::c_int) {
+            GOT.fetch_add(1, Ordering::SeqCst);
+        }
+        std::thread::spawn(|| {
+            block_stop_signals();
+            // SAFETY: installing a handler that only touches an atomic, and
+            // signalling this very thread.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_usr as extern "C" fn(libc::c_int) as usize;
+                libc::sigaction(libc::SIGHUP, &sa, std::ptr::null_mut());
+                libc::pthread_kill(libc::pthread_self(), libc::SIGHUP);
+            }
+            assert_eq!(GOT.load(Ordering::SeqCst), 0, "held while blocked");
+            unblock_stop_signals();
+            assert_eq!(GOT.load(Ordering::SeqCst), 1, "delivered once let in");
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

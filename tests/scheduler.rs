@@ -1,9 +1,13 @@
 //! The scheduler under a fake clock (tokio's paused time): every real on its
-//! own fixed cadence, first checks spread over the first interval, a check
-//! shared by the virtuals that list the same real.
+//! own fixed cadence, first checks spread over the first interval when the
+//! table is adopted (and at once for reals missing from it), a check shared by
+//! the virtuals that list the same real.
 
+use ldirectord_rs::config::Config;
+use ldirectord_rs::core::table::{desired_dest, desired_service};
 use ldirectord_rs::director::{Control, Director};
 use ldirectord_rs::ipvs::memory::MemoryIpvs;
+use ldirectord_rs::ipvs::{Ipvs, Op};
 use ldirectord_rs::output::eventlog::EventLog;
 use ldirectord_rs::output::status::{Page, Status, StatusQuery};
 use std::time::Duration;
@@ -35,6 +39,20 @@ async fn status(tx: &mpsc::Sender<StatusQuery>) -> Status {
     serde_json::from_slice(&rx.await.unwrap()).unwrap()
 }
 
+/// A table holding every virtual and real of `cfg`, as a director that
+/// stopped with cleanstop=no leaves it.
+fn adopted(cfg: &Config) -> MemoryIpvs {
+    let table = MemoryIpvs::new();
+    let mut b: Box<dyn Ipvs> = Box::new(table.clone());
+    for v in &cfg.virtuals {
+        b.apply(&Op::AddService(desired_service(v))).unwrap();
+        for r in &v.reals {
+            b.apply(&Op::AddDest(v.key, desired_dest(r))).unwrap();
+        }
+    }
+    table
+}
+
 fn checks(s: &Status) -> Vec<u64> {
     s.virtuals[0].reals.iter().map(|r| r.checks).collect()
 }
@@ -46,7 +64,9 @@ async fn fixed_cadence_spread_start_and_shared_checks() {
     std::fs::write(&path, config(100, 2)).unwrap();
     let cfg = ldirectord_rs::config::load(&path).unwrap();
     let (log, _lines) = EventLog::memory();
-    let table = MemoryIpvs::new();
+    // An adopted table: every real is served already, and its first check
+    // may wait (reals missing from the table are checked at once: see below).
+    let table = adopted(&cfg);
     let d = Director::with_config(&path, cfg, Box::new(table.clone()), log).unwrap();
     let tx = d.status_sender();
     let (control, rx) = mpsc::channel(1);
@@ -83,6 +103,34 @@ async fn fixed_cadence_spread_start_and_shared_checks() {
         .iter()
         .all(|r| r.state == "up" && r.table_weight == Some(1))));
 
+    control.send(Control::Stop("test".into())).await.unwrap();
+    handle.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn reals_missing_from_the_table_are_checked_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.cf");
+    std::fs::write(&path, config(100, 2)).unwrap();
+    let cfg = ldirectord_rs::config::load(&path).unwrap();
+    let (log, _lines) = EventLog::memory();
+    let table = MemoryIpvs::new();
+    let d = Director::with_config(&path, cfg, Box::new(table.clone()), log).unwrap();
+    let tx = d.status_sender();
+    let (control, rx) = mpsc::channel(1);
+    let handle = tokio::spawn(d.run(rx));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let s = status(&tx).await;
+    assert!(checks(&s).iter().all(|&c| c == 1), "{:?}", checks(&s));
+    assert!(s.virtuals.iter().all(|v| v
+        .reals
+        .iter()
+        .all(|r| r.state == "up" && r.table_weight == Some(1))));
+    // Then each on its own cadence: 12 or 13 checks in 60 s at 5 s.
+    tokio::time::sleep(Duration::from_millis(59_900)).await;
+    for c in checks(&status(&tx).await) {
+        assert!((12..=13).contains(&c), "checked {c} times in 60 s");
+    }
     control.send(Control::Stop("test".into())).await.unwrap();
     handle.await.unwrap();
 }

@@ -31,6 +31,11 @@ pub fn dispatch(cli: Cli) -> i32 {
     // Thousands of checks in flight need thousands of sockets, and running
     // out would show healthy reals as down.
     let nofile = crate::sys::raise_nofile_limit();
+    // `main` held the stop signals; only `run` takes them over (once its
+    // handlers are installed), every other command dies of them as usual.
+    if !matches!(cli.command, Command::Run { .. }) {
+        crate::sys::unblock_stop_signals();
+    }
     match cli.command {
         Command::Configtest => configtest::run(&cli.config),
         Command::Check {

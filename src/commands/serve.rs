@@ -45,7 +45,8 @@ pub struct Serve<'a> {
 
 /// Serve until stopped. `open` opens the IPVS backend; `ready` is called
 /// once the director serves (systemd's `READY=1`, the daemon's readiness
-/// pipe). Returns the exit code; every error before serving is printed on
+/// pipe): after the first round of checks at start, see
+/// [`Director::on_ready`]. Returns the exit code; every error before serving is printed on
 /// standard error (and, once the log is open, logged).
 pub fn serve(
     s: Serve<'_>,
@@ -109,7 +110,8 @@ pub fn serve(
                 }
             },
         };
-        // 6. The signal handlers.
+        // 6. The signal handlers (the signals were held since `main` began;
+        // one that came meanwhile is queued for the director loop now).
         let control = match crate::director::signals() {
             Ok(c) => c,
             Err(e) => {
@@ -135,8 +137,12 @@ pub fn serve(
             let limits = status::Limits::new(s.nofile, check_files, allow);
             tokio::spawn(status::serve(l, director.status_sender(), limits));
         }
-        tracing::debug!("serving");
-        ready();
+        // Ready (systemd's READY=1, the daemon's readiness pipe) once the
+        // first round of checks is in the table, not before.
+        director.on_ready(move || {
+            tracing::debug!("serving");
+            ready();
+        });
         director.run(control).await;
         0
     });

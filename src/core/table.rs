@@ -11,7 +11,12 @@
 //!   adopted entries keep their connections and weight, missing ones wait;
 //! - the fallback is present (weight 1) only when every real is known `Down`,
 //!   and is deleted as soon as one is `Up`;
-//! - destinations the config does not list are purged from managed services;
+//! - destinations the config does not list are purged from managed services,
+//!   except a *replaced* real (listed before a reload, not after): it stays
+//!   while none of the virtual's reals is up and some are not checked yet, so
+//!   a reload that replaces every real never leaves the service empty; it
+//!   goes as soon as one is up, or when all are known down (with the
+//!   fallback going in first);
 //! - changes are ordered so a service is never left empty when it need not
 //!   be: additions first, then edits, then deletions.
 
@@ -68,6 +73,16 @@ pub struct Context<'a> {
     /// Quiesced destinations this director has seen in the table (used with
     /// readdquiescent=no to let an operator's deletion stand).
     pub quiesced_seen: &'a HashSet<(ServiceKey, SocketAddr)>,
+    /// Destinations of this virtual that a reload dropped from the config:
+    /// they still serve until a real of the new set is up (see
+    /// [`keeps_replaced`]).
+    pub replaced: &'a [SocketAddr],
+}
+
+/// Whether a virtual whose reals stand at `counts` keeps its replaced
+/// destinations: while none is up and some are not checked yet.
+pub fn keeps_replaced(counts: Counts) -> bool {
+    counts.up == 0 && counts.unknown > 0
 }
 
 /// The changes that bring `actual` (the kernel's entry for `v.key`, if any)
@@ -122,8 +137,9 @@ pub fn diff_virtual(
         listed.insert(fb.addr);
         changes.extend(fallback_change(key, fb, counts, actual_dests.get(&fb.addr)));
     }
+    let keep = keeps_replaced(counts);
     for addr in actual_dests.keys() {
-        if !listed.contains(addr) {
+        if !(listed.contains(addr) || keep && ctx.replaced.contains(addr)) {
             changes.push(Change {
                 op: Op::DelDest(key, *addr),
                 event: Event::PurgedReal,
@@ -394,6 +410,7 @@ mod tests {
         let ctx = Context {
             readdquiescent: readd,
             quiesced_seen: seen,
+            replaced: &[],
         };
         let changes = diff_virtual(v, &|i| states[i], actual.get(&v.key), &ctx);
         for c in &changes {
@@ -583,6 +600,7 @@ mod tests {
             let ctx = Context {
                 readdquiescent: false,
                 quiesced_seen: &seen,
+                replaced: &[],
             };
             for a in all {
                 for b in all {
@@ -633,5 +651,50 @@ mod tests {
                 event: Event::EditedReal { weight: 5 }
             }]
         );
+    }
+
+    #[test]
+    fn a_replaced_real_stays_until_a_new_one_is_up_or_all_are_down() {
+        let old = virt(vec![real(R1, 1)], false);
+        let new = virt(vec![real(R2, 1), real("10.0.1.3:80", 1)], false);
+        let mut t = ActualTable::new();
+        let seen = HashSet::new();
+        converge(&old, &[Up], &mut t, &seen, false);
+        let replaced: Vec<SocketAddr> = vec![R1.parse().unwrap()];
+        let diff = |t: &ActualTable, st: [State; 2]| {
+            let ctx = Context {
+                readdquiescent: false,
+                quiesced_seen: &seen,
+                replaced: &replaced,
+            };
+            diff_virtual(&new, &|i| st[i], t.get(&new.key), &ctx)
+        };
+        // Nothing known yet, or one down and one not yet: R1 stays.
+        assert!(diff(&t, [Unknown, Unknown]).is_empty());
+        assert!(diff(&t, [Down, Unknown]).is_empty());
+        // One up: it is added before R1 goes.
+        let events: Vec<_> = diff(&t, [Up, Unknown])
+            .into_iter()
+            .map(|c| c.event)
+            .collect();
+        assert_eq!(
+            events,
+            vec![Event::AddedReal { weight: 1 }, Event::PurgedReal]
+        );
+        // All down: the fallback goes in before R1 goes.
+        let events: Vec<_> = diff(&t, [Down, Down])
+            .into_iter()
+            .map(|c| c.event)
+            .collect();
+        assert_eq!(events, vec![Event::AddedFallback, Event::PurgedReal]);
+        // A stray the config never listed goes at once, as before.
+        let ctx = Context {
+            readdquiescent: false,
+            quiesced_seen: &seen,
+            replaced: &[],
+        };
+        let ch = diff_virtual(&new, &|_| Unknown, t.get(&new.key), &ctx);
+        assert_eq!(ch.len(), 1);
+        assert_eq!(ch[0].event, Event::PurgedReal);
     }
 }

@@ -59,18 +59,39 @@ pub(super) struct CheckRun {
     pub(super) cert_warned: Option<SystemTime>,
 }
 
+/// When a new check runs first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FirstCheck {
+    /// At once (a reload: new or changed reals).
+    Now,
+    /// At once when a real it checks is missing from the table (start: that
+    /// real waits for it to be served); otherwise after a random [`spread`]
+    /// (an adopted entry stays as it is meanwhile).
+    IfMissing,
+}
+
 impl Director {
     /// Bring checks in line with the config: keep those whose spec is
-    /// unchanged (and their health), start new ones, stop dropped ones.
-    pub(super) fn install_plan(&mut self) {
+    /// unchanged (and their health), start new ones (the first probe as
+    /// `first` says), stop dropped ones. Returns the new checks that run at
+    /// once.
+    pub(super) fn install_plan(&mut self, first: FirstCheck) -> Vec<u64> {
         let plan = Plan::new(&self.config);
         let mut by_spec = SpecMap::with_capacity_and_hasher(plan.checks.len(), Default::default());
         let mut uses_of = HashMap::with_capacity(plan.checks.len());
         let mut id_of = Vec::with_capacity(plan.checks.len());
+        let mut at_once = Vec::new();
         for (spec, uses) in plan.checks {
             let id = match self.by_spec.remove(&spec) {
                 Some(id) => id,
-                None => self.spawn_check(spec.clone()),
+                None => {
+                    let now = first == FirstCheck::Now || self.any_missing(&uses);
+                    let id = self.spawn_check(spec.clone(), now);
+                    if now {
+                        at_once.push(id);
+                    }
+                    id
+                }
             };
             uses_of.insert(id, uses);
             by_spec.insert(spec, id);
@@ -96,9 +117,12 @@ impl Director {
             .values()
             .map(|c| 1.0 / c.spec.interval.as_secs_f64().max(1e-3))
             .sum();
+        at_once
     }
 
-    fn spawn_check(&mut self, spec: CheckSpec) -> u64 {
+    /// Start a check task; its first probe at once when `now`, else after a
+    /// random [`spread`].
+    fn spawn_check(&mut self, spec: CheckSpec, now: bool) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         let cancel = CancellationToken::new();
@@ -113,7 +137,11 @@ impl Director {
             cert_warned: None,
         };
         self.checks.insert(id, run);
-        let first = spread(spec.interval);
+        let first = if now {
+            Duration::ZERO
+        } else {
+            spread(spec.interval)
+        };
         let probe = spec
             .probe_with(&mut self.regexes)
             .map_err(|e| e.to_string());

@@ -1,19 +1,15 @@
 //! The director's life: the whole-virtual pass that start, reload and
-//! resync make, re-reading the config and the table, stopping (with
-//! cleanstop), and the signals that ask for these.
+//! resync make, re-reading the table, stopping (with cleanstop), and the
+//! signals that ask for these. Re-reading the config is `reload.rs`.
 
 use super::{Director, VirtualInfo};
-use crate::config;
 use crate::core::actual;
 use crate::core::events::{fmt_virtual, Event, Phase, TableEvent};
 use crate::core::health::State;
-use crate::core::table::{self, Change, Context};
-use crate::ipvs::{Op, ServiceKey};
-use crate::output::eventlog::EventLog;
-use std::collections::BTreeSet;
+use crate::core::plan::Use;
+use crate::core::table::{self, Context};
+use crate::ipvs::ServiceKey;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::time::SystemTime;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -33,6 +29,7 @@ impl Director {
         let ctx = Context {
             readdquiescent: self.config.global.readdquiescent,
             quiesced_seen: &self.quiesced_seen,
+            replaced: self.replaced.get(&v.key).map_or(&[], Vec::as_slice),
         };
         let changes = table::diff_virtual(v, &state, self.actual.get(&v.key), &ctx);
         let key = v.key;
@@ -48,12 +45,29 @@ impl Director {
         if self.vinfo.len() <= vi {
             self.vinfo.resize(vi + 1, VirtualInfo::default());
         }
-        self.vinfo[vi] = VirtualInfo { counts, fallback };
+        self.vinfo[vi] = VirtualInfo {
+            counts,
+            fallback,
+            replaced: false,
+        };
         self.apply(changes, None, phase);
+        self.settle_replaced(vi);
         self.fallback_command(vi, counts);
         for (addr, st) in states {
             self.note_quiesced(key, addr, st);
         }
+    }
+
+    /// Whether a real of one of these (virtual, real) uses is missing from
+    /// the table (its service's entry, or the service itself): a check of it
+    /// then runs at once at start.
+    pub(super) fn any_missing(&self, uses: &[Use]) -> bool {
+        uses.iter().any(|&(vi, ri)| {
+            let v = &self.config.virtuals[vi];
+            self.actual
+                .get(&v.key)
+                .is_none_or(|s| !s.dests.contains_key(&v.reals[ri].addr))
+        })
     }
 
     /// Re-read the live table and repair any drift.
@@ -74,95 +88,6 @@ impl Director {
                 self.need_resync = true;
             }
         }
-    }
-
-    /// Re-read the config. A bad one is logged and the running one kept.
-    pub fn reload(&mut self) -> bool {
-        let started = std::time::Instant::now();
-        self.config_stamp = config_stamp(&self.path);
-        // Host names are looked up here: on a multi-threaded runtime, let
-        // the other workers run the checks meanwhile.
-        let load = || config::load_with(&self.path, &*self.resolver);
-        let loaded = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(load),
-            _ => load(),
-        };
-        let new = match loaded {
-            Ok(mut c) => {
-                self.log_policy.apply(&mut c);
-                c
-            }
-            Err(errs) => {
-                self.counters.failed_reloads += 1;
-                self.log.log(&format!(
-                    "Reload failed, keeping the running configuration: {} problem(s) in {}",
-                    errs.0.len(),
-                    self.path.display()
-                ));
-                for e in &errs.0 {
-                    self.log.log(&format!("Reload failed: {e}"));
-                }
-                return false;
-            }
-        };
-        for w in &new.warnings.0 {
-            self.log.log(&format!("Warning: {w}"));
-        }
-        if new.global.logfile != self.config.global.logfile {
-            match EventLog::open(new.global.logfile.as_ref()) {
-                Ok(l) => self.log = l,
-                Err(e) => self.log.log(&format!(
-                    "Error: cannot open the new log file: {e}; keeping this one"
-                )),
-            }
-        }
-        // Email alerts: the new settings, sent as "reloading".
-        self.alerter.configure(&new);
-        self.alerter
-            .set_status(crate::output::alert::DaemonStatus::Reloading);
-        let ops_before = self.ops;
-        let new_keys: BTreeSet<ServiceKey> = new.virtuals.iter().map(|v| v.key).collect();
-        let dropped: Vec<ServiceKey> = self
-            .config
-            .virtuals
-            .iter()
-            .map(|v| v.key)
-            .filter(|k| !new_keys.contains(k))
-            .collect();
-        self.config = new;
-        self.admission.resize(self.config.global.maxchecks);
-        self.install_plan();
-        self.refresh_maintenance();
-        self.ensure_sync_daemons();
-        for key in dropped {
-            if self.actual.contains_key(&key) {
-                self.apply(
-                    vec![Change {
-                        op: Op::DelService(key),
-                        event: Event::DeletedVirtual,
-                    }],
-                    None,
-                    Phase::Reload,
-                );
-            }
-        }
-        for vi in 0..self.config.virtuals.len() {
-            self.reconcile(vi, Phase::Reload);
-        }
-        let execute = self.config.global.execute.clone();
-        for l in self.instances.apply(&execute, true) {
-            self.log.log(&l);
-        }
-        self.counters.reloads += 1;
-        self.alerter
-            .set_status(crate::output::alert::DaemonStatus::Running);
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let n = self.ops - ops_before;
-        self.log.log(&format!(
-            "Reloaded configuration from {}: {n} table operations in {ms:.1} ms",
-            self.path.display()
-        ));
-        true
     }
 
     /// Stop: with cleanstop, remove the virtuals this director manages.
@@ -220,11 +145,6 @@ impl Director {
         self.stop_sync_daemons();
         self.log.log("Exiting");
     }
-
-    /// Whether the config file changed since it was last read.
-    pub(super) fn config_changed(&self) -> bool {
-        config_stamp(&self.path) != self.config_stamp
-    }
 }
 
 /// Requests to a running director.
@@ -238,12 +158,16 @@ pub enum Control {
     Stop(String),
 }
 
-/// Turn SIGHUP/SIGTERM/SIGINT into [`Control`] messages.
+/// Turn SIGHUP/SIGTERM/SIGINT into [`Control`] messages. `main` holds these
+/// signals from its first instruction (see [`crate::sys::block_stop_signals`]);
+/// once the handlers are installed they are let in, and one that came
+/// meanwhile is delivered now, queued for the director loop.
 pub fn signals() -> std::io::Result<mpsc::Receiver<Control>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    crate::sys::unblock_stop_signals();
     let (tx, rx) = mpsc::channel(8);
     tokio::spawn(async move {
         loop {
@@ -259,9 +183,4 @@ pub fn signals() -> std::io::Result<mpsc::Receiver<Control>> {
         }
     });
     Ok(rx)
-}
-
-pub(super) fn config_stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.modified().ok()?, m.len()))
 }

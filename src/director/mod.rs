@@ -15,6 +15,9 @@
 //! | `admission.rs` | the probes' runtime; when a probe may start (`maxchecks`, paced rate); the stall clock |
 //! | `overload.rs` | checks not counted, schedule lag: the once-a-minute report |
 //! | `lifecycle.rs` | whole-virtual passes: start, reload, resync; stop; signals |
+//! | `reload.rs` | the config read off the loop, then applied; replaced reals |
+//! | `autoreload.rs` | when a changed config file is read (not while it is written) |
+//! | `ready.rs` | the readiness moment: after the first round of checks at start |
 //! | `hooks.rs` | fallbackcommand, monitorfile, maintenancedir, sync daemons |
 //! | `instances.rs` | `execute=`: the child directors of other configurations |
 //! | `maintenance_names.rs` | `maintenancedir` files named by host |
@@ -24,6 +27,7 @@
 //! | `status_cache.rs` | the rendered pages, shared by every client, rendered off the loop |
 
 mod admission;
+mod autoreload;
 mod checks;
 mod children;
 mod hooks;
@@ -32,6 +36,8 @@ mod lifecycle;
 mod maintenance_names;
 mod on_result;
 mod overload;
+mod ready;
+mod reload;
 mod status_cache;
 mod status_view;
 mod supervise;
@@ -40,6 +46,7 @@ pub use admission::set_probe_runtime;
 pub use checks::{check_task_size, CheckResult, RETRY};
 pub use instances::{InstanceCommand, EXECUTED_BY};
 pub use lifecycle::{signals, Control};
+pub use ready::READY_AT_THE_LATEST;
 
 use crate::config::{self, Config};
 use crate::core::actual::{self, ActualTable};
@@ -51,17 +58,16 @@ use crate::ipvs::{Ipvs, ServiceKey};
 use crate::output::eventlog::{self, EventLog};
 use crate::output::status;
 use admission::Admission;
-use checks::CheckRun;
+use checks::{CheckRun, FirstCheck};
 use children::{Children, Notes};
 use hooks::Maintenance;
 use ldirectord_checks::StallClock;
-use lifecycle::config_stamp;
 use status_cache::StatusCache;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -105,7 +111,13 @@ pub struct Director {
     maintenance: Maintenance,
     need_resync: bool,
     last_resync: Instant,
-    config_stamp: Option<(SystemTime, u64)>,
+    /// The config file's versions (autoreload).
+    watch: autoreload::Watch,
+    /// For each virtual: destinations a reload dropped from its config that
+    /// stay until the new set serves (see `reload.rs`).
+    replaced: HashMap<ServiceKey, Vec<SocketAddr>>,
+    /// The readiness moment: what it waits for, whom to tell.
+    ready: ready::Readiness,
     /// Table operations applied so far.
     pub ops: u64,
     counters: Counters,
@@ -120,7 +132,7 @@ pub struct Director {
     /// `maintenancedir` files named by host, resolved.
     host_files: maintenance_names::HostFiles,
     /// Resolves the config's host names at every reload (the system's).
-    resolver: Arc<dyn config::Resolver + Send>,
+    resolver: reload::Resolver,
     /// fallbackcommand and callback processes.
     children: Children,
     /// Lines for the event log from other tasks, written once a second.
@@ -165,6 +177,8 @@ impl LogPolicy {
 struct VirtualInfo {
     counts: Counts,
     fallback: Option<config::Fallback>,
+    /// Whether it has replaced destinations waiting (see `reload.rs`).
+    replaced: bool,
 }
 
 /// Counters for status and metrics.
@@ -199,9 +213,10 @@ impl StartError {
 }
 
 impl Director {
-    /// Load the config, open the log, adopt the live table. Nothing is
-    /// checked yet: reals already in the table stay exactly as they are until
-    /// their first check.
+    /// Load the config, open the log, adopt the live table. Reals already in
+    /// the table stay exactly as they are until their first check (spread
+    /// over `checkinterval`); each real missing from it is checked at once
+    /// and added as soon as it passes (see [`Director::on_ready`]).
     pub fn start(path: &Path, backend: Box<dyn Ipvs>) -> Result<Director, StartError> {
         let config = config::load(path)?;
         let log = EventLog::open(config.global.logfile.as_ref()).map_err(StartError::Log)?;
@@ -223,7 +238,9 @@ impl Director {
         let notes = Notes::default();
         let mut d = Director {
             path: path.to_path_buf(),
-            config_stamp: config_stamp(path),
+            watch: autoreload::Watch::new(autoreload::stamp(path)),
+            replaced: HashMap::new(),
+            ready: Default::default(),
             alerter: crate::output::alert::Alerter::new(&config),
             config,
             checks: HashMap::new(),
@@ -274,7 +291,8 @@ impl Director {
         ];
         d.refresh_maintenance();
         d.ensure_sync_daemons();
-        d.install_plan();
+        let first_round = d.install_plan(FirstCheck::IfMissing);
+        d.ready = ready::Readiness::first_round(first_round);
         for vi in 0..d.config.virtuals.len() {
             d.reconcile(vi, Phase::Start);
         }
@@ -341,14 +359,24 @@ impl Director {
         for l in self.instances.apply(&execute, false) {
             self.log.log(&l);
         }
+        // A config being read off the loop (reload), and whether another
+        // reload was asked meanwhile.
+        let mut loading: Option<tokio::sync::oneshot::Receiver<reload::Loaded>> = None;
+        let mut reload_again = false;
+        self.ready_clock_starts();
         loop {
             tokio::select! {
                 Some(r) = rx.recv() => {
+                    let id = r.id;
                     self.on_result(r);
+                    self.first_round_result(id);
                     // Drain what is already queued before looking elsewhere.
                     while let Ok(r) = rx.try_recv() {
+                        let id = r.id;
                         self.on_result(r);
+                        self.first_round_result(id);
                     }
+                    self.ready_if_done();
                     // After a kernel error, re-read the table (at most once a
                     // second, so a failing dump cannot become a storm).
                     if self.need_resync && self.last_resync.elapsed() >= Duration::from_secs(1) {
@@ -374,20 +402,39 @@ impl Director {
                         self.log.log(&l);
                     }
                     self.refresh_maintenance();
-                    if self.config.global.autoreload && self.config_changed() {
+                    if self.config.global.autoreload && loading.is_none() && self.config_settled() {
                         self.log.log(&format!("Configuration file {} changed, reloading", self.path.display()));
                         if let Some(cb) = self.config.global.callback.clone() {
                             self.log.log(&format!("Running callback: {cb} {}", self.path.display()));
                             self.children.run("callback", &cb, &[&self.path.display().to_string()]);
                         }
-                        self.reload();
+                        loading = Some(self.begin_reload());
                     }
                 }
+                // The config read off the loop: apply it.
+                loaded = async { loading.as_mut().expect("guarded").await }, if loading.is_some() => {
+                    loading = None;
+                    match loaded {
+                        Ok(l) => {
+                            self.apply_loaded(l);
+                        }
+                        Err(_) => self.reload_lost(),
+                    }
+                    if std::mem::take(&mut reload_again) {
+                        loading = Some(self.begin_reload());
+                    }
+                }
+                // The first round of checks takes too long: serve anyway.
+                () = sleep_until_or_never(self.ready_deadline()) => self.ready_now(),
                 c = control.recv() => match c {
                     Some(Control::Reload) => {
                         self.log.reopen();
                         self.log.log(&format!("Received SIGHUP, reloading {}", self.path.display()));
-                        self.reload();
+                        if loading.is_some() {
+                            reload_again = true;
+                        } else {
+                            loading = Some(self.begin_reload());
+                        }
                     }
                     Some(Control::Resync) => self.resync(),
                     Some(Control::Stop(why)) => {
@@ -419,6 +466,14 @@ impl Director {
 const ALERT_FLUSH: Duration = Duration::from_secs(10);
 
 const MIN_RESYNC: Duration = Duration::from_millis(100);
+
+/// Sleep until `at`; never wake without one.
+async fn sleep_until_or_never(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
 
 /// The resync period for `resyncinterval`: at least [`MIN_RESYNC`], at most
 /// a day (more could overflow the clock: `resyncinterval=18446744073709551615`

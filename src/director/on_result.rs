@@ -103,6 +103,7 @@ impl Director {
         let ctx = Context {
             readdquiescent: self.config.global.readdquiescent,
             quiesced_seen: &self.quiesced_seen,
+            replaced: &[],
         };
         let changes = table::diff_real(
             v,
@@ -117,6 +118,11 @@ impl Director {
         self.apply(changes, Some(reason), Phase::Check);
         self.fallback_command(vi, info.counts);
         self.note_quiesced(key, addr, new);
+        // Reals a reload replaced go once the new set serves (or is known
+        // down, the fallback in): the whole virtual's pass removes them.
+        if info.replaced && !table::keeps_replaced(info.counts) {
+            self.reconcile(vi, Phase::Reload);
+        }
     }
 
     /// Send each change to the backend; on success record it in the actual

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+#[allow(unused_imports)] // not every test file sets a server's mode
 pub use ldirectord_rs::commands::demo::testbed::{Mode, TestServer};
 
 /// A director running on a memory table, with its log collected.

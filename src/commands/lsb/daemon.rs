@@ -60,6 +60,8 @@ pub fn daemonise(daemon: impl FnOnce(Readiness) -> i32) -> i32 {
             1
         }
         Ok(Forked::Parent(child)) => {
+            // The command that waits is no director: Ctrl-C ends it.
+            sys::unblock_stop_signals();
             drop(write);
             let _ = sys::wait_child(child);
             let mut byte = [0u8; 1];

@@ -69,6 +69,9 @@ impl Env {
 /// Run ldirectord's form of the command line; returns the exit code.
 pub fn run(lsb: Lsb) -> i32 {
     super::init_tracing(lsb.debug);
+    if lsb.help || lsb.version || lsb.verb.is_none() {
+        crate::sys::unblock_stop_signals();
+    }
     if lsb.help {
         outln!("{USAGE}");
         return 0;
@@ -95,6 +98,11 @@ pub fn run(lsb: Lsb) -> i32 {
             return 1;
         }
     };
+    // `main` held the stop signals; only the verbs that run the director
+    // take them over (once its handlers are installed).
+    if !matches!(verb, Verb::Start | Verb::Restart | Verb::TryRestart) {
+        crate::sys::unblock_stop_signals();
+    }
     let pidfile = PidFile::new(conf.pid_path(&env.pid_dir));
     tracing::debug!(
         "{} {}: pid file {}",
