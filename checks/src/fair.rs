@@ -18,6 +18,7 @@
 //!   descriptors, socket buffers, memory or local ports) says nothing about
 //!   the server: [`Inconclusive::Local`].
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -173,28 +174,29 @@ pub fn is_local_error(e: &std::io::Error) -> bool {
     ) || e.kind() == std::io::ErrorKind::OutOfMemory
 }
 
-/// What a probe noted about itself while it ran.
+/// What a probe noted about itself while it ran (a task-local value, taken
+/// back when the probe ends: no allocation per probe).
 #[derive(Debug, Default)]
 struct Notes {
-    local: AtomicBool,
-    no_answer: AtomicBool,
+    local: Cell<bool>,
+    no_answer: Cell<bool>,
 }
 
 tokio::task_local! {
-    static NOTES: Arc<Notes>;
+    static NOTES: Notes;
 }
 
 /// Note that the probe met `e`, if it is one of the director's own.
 pub(crate) fn note_error(e: &std::io::Error) {
     if is_local_error(e) {
-        let _ = NOTES.try_with(|n| n.local.store(true, Relaxed));
+        let _ = NOTES.try_with(|n| n.local.set(true));
     }
 }
 
 /// Note that the probe's down verdict is "no answer in time" (as a timeout
 /// is), for probes that count their own time (ping).
 pub(crate) fn note_no_answer() {
-    let _ = NOTES.try_with(|n| n.no_answer.store(true, Relaxed));
+    let _ = NOTES.try_with(|n| n.no_answer.set(true));
 }
 
 /// Run `fut` (a probe started at `start`) under the fair deadline: the
@@ -208,10 +210,9 @@ pub(crate) async fn within<F>(
 where
     F: Future<Output = Verdict>,
 {
-    let notes = Arc::new(Notes::default());
     let stalled = || clock.map_or(Duration::ZERO, StallClock::stalled);
     let stalled0 = stalled();
-    let mut fut = std::pin::pin!(NOTES.scope(notes.clone(), fut));
+    let mut fut = std::pin::pin!(NOTES.scope(Notes::default(), fut));
     let mut until = timeout;
     let mut timed_out_at_deadline = false;
     let verdict = loop {
@@ -234,10 +235,11 @@ where
     if verdict.0 {
         return (verdict, None);
     }
-    if notes.local.load(Relaxed) {
+    let notes = fut.as_mut().take_value().unwrap_or_default();
+    if notes.local.get() {
         return (verdict, Some(Inconclusive::Local));
     }
-    if timed_out_at_deadline || notes.no_answer.load(Relaxed) {
+    if timed_out_at_deadline || notes.no_answer.get() {
         let s = stalled().saturating_sub(stalled0);
         if !had_its_chance(timeout, start.elapsed(), s) {
             return (verdict, Some(Inconclusive::Stalled));
@@ -261,9 +263,9 @@ pub(crate) async fn local_only<F>(fut: F) -> (Verdict, Option<Inconclusive>)
 where
     F: Future<Output = Verdict>,
 {
-    let notes = Arc::new(Notes::default());
-    let verdict = NOTES.scope(notes.clone(), fut).await;
-    let local = !verdict.0 && notes.local.load(Relaxed);
+    let mut fut = std::pin::pin!(NOTES.scope(Notes::default(), fut));
+    let verdict = fut.as_mut().await;
+    let local = !verdict.0 && fut.as_mut().take_value().is_some_and(|n| n.local.get());
     (verdict, local.then_some(Inconclusive::Local))
 }
 
