@@ -85,8 +85,9 @@ pub struct Minute {
     pub schedule_lag: Duration,
     /// Whether the previous report said the checks were behind.
     pub was_behind: bool,
-    /// Checks finished per second over the period.
-    pub finished_per_s: f64,
+    /// Checks finished per second over the period; `None` when the period
+    /// is too short to say (the first seconds).
+    pub finished_per_s: Option<f64>,
     /// Checks per second the configuration asks for.
     pub wanted_per_s: f64,
     /// Timeouts not counted: the director could not run for much of them.
@@ -103,11 +104,13 @@ pub fn report(m: &Minute) -> (Vec<String>, bool) {
     let mut lines = Vec::new();
     let behind = m.schedule_lag >= BEHIND;
     if behind {
+        let rate = match m.finished_per_s {
+            Some(r) => format!("{r:.0} checks/s finished of {:.0}/s asked", m.wanted_per_s),
+            None => format!("{:.0} checks/s asked", m.wanted_per_s),
+        };
         lines.push(format!(
-            "Warning: checks are behind schedule: started up to {} late ({:.0} checks/s finished of {:.0}/s asked); every real server is still checked, less often",
+            "Warning: checks are behind schedule: started up to {} late ({rate}); every real server is still checked, less often",
             secs(m.schedule_lag),
-            m.finished_per_s,
-            m.wanted_per_s
         ));
     } else if m.was_behind {
         lines.push("Checks are back on schedule".to_string());
@@ -217,7 +220,7 @@ mod tests {
     fn nothing_to_report_on_schedule() {
         let (lines, behind) = report(&Minute {
             schedule_lag: MS(30),
-            finished_per_s: 100.0,
+            finished_per_s: Some(100.0),
             wanted_per_s: 100.0,
             ..Minute::default()
         });
@@ -229,7 +232,7 @@ mod tests {
     fn behind_schedule_says_how_far_and_then_back() {
         let m = Minute {
             schedule_lag: MS(2300),
-            finished_per_s: 3012.4,
+            finished_per_s: Some(3012.4),
             wanted_per_s: 10000.0,
             ..Minute::default()
         };
@@ -238,6 +241,17 @@ mod tests {
         assert_eq!(
             lines,
             vec!["Warning: checks are behind schedule: started up to 2.3s late (3012 checks/s finished of 10000/s asked); every real server is still checked, less often"]
+        );
+        // Too early to say how many checks get done: only what is asked.
+        let (lines, _) = report(&Minute {
+            schedule_lag: MS(600),
+            finished_per_s: None,
+            wanted_per_s: 10000.0,
+            ..Minute::default()
+        });
+        assert_eq!(
+            lines,
+            vec!["Warning: checks are behind schedule: started up to 0.60s late (10000 checks/s asked); every real server is still checked, less often"]
         );
         let (lines, behind) = report(&Minute {
             schedule_lag: MS(10),

@@ -14,6 +14,9 @@ use tokio::time::Instant;
 /// Reports come at most this often.
 const REPORT_EVERY: Duration = Duration::from_secs(60);
 
+/// The shortest period a rate of finished checks is given for.
+const RATE_WINDOW: Duration = Duration::from_secs(5);
+
 /// What the director tracks about its own overload.
 #[derive(Debug, Default)]
 pub(super) struct Overload {
@@ -61,9 +64,12 @@ impl Director {
         {
             return;
         }
-        let seconds = now.duration_since(start).as_secs_f64().max(1.0);
+        let seconds = now.duration_since(start).as_secs_f64();
         let mut m = o.since.clone();
-        m.finished_per_s = finished.saturating_sub(finished_then) as f64 / seconds;
+        // Over less than a few seconds the rate says little (at start, none
+        // has finished yet).
+        m.finished_per_s = (seconds >= RATE_WINDOW.as_secs_f64())
+            .then(|| finished.saturating_sub(finished_then) as f64 / seconds);
         m.wanted_per_s = o.wanted_per_s;
         let (lines, behind) = pace::report(&m);
         if !lines.is_empty() {
