@@ -186,5 +186,10 @@ fn a_sigterm_during_a_large_start_stops_it_cleanly() {
     let deleted = count(&log, "Deleted virtual server");
     eprintln!("{added} virtuals added before the stop, {deleted} deleted");
     assert!(added > 0);
-    assert_eq!(added, deleted, "cleanstop removes every virtual it added");
+    assert_eq!(
+        added,
+        deleted,
+        "cleanstop removes every virtual it added; the log's end:\n{}",
+        &text[text.len().saturating_sub(3000)..]
+    );
 }
