@@ -195,7 +195,8 @@ async fn a_fifo_logfile_is_refused_at_start_without_blocking() {
     );
     let mut d = Daemon::start(&cfg, None);
     let st = d.wait_exit(Duration::from_secs(10));
-    let err = d.stderr();
+    // The reader thread may still be copying the exited daemon's stderr.
+    let err = d.wait_stderr("is a FIFO", Duration::from_secs(5));
     assert_eq!(
         st.and_then(|s| s.code()),
         Some(6),
@@ -310,7 +311,8 @@ async fn lines_survive_a_removed_log_directory() {
     );
     d.wait_stderr("Received SIGHUP, reloading", LONG);
     d.stop();
-    let err = d.stderr();
+    // The reader thread may still be copying the stopped daemon's stderr.
+    let err = d.wait_stderr("Exiting", Duration::from_secs(5));
     assert!(err.contains("Exiting"), "{err}");
 }
 
@@ -358,7 +360,7 @@ async fn a_symlinked_logfile_or_monitorfile_is_refused() {
     );
     let mut d = Daemon::start(&cfg, None);
     let st = d.wait_exit(Duration::from_secs(10));
-    let err = d.stderr();
+    let err = d.wait_stderr("is a symbolic link", Duration::from_secs(5));
     assert_eq!(st.and_then(|s| s.code()), Some(6), "{err}");
     assert!(
         err.contains(&format!("{}: is a symbolic link", link.display())),

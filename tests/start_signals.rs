@@ -7,6 +7,9 @@
 //! - a SIGTERM during a large start stops it cleanly: exit 0, and cleanstop
 //!   removes every virtual it added.
 
+// Test harness code: sends signals to the daemons it started.
+#![allow(unsafe_code)]
+
 mod common;
 use common::*;
 use std::os::unix::net::UnixDatagram;

@@ -16,11 +16,10 @@
 //! thirty crates into the build (url, idna and the ICU4X tables) for what is
 //! a hundred lines, all bounds-checked and tested below on malformed input.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UdpSocket;
 
 use crate::random::random_u64;
 use crate::{connect, down, io_reason, quote_regex, up, DnsProbe, Transport, Verdict};
@@ -296,18 +295,7 @@ fn read_name(msg: &[u8], mut pos: usize) -> Result<(String, usize), String> {
 }
 
 async fn udp_exchange(msg: &[u8], id: u16, addr: SocketAddr) -> Result<Answer, String> {
-    let local: SocketAddr = match addr {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let sock = UdpSocket::bind(local)
-        .await
-        .map_err(|e| io_reason("socket failed", &e))?;
-    // Connected: the kernel drops datagrams from anyone else, and an ICMP
-    // port unreachable comes back as "connection refused".
-    sock.connect(addr)
-        .await
-        .map_err(|e| io_reason("connect failed", &e))?;
+    let (sock, _) = crate::udp::connected(addr).await?;
     let mut buf = vec![0u8; 65536];
     let mut seen = 0;
     for _ in 0..UDP_TRIES {

@@ -1,82 +1,150 @@
-//! `service=http` / `service=https`: one HTTP/1.1 request per check.
+//! `service=http` / `service=https`: one HTTP/1.1 request per check, and
+//! the redirects it gets followed as ldirectord's LWP follows them.
 //!
 //! A lean exchange over a tokio `TcpStream` (and tokio-rustls for https):
 //! the request is rendered into the check's buffer and sent in one write,
 //! `Connection: close`; the response is read into that same small buffer,
-//! reused between checks (see `http/buffer.rs`), and parsed there
-//! (`http/response.rs`). No task is spawned, no connection is kept, and
-//! no `shutdown(2)` is made: the verdict drops the socket, which closes it.
-//! The probe controls the target address, the Host header and the TLS SNI
-//! exactly.
+//! reused between checks (see `http/buffer.rs`), parsed there
+//! (`http/response.rs`) and judged (`http/exchange.rs`). No task is
+//! spawned, no connection is kept, and no `shutdown(2)` is made: the
+//! verdict drops the socket, which closes it. The probe controls the target
+//! address, the Host header and the TLS SNI exactly.
 //!
-//! Bounds: the head must fit in [`MAX_READ`] bytes (else it is an invalid
-//! response); the body is read only when `receive` is set, and then at most
-//! [`MAX_READ`] bytes of it (after chunked decoding) are kept and searched.
-//! Without `receive` a 2xx status is enough and nothing after the head is
+//! Bounds: the head must fit in [`crate::MAX_READ`] bytes (else it is an
+//! invalid response); the body is read only when `receive` is set, and then
+//! at most `MAX_READ` bytes of it (after chunked decoding) are kept and
+//! searched. Without `receive` an accepted status (any 2xx unless
+//! `httpstatus` says otherwise) is enough and nothing after the head is
 //! read. With HEAD, and for 204 and 304, there is no body: a `receive` is
 //! matched against the empty body.
+//!
+//! A redirect (301, 302, 303, 307, 308 with a `Location`) whose status is
+//! not accepted is followed, on a new connection to the same real, at most
+//! [`MAX_REDIRECTS`] times, when it stays on this real (`http/redirect.rs`);
+//! the verdict is on the last answer. A check without a redirect never
+//! reaches that code.
 
 use std::fmt;
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
 
-use regex::bytes::Regex;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use rustls::ClientConfig;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-use crate::{connect, down, io_reason, quote_regex, up, HttpProbe, Verdict, MAX_READ};
+use crate::{connect, down, io_reason, HttpProbe, Verdict};
 
 mod buffer;
+mod exchange;
+mod redirect;
 mod response;
+mod status;
+mod url;
 
-use buffer::Buffer;
-use response::Body;
+pub(crate) use buffer::Buffer;
+pub(crate) use exchange::{exchange, Answer, Judge, MAX_REDIRECTS};
+pub(crate) use redirect::after as redirect_count;
+pub use status::StatusCodes;
+pub(crate) use url::Url;
 
 /// The User-Agent of every request.
 pub(crate) const USER_AGENT_VALUE: &str = "ldirectord-rs";
 
-/// One HTTP(S) check of `addr`. The caller bounds the time.
-pub(crate) async fn check(p: &HttpProbe, addr: SocketAddr) -> Verdict {
+/// One HTTP(S) check of `addr`. With TLS, the end of validity of the
+/// certificate the server sent goes to `cert`. The caller bounds the time.
+pub(crate) async fn check(
+    p: &HttpProbe,
+    addr: SocketAddr,
+    cert: &mut Option<SystemTime>,
+) -> Verdict {
     // Everything that can be wrong with the probe itself is found before
-    // touching the network.
-    let req = match build_request(p, addr) {
-        Ok(r) => r,
-        Err(reason) => return down(reason),
-    };
+    // touching the network. (The request is rendered in a block of its
+    // own: not kept across the awaits, the future stays smaller.)
+    let mut buf = Buffer::take();
+    {
+        let req = match build_request(p, addr) {
+            Ok(r) => r,
+            Err(reason) => return down(reason),
+        };
+        buf.render(|w| req.write_to(w));
+    }
     // A TLS setup failure is a reason before any connection is made.
-    if p.tls {
-        if let Err(reason) = crate::tls::tls_config(p.verify_tls) {
-            return down(reason);
+    let tls = if p.tls {
+        match crate::tls::client_config(p.verify_tls, p.tls_options.as_deref()) {
+            Ok(c) => Some(c),
+            Err(reason) => return down(reason),
+        }
+    } else {
+        None
+    };
+    match once(p, addr, tls.as_ref(), &mut buf, cert).await {
+        Answer::Final(verdict) => verdict,
+        // Boxed: the common check's future stays small without it.
+        Answer::Redirect(status, location) => {
+            Box::pin(redirect::follow(
+                p,
+                addr,
+                tls.as_ref(),
+                (status, location),
+                buf,
+                cert,
+            ))
+            .await
         }
     }
-    let mut buf = Buffer::take();
-    buf.render(|w| req.write_to(w));
-    if p.tls {
+}
+
+/// One request, rendered in `buf`, on a fresh connection to `addr`.
+async fn once(
+    p: &HttpProbe,
+    addr: SocketAddr,
+    tls: Option<&Arc<ClientConfig>>,
+    buf: &mut Buffer,
+    cert: &mut Option<SystemTime>,
+) -> Answer {
+    let judge = Judge {
+        head: p.head,
+        receive: p.receive.as_deref(),
+        status: &p.status,
+    };
+    if let Some(config) = tls {
         // Boxed: a TLS session is large, and a plain check's future (which
         // the caller may move and box per check) stays small without it.
-        return Box::pin(check_tls(p, addr, buf)).await;
+        return Box::pin(once_tls(p, addr, config.clone(), &judge, buf, cert)).await;
     }
     // Nagle's algorithm cannot delay a request sent in one write, so plain
     // HTTP skips the `TCP_NODELAY` call.
     let mut tcp = match tokio::net::TcpStream::connect(addr).await {
         Ok(s) => s,
-        Err(e) => return down(io_reason("connect failed", &e)),
+        Err(e) => return Answer::Final(down(io_reason("connect failed", &e))),
     };
-    exchange(p, &mut tcp, &mut buf).await
+    exchange(&judge, &mut tcp, buf).await
 }
 
-/// The https part of [`check`]: connect, handshake, the same exchange.
-async fn check_tls(p: &HttpProbe, addr: SocketAddr, mut buf: Buffer) -> Verdict {
+/// The https part of [`once`]: connect, handshake, the same exchange.
+async fn once_tls(
+    p: &HttpProbe,
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+    judge: &Judge<'_>,
+    buf: &mut Buffer,
+    cert: &mut Option<SystemTime>,
+) -> Answer {
     let tcp = match connect(addr).await {
         Ok(s) => s,
-        Err(reason) => return down(reason),
+        Err(reason) => return Answer::Final(down(reason)),
     };
-    match crate::tls::handshake(tcp, p.host.as_deref(), addr, p.verify_tls).await {
+    let sni = p.tls_options.as_ref().and_then(|o| o.sni.as_deref());
+    let name = crate::tls::server_name(sni.or(p.host.as_deref()), addr);
+    match crate::tls::handshake_with(tcp, name, config).await {
         Ok(mut tls) => {
-            let verdict = exchange(p, &mut tls, &mut buf).await;
+            *cert = crate::tls::peer_not_after(&tls);
+            let answer = exchange(judge, &mut tls, buf).await;
             close_notify(&mut tls).await;
-            verdict
+            answer
         }
-        Err(reason) => down(reason),
+        Err(reason) => Answer::Final(down(reason)),
     }
 }
 
@@ -105,7 +173,7 @@ struct Request<'a> {
 }
 
 /// The Host header value.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 enum Host<'a> {
     /// As configured.
     Given(&'a str),
@@ -225,7 +293,7 @@ fn build_request(p: &HttpProbe, addr: SocketAddr) -> Result<Request<'_>, String>
 /// Where the request target ends (at a `#fragment`, else the end), or `None`
 /// for a character a request target cannot hold unencoded (space, control
 /// characters, `<`, `>`, ...; the WHATWG path and query sets).
-fn path_end(path: &[u8]) -> Option<usize> {
+pub(crate) fn path_end(path: &[u8]) -> Option<usize> {
     let mut in_query = false;
     for (i, &b) in path.iter().enumerate() {
         let ok = match b {
@@ -243,106 +311,6 @@ fn path_end(path: &[u8]) -> Option<usize> {
         }
     }
     Some(path.len())
-}
-
-/// Once this much body is in and the body is not complete, look for an
-/// early match; then again each time what is in has doubled (so the
-/// searches cost at most twice one search of the whole).
-const EARLY_MATCH_FIRST: usize = 4 * 1024;
-
-/// Send the rendered request in `buf`, read the response into `buf`, judge it.
-async fn exchange<S>(p: &HttpProbe, s: &mut S, buf: &mut Buffer) -> Verdict
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    if let Err(e) = send(s, buf.bytes()).await {
-        return down(io_reason("connection error", &e));
-    }
-    buf.clear();
-    let head = loop {
-        match response::parse_head(buf.bytes(), p.head) {
-            Ok(Some(h)) => break h,
-            Ok(None) if buf.len() >= MAX_READ => return down(response::too_large()),
-            Ok(None) => {}
-            Err(reason) => return down(reason),
-        }
-        match read(s, buf.spare(MAX_READ)).await {
-            Ok(0) => return down("connection closed before response"),
-            Ok(n) => buf.filled(n),
-            Err(e) => return down(io_reason("connection error", &e)),
-        }
-    };
-    let status = head.status;
-    if !(200..300).contains(&status) {
-        return down(format!("HTTP {status}"));
-    }
-    let Some(re) = &p.receive else {
-        return up(format!("HTTP {status}"));
-    };
-    buf.consume(head.len);
-    let mut body = Body::new(head.framing);
-    let mut early_at = EARLY_MATCH_FIRST;
-    loop {
-        if let Err(reason) = body.absorb(buf) {
-            return down(reason);
-        }
-        if body.complete() {
-            break;
-        }
-        if body.len() >= early_at {
-            if early_match(re, &buf.bytes()[..body.len()]) {
-                return up(format!("HTTP {status}"));
-            }
-            early_at = body.len() * 2;
-        }
-        let room = buf.spare(body.read_limit());
-        debug_assert!(!room.is_empty());
-        match read(s, room).await {
-            Ok(0) => match body.eof() {
-                Ok(()) => break,
-                Err(reason) => return down(reason),
-            },
-            Ok(n) => buf.filled(n),
-            Err(e) => return down(io_reason("connection error", &e)),
-        }
-    }
-    if re.is_match(&buf.bytes()[..body.len()]) {
-        up(format!("HTTP {status}"))
-    } else if body.truncated() {
-        down(format!(
-            "body did not match {} in the first {MAX_READ} bytes",
-            quote_regex(re)
-        ))
-    } else {
-        down(format!("body did not match {}", quote_regex(re)))
-    }
-}
-
-/// A match in the part of the body read so far counts before the rest is
-/// in only when it cannot depend on what follows: it ends at least one
-/// UTF-8 character (4 bytes) before the end of what is in, since `$`, `\b`
-/// and the like look no further than one character ahead. Otherwise the
-/// whole body (up to [`MAX_READ`]) is awaited, so the verdict is the same as
-/// matching the whole.
-fn early_match(re: &Regex, part: &[u8]) -> bool {
-    re.shortest_match(part)
-        .is_some_and(|end| end + 4 <= part.len())
-}
-
-/// One write of the whole request (the socket is fresh: it takes it whole).
-async fn send<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8]) -> io::Result<()> {
-    s.write_all(bytes).await?;
-    s.flush().await
-}
-
-/// Read what has arrived into `into`; 0 at the end of the stream. A TLS
-/// peer that closes without close_notify ends the stream too (as curl and
-/// Perl's IO::Socket::SSL take it).
-async fn read<S: AsyncRead + Unpin>(s: &mut S, into: &mut [u8]) -> io::Result<usize> {
-    match s.read(into).await {
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-        r => r,
-    }
 }
 
 #[cfg(test)]
@@ -449,18 +417,5 @@ mod tests {
         ] {
             assert_eq!(path_end(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
-    }
-
-    #[test]
-    fn early_matches_never_depend_on_what_follows() {
-        let re = |p: &str| Regex::new(p).unwrap();
-        // Matches well inside what has arrived.
-        assert!(early_match(&re("ok"), b"ok, and then more"));
-        assert!(early_match(&re("a+"), &[b'a'; 100]));
-        // At the end of what has arrived: `$` and `\b` might fail later.
-        assert!(!early_match(&re("ok$"), b"xx ok"));
-        assert!(!early_match(&re(r"ok\b"), b"xx ok"));
-        assert!(!early_match(&re("ok"), b"xx ok"));
-        assert!(!early_match(&re("zz"), b"xx ok and more"));
     }
 }

@@ -288,25 +288,7 @@ struct Ber<'a>(&'a [u8]);
 
 impl<'a> Ber<'a> {
     fn next(&mut self) -> Option<(u8, &'a [u8])> {
-        let (&tag, rest) = self.0.split_first()?;
-        let (&first, mut rest) = rest.split_first()?;
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else {
-            let n = usize::from(first & 0x7f);
-            if n == 0 || n > 4 || rest.len() < n {
-                return None;
-            }
-            let len = rest[..n]
-                .iter()
-                .fold(0usize, |acc, &b| acc << 8 | usize::from(b));
-            rest = &rest[n..];
-            len
-        };
-        if rest.len() < len {
-            return None;
-        }
-        let (content, rest) = rest.split_at(len);
+        let (tag, content, rest) = crate::der::read(self.0)?;
         self.0 = rest;
         Some((tag, content))
     }

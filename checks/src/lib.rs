@@ -16,7 +16,8 @@
 //! - `http.rs`: [`Probe::Http`], HTTP and HTTPS: a lean HTTP/1.1 exchange
 //!   (one write, bounded reads into a reused buffer parsed with httparse;
 //!   `http/`) over tokio-rustls (ring provider) for https; certificates are
-//!   not verified unless [`HttpProbe::verify_tls`] is set.
+//!   not verified unless [`HttpProbe::verify_tls`] is set; redirects to the
+//!   same real followed; the accepted statuses in [`StatusCodes`].
 //! - `simpletcp.rs`: [`Probe::SimpleTcp`], send bytes, wait for a regex.
 //! - `external.rs`: [`Probe::External`], a command in its own process group.
 //! - `banner.rs`: [`Probe::Banner`] and [`Probe::MailLogin`], connect (TLS
@@ -31,14 +32,17 @@
 //!   one query; `sql.rs` holds their shared [`SqlProbe`] and verdict.
 //! - `ldap.rs`: [`Probe::Ldap`], bind and a base search (ldap and ldaps).
 //! - `radius.rs`: [`Probe::Radius`], one Access-Request.
-//! - `http_proxy.rs`: [`Probe::HttpProxy`], a GET through the real as proxy.
+//! - `http_proxy.rs`: [`Probe::HttpProxy`], a GET through the real as proxy
+//!   (the same exchange as `http.rs`).
 //! - `oracle.rs`: why `service=oracle` is refused (no honest probe).
 //! - `wire.rs`: the bounded frame reader of the binary protocols.
 //! - `attempts.rs`: [`run_attempts`], a probe tried up to N times
 //!   (`checkcount`).
 //! - `lines.rs`: [`Lines`] and [`Reply`], the bounded line reader/writer of
 //!   the line protocols (and of the director's SMTP alert client).
-//! - `tls.rs`: the TLS client of https, imaps and pops (ring, SNI rule).
+//! - `tls.rs`: the TLS client of https, imaps and pops (ring, SNI rule,
+//!   [`TlsOptions`]); `tls/files.rs` reads CA bundles and client
+//!   certificates, `tls/not_after.rs` a certificate's end of validity.
 //! - `random.rs`: random ids and tokens (dns, sip, ping).
 //! - `sys.rs`: every `unsafe` call (socket registration, recvfrom, ICMPv6
 //!   filter, kill); `unsafe_code` is denied everywhere else.
@@ -58,6 +62,7 @@ use tokio::time::Instant;
 
 mod attempts;
 mod banner;
+mod der;
 mod dns;
 mod external;
 mod ftp;
@@ -81,13 +86,16 @@ mod sql;
 mod sys;
 mod tcp;
 mod tls;
+mod udp;
 mod wire;
 pub use attempts::run_attempts;
+pub use http::StatusCodes;
 pub use http_proxy::HttpProxyProbe;
 pub use ldap::LdapProbe;
 pub use oracle::ORACLE_NOT_SUPPORTED;
 pub use radius::RadiusProbe;
 pub use sql::SqlProbe;
+pub use tls::TlsOptions;
 
 /// The bounded line reader of the line protocols (also used by the director's
 /// SMTP alert client).
@@ -114,7 +122,9 @@ pub enum Probe {
     Off,
     /// TCP connect, then close.
     Connect,
-    /// HTTP or HTTPS request; up on 2xx with a body matching `receive`.
+    /// HTTP or HTTPS request; up on 2xx (or the statuses of
+    /// [`HttpProbe::status`]) with a body matching `receive`, redirects to
+    /// the same real followed.
     Http(HttpProbe),
     /// Send `request`, read until `receive` matches (`service=simpletcp`).
     SimpleTcp { request: Vec<u8>, receive: Pattern },
@@ -275,11 +285,17 @@ pub struct HttpProbe {
     pub host: Option<String>,
     /// Regex the body must match (searched in the first [`MAX_READ`] bytes).
     pub receive: Option<Pattern>,
-    /// Verify the server certificate against the webpki (Mozilla) roots and
-    /// the name (`host`, else the IP address). Off by default, like
-    /// ldirectord: a health check wants to know the server answers, and
-    /// backends often carry certificates for the virtual name only.
+    /// Verify the server certificate against the CAs (see
+    /// [`TlsOptions::cafile`]) and the name (the SNI override, else `host`,
+    /// else the IP address). Off by default: a health check wants to know
+    /// the server answers, and backends often carry certificates for the
+    /// virtual name only, or self-signed ones.
     pub verify_tls: bool,
+    /// The final statuses that are up (`httpstatus=`); any 2xx by default.
+    /// A redirect whose status is listed is a final answer, not followed.
+    pub status: StatusCodes,
+    /// https: CA bundle, client certificate, SNI override.
+    pub tls_options: Option<std::sync::Arc<TlsOptions>>,
 }
 
 impl Default for HttpProbe {
@@ -292,6 +308,8 @@ impl Default for HttpProbe {
             host: None,
             receive: None,
             verify_tls: false,
+            status: StatusCodes::default(),
+            tls_options: None,
         }
     }
 }
@@ -305,6 +323,9 @@ pub struct Outcome {
     /// Why it is down (`connection refused`, `HTTP 503`, `timed out after
     /// 3s`, `body did not match "rs"`), or a short note when up (`HTTP 200`).
     pub reason: String,
+    /// When the certificate the server sent stops being valid (https
+    /// checks that got as far as the handshake).
+    pub cert_not_after: Option<std::time::SystemTime>,
 }
 
 /// A verdict without its latency: what each protocol module returns.
@@ -333,9 +354,21 @@ pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome 
         .checked_add(timeout)
         .or_else(|| start.checked_add(Duration::from_secs(86400 * 365 * 30)))
         .unwrap_or(start);
+    let mut cert_not_after = None;
+    // The probe under the deadline. (A macro rather than an `async fn`
+    // taking the future, which would hold it twice in its state: once as
+    // its argument, once inside the timeout.)
+    macro_rules! bounded {
+        ($probe:expr) => {
+            match tokio::time::timeout_at(deadline, $probe).await {
+                Ok(v) => v,
+                Err(_) => down(timed_out(timeout)),
+            }
+        };
+    }
     // The probes whose futures are large (0.7-9 KB: all but http, connect
     // and simpletcp) are boxed: this future, which a caller moves and boxes
-    // per check, is as large as its largest arm: 16.5 KB unboxed, 1 KB so.
+    // per check, is as large as its largest arm: 16.5 KB unboxed, 0.7 KB so.
     let (up, reason) = match probe {
         Probe::On => up("on"),
         Probe::Off => down("off"),
@@ -343,68 +376,28 @@ pub async fn run(probe: &Probe, addr: SocketAddr, timeout: Duration) -> Outcome 
         Probe::External { command, args } => {
             Box::pin(external::check(command, args, deadline, timeout)).await
         }
-        Probe::Connect => with_deadline(tcp::check(addr), deadline, timeout).await,
-        Probe::Http(h) => with_deadline(http::check(h, addr), deadline, timeout).await,
-        Probe::SimpleTcp { request, receive } => {
-            with_deadline(simpletcp::check(request, receive, addr), deadline, timeout).await
-        }
+        Probe::Connect => bounded!(tcp::check(addr)),
+        Probe::Http(h) => bounded!(http::check(h, addr, &mut cert_not_after)),
+        Probe::SimpleTcp { request, receive } => bounded!(simpletcp::check(request, receive, addr)),
         Probe::Banner { protocol, tls } => {
-            with_deadline(
-                Box::pin(banner::check(*protocol, *tls, addr, deadline)),
-                deadline,
-                timeout,
-            )
-            .await
+            bounded!(Box::pin(banner::check(*protocol, *tls, addr, deadline)))
         }
-        Probe::MailLogin(p) => {
-            with_deadline(
-                Box::pin(banner::check_login(p, addr, deadline)),
-                deadline,
-                timeout,
-            )
-            .await
-        }
-        Probe::Ftp(p) => {
-            with_deadline(Box::pin(ftp::check(p, addr, deadline)), deadline, timeout).await
-        }
-        Probe::Dns(p) => with_deadline(Box::pin(dns::check(p, addr)), deadline, timeout).await,
-        Probe::Sip { transport } => {
-            with_deadline(Box::pin(sip::check(*transport, addr)), deadline, timeout).await
-        }
-        Probe::Ping => {
-            with_deadline(Box::pin(ping::check(addr, deadline)), deadline, timeout).await
-        }
-        Probe::Mysql(p) => {
-            with_deadline(Box::pin(mysql::check(p, addr, deadline)), deadline, timeout).await
-        }
-        Probe::Pgsql(p) => {
-            with_deadline(Box::pin(pgsql::check(p, addr, deadline)), deadline, timeout).await
-        }
-        Probe::Ldap(p) => {
-            with_deadline(Box::pin(ldap::check(p, addr, deadline)), deadline, timeout).await
-        }
-        Probe::Radius(p) => {
-            with_deadline(Box::pin(radius::check(p, addr)), deadline, timeout).await
-        }
-        Probe::HttpProxy(p) => {
-            with_deadline(Box::pin(http_proxy::check(p, addr)), deadline, timeout).await
-        }
+        Probe::MailLogin(p) => bounded!(Box::pin(banner::check_login(p, addr, deadline))),
+        Probe::Ftp(p) => bounded!(Box::pin(ftp::check(p, addr, deadline))),
+        Probe::Dns(p) => bounded!(Box::pin(dns::check(p, addr))),
+        Probe::Sip { transport } => bounded!(Box::pin(sip::check(*transport, addr))),
+        Probe::Ping => bounded!(Box::pin(ping::check(addr, deadline))),
+        Probe::Mysql(p) => bounded!(Box::pin(mysql::check(p, addr, deadline))),
+        Probe::Pgsql(p) => bounded!(Box::pin(pgsql::check(p, addr, deadline))),
+        Probe::Ldap(p) => bounded!(Box::pin(ldap::check(p, addr, deadline))),
+        Probe::Radius(p) => bounded!(Box::pin(radius::check(p, addr))),
+        Probe::HttpProxy(p) => bounded!(Box::pin(http_proxy::check(p, addr))),
     };
     Outcome {
         up,
         latency: start.elapsed(),
         reason,
-    }
-}
-
-async fn with_deadline(
-    fut: impl std::future::Future<Output = Verdict>,
-    deadline: Instant,
-    timeout: Duration,
-) -> Verdict {
-    match tokio::time::timeout_at(deadline, fut).await {
-        Ok(v) => v,
-        Err(_) => down(timed_out(timeout)),
+        cert_not_after,
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
+use crate::wire::send_whole;
 use crate::{io_reason, quote_text, MAX_READ};
 
 /// Longest line accepted from a server (RFC 5321 allows 512 for SMTP
@@ -138,14 +139,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Lines<S> {
 
     /// Send bytes as they are (a whole request of several lines).
     pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let r = match self.stream.write_all(bytes).await {
-            Ok(()) => self.stream.flush().await,
-            Err(e) => Err(e),
-        };
-        r.map_err(|e| {
-            self.open = false;
-            io_reason("write failed", &e)
-        })
+        send_whole(&mut self.stream, &mut self.open, bytes).await
     }
 
     /// Skip `n` bytes (a message body), within the [`MAX_READ`] limit.

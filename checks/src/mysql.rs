@@ -57,10 +57,7 @@ const SHA256: &str = "sha256_password";
 
 /// One MySQL check. The caller bounds the time by `deadline`.
 pub(crate) async fn check(p: &SqlProbe, addr: SocketAddr, deadline: Instant) -> Verdict {
-    if let Some(v) = p.missing() {
-        return v;
-    }
-    sql::prefer_tls(|try_tls| attempt(p, addr, deadline, try_tls)).await
+    sql::check(p, |try_tls| attempt(p, addr, deadline, try_tls)).await
 }
 
 /// One connection; with `try_tls`, upgraded to TLS when the server offers

@@ -43,10 +43,7 @@ const TERMINATE: [u8; 5] = [b'X', 0, 0, 0, 4];
 
 /// One PostgreSQL check. The caller bounds the time by `deadline`.
 pub(crate) async fn check(p: &SqlProbe, addr: SocketAddr, deadline: Instant) -> Verdict {
-    if let Some(v) = p.missing() {
-        return v;
-    }
-    sql::prefer_tls(|try_tls| attempt(p, addr, deadline, try_tls)).await
+    sql::check(p, |try_tls| attempt(p, addr, deadline, try_tls)).await
 }
 
 /// One connection; with `try_tls`, asking for TLS first. `Err` only when

@@ -23,11 +23,10 @@
 //! Datagrams are at most 4096 bytes (RFC 2865's maximum); at most
 //! [`MAX_DATAGRAMS`] are looked at.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ring::rand::SecureRandom;
-use tokio::net::UdpSocket;
 
 use crate::{down, io_reason, quote_text, up, Verdict};
 
@@ -90,20 +89,8 @@ async fn exchange(p: &RadiusProbe, addr: SocketAddr) -> Result<Verdict, Verdict>
     if p.user.len() > 253 || p.password.len() > 128 {
         return Err(down("login or password too long for RADIUS"));
     }
-    let any: SocketAddr = match addr {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let sock = UdpSocket::bind(any)
-        .await
-        .map_err(|e| down(io_reason("socket failed", &e)))?;
-    sock.connect(addr)
-        .await
-        .map_err(|e| down(io_reason("connect failed", &e)))?;
-    let local = sock
-        .local_addr()
-        .map_err(|e| down(io_reason("socket failed", &e)))?
-        .ip();
+    let (sock, local) = crate::udp::connected(addr).await.map_err(down)?;
+    let local = local.ip();
     let mut random = [0u8; 17];
     ring::rand::SystemRandom::new()
         .fill(&mut random)

@@ -9,11 +9,10 @@
 //! [`UDP_TRIES`] times; datagrams that are not the answer to this request
 //! (another Call-ID) are ignored.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::UdpSocket;
 
 use crate::lines::Lines;
 use crate::random::random_u64;
@@ -110,19 +109,7 @@ fn has_call_id(head: &str, call_id: &str) -> bool {
 }
 
 async fn udp(addr: SocketAddr) -> Result<Verdict, Verdict> {
-    let any: SocketAddr = match addr {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let sock = UdpSocket::bind(any)
-        .await
-        .map_err(|e| down(io_reason("socket failed", &e)))?;
-    sock.connect(addr)
-        .await
-        .map_err(|e| down(io_reason("connect failed", &e)))?;
-    let local = sock
-        .local_addr()
-        .map_err(|e| down(io_reason("socket failed", &e)))?;
+    let (sock, local) = crate::udp::connected(addr).await.map_err(down)?;
     let call_id = token();
     let req = request(Transport::Udp, local, addr, &call_id);
     let mut buf = vec![0u8; 65536];

@@ -57,12 +57,26 @@ impl SqlProbe {
     }
 }
 
+/// One check of either dialect: down at once when the probe
+/// [lacks](SqlProbe::missing) a login or a query, else
+/// [`prefer_tls`] with the dialect's `attempt`.
+pub(crate) async fn check<F, Fut>(p: &SqlProbe, attempt: F) -> Verdict
+where
+    F: Fn(bool) -> Fut,
+    Fut: std::future::Future<Output = Result<Verdict, String>>,
+{
+    if let Some(v) = p.missing() {
+        return v;
+    }
+    prefer_tls(attempt).await
+}
+
 /// TLS when it works, as libpq's `sslmode=prefer` and MySQL's
 /// `--ssl-mode=PREFERRED`: `attempt(true)` asks for TLS and returns
 /// `Err(reason)` only when the TLS handshake failed; then one more
 /// connection is made without TLS (`attempt(false)`), and its verdict,
 /// when down, also names the TLS failure.
-pub(crate) async fn prefer_tls<F, Fut>(attempt: F) -> Verdict
+async fn prefer_tls<F, Fut>(attempt: F) -> Verdict
 where
     F: Fn(bool) -> Fut,
     Fut: std::future::Future<Output = Result<Verdict, String>>,

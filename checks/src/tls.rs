@@ -1,10 +1,14 @@
 //! The TLS client side shared by every probe that speaks TLS (https, imaps,
-//! pops): tokio-rustls with the ring provider, one client configuration per
-//! verification mode built once, the server name / SNI rule, and the
-//! handshake failure reason.
+//! pops, ...): tokio-rustls with the ring provider, one client
+//! configuration per verification mode built once (those that read files,
+//! `tls/files.rs`, kept per set of files), the server name / SNI rule, the
+//! handshake failure reason, and the peer certificate's end of validity
+//! (`tls/not_after.rs`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -13,6 +17,84 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
+
+mod files;
+mod not_after;
+
+/// What an https check may set beyond [`crate::HttpProbe::verify_tls`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TlsOptions {
+    /// PEM bundle of the CAs to trust when verifying (`cafile=`); default:
+    /// the system's bundle (`/etc/ssl/certs/ca-certificates.crt`, as LWP),
+    /// else the built-in webpki (Mozilla) roots.
+    pub cafile: Option<PathBuf>,
+    /// Client certificate chain and its private key, both PEM
+    /// (`clientcert=`, `clientkey=`): mutual TLS.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// The TLS server name (`sni=`): sent as SNI and, when verifying, the
+    /// name the certificate must carry, instead of the Host header's. An IP
+    /// address: no SNI is sent and the certificate must name that address.
+    pub sni: Option<String>,
+}
+
+impl TlsOptions {
+    /// Read the files and build the configuration once, for the config's
+    /// load: the reason when a file is missing or not what it should be.
+    pub fn check_files(&self, verify: bool) -> Result<(), String> {
+        self.files(verify).build().map(|_| ())
+    }
+
+    /// Whether `name` can be an SNI override: a DNS name or an IP address.
+    pub fn check_server_name(name: &str) -> Result<(), String> {
+        match ServerName::try_from(name) {
+            Ok(_) => Ok(()),
+            Err(_) => Err("expected a DNS name or an IP address".into()),
+        }
+    }
+
+    fn files(&self, verify: bool) -> files::Files {
+        files::Files::new(verify, self.cafile.as_deref(), self.client_cert.as_ref())
+    }
+}
+
+/// The client configuration of a check: the shared one for the common
+/// cases (no verification and no client certificate), else the one built
+/// from the files.
+pub(crate) fn client_config(
+    verify: bool,
+    options: Option<&TlsOptions>,
+) -> Result<Arc<ClientConfig>, String> {
+    let client = options.is_some_and(|o| o.client_cert.is_some());
+    if !verify && !client {
+        return tls_config(false);
+    }
+    let files = match options {
+        Some(o) => o.files(verify),
+        None => files::Files::new(verify, None, None),
+    };
+    if files.cafile.is_none() && !client {
+        return tls_config(verify);
+    }
+    files::config(files)
+}
+
+/// TLS handshake over `tcp` with `config` to `name` (see [`server_name`]).
+pub(crate) async fn handshake_with(
+    tcp: TcpStream,
+    name: ServerName<'static>,
+    config: Arc<ClientConfig>,
+) -> Result<TlsStream<TcpStream>, String> {
+    TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| tls_reason(&e))
+}
+
+/// When the certificate the peer of `tls` sent stops being valid.
+pub(crate) fn peer_not_after<S>(tls: &TlsStream<S>) -> Option<SystemTime> {
+    let certs = tls.get_ref().1.peer_certificates()?;
+    not_after::not_after(certs.first()?)
+}
 
 /// TLS handshake over `tcp`: SNI from `host` when it is a DNS name (else the
 /// IP of `addr`, and no SNI); the certificate is verified only when
@@ -23,12 +105,7 @@ pub(crate) async fn handshake(
     addr: SocketAddr,
     verify: bool,
 ) -> Result<TlsStream<TcpStream>, String> {
-    let config = tls_config(verify)?;
-    let name = server_name(host, addr);
-    TlsConnector::from(config)
-        .connect(name, tcp)
-        .await
-        .map_err(|e| tls_reason(&e))
+    handshake_with(tcp, server_name(host, addr), tls_config(verify)?).await
 }
 
 /// The TLS server name: `host` without any `:port` when it is a DNS name
@@ -61,9 +138,35 @@ pub(crate) fn tls_reason(e: &std::io::Error) -> String {
     let detail = match e.kind() {
         ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => "connection reset".to_string(),
         ErrorKind::UnexpectedEof => "connection closed by server".to_string(),
-        _ => e.to_string(),
+        _ => alert_detail(e).unwrap_or_else(|| e.to_string()),
     };
     format!("TLS handshake failed: {detail}")
+}
+
+/// What a TLS alert from the server means, when `e` carries one worth
+/// explaining. (With TLS 1.3 the server judges the client's certificate
+/// after the client's side of the handshake is done, so its alert arrives
+/// on the first read.)
+pub(crate) fn alert_detail(e: &std::io::Error) -> Option<String> {
+    use rustls::AlertDescription as A;
+    match e.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::AlertReceived(A::CertificateRequired) => {
+            Some("the server requires a client certificate (set clientcert= and clientkey=)".into())
+        }
+        // A server judges no certificate but the client's.
+        rustls::Error::AlertReceived(
+            a @ (A::BadCertificate
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::UnknownCA
+            | A::AccessDenied),
+        ) => Some(format!(
+            "the server refused the client certificate (alert {a:?})"
+        )),
+        _ => None,
+    }
 }
 
 /// The shared client configurations, built once: certificate verification
@@ -94,9 +197,9 @@ fn build_tls_config(verify: bool) -> Result<Arc<ClientConfig>, String> {
     Ok(Arc::new(config))
 }
 
-/// Accepts any certificate, as ldirectord does, but still checks that the
-/// server holds the key of the certificate it sent (handshake signatures),
-/// with the provider's algorithms.
+/// Accepts any certificate, but still checks that the server holds the key
+/// of the certificate it sent (handshake signatures), with the provider's
+/// algorithms.
 #[derive(Debug)]
 struct AnyCertificate {
     algorithms: WebPkiSupportedAlgorithms,

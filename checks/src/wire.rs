@@ -58,14 +58,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
 
     /// Send `bytes` whole.
     pub(crate) async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let r = match self.stream.write_all(bytes).await {
-            Ok(()) => self.stream.flush().await,
-            Err(e) => Err(e),
-        };
-        r.map_err(|e| {
-            self.open = false;
-            io_reason("write failed", &e)
-        })
+        send_whole(&mut self.stream, &mut self.open, bytes).await
     }
 
     /// The stream back, for a TLS upgrade. Only when nothing is buffered:
@@ -97,6 +90,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
         .await;
         self.open = false;
     }
+}
+
+/// Write `bytes` whole and flush; on an error `open` turns false and the
+/// reason is `write failed: ...` (or refused/reset). Shared by [`Wire`] and
+/// [`crate::lines::Lines`].
+pub(crate) async fn send_whole<W: AsyncWrite + Unpin>(
+    stream: &mut W,
+    open: &mut bool,
+    bytes: &[u8],
+) -> Result<(), String> {
+    let r = match stream.write_all(bytes).await {
+        Ok(()) => stream.flush().await,
+        Err(e) => Err(e),
+    };
+    r.map_err(|e| {
+        *open = false;
+        io_reason("write failed", &e)
+    })
 }
 
 #[cfg(test)]

@@ -39,8 +39,26 @@ async fn status_503_is_down() {
 async fn status_404_and_302_are_down() {
     let srv = http_server(response("404 Not Found", "")).await;
     assert_eq!(run(&get("/x", None), srv.addr, T).await.reason, "HTTP 404");
-    let srv = http_server(Reply::Bytes(
+    // A 302 is followed (as LWP does in ldirectord); one that always
+    // answers 302 is down after LWP's 7 redirects: 8 requests in all.
+    let mut srv = http_server(Reply::Bytes(
         b"HTTP/1.1 302 Found\r\nLocation: /y\r\nContent-Length: 0\r\n\r\n".to_vec(),
+    ))
+    .await;
+    let out = run(&get("/x", None), srv.addr, T).await;
+    assert!(!out.up);
+    assert_eq!(
+        out.reason,
+        "HTTP 302 after 7 redirects (too many redirects)"
+    );
+    assert_eq!(srv.next_seen().await.request_line(), "GET /x HTTP/1.1");
+    for _ in 0..7 {
+        assert_eq!(srv.next_seen().await.request_line(), "GET /y HTTP/1.1");
+    }
+    assert!(srv.seen.try_recv().is_err(), "more than 8 requests");
+    // A 302 without a Location is a final answer: down.
+    let srv = http_server(Reply::Bytes(
+        b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
     ))
     .await;
     let out = run(&get("/x", None), srv.addr, T).await;

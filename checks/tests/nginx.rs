@@ -17,59 +17,81 @@ fn nginx_binary() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// A running nginx on a free loopback port, killed on drop.
+struct Nginx {
+    addr: std::net::SocketAddr,
+    child: tokio::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// Start nginx serving `www/` (filled by `files`: path, content) with
+    /// `extra` inside its `server` block; `None` when nginx is not installed.
+    async fn start(files: &[(&str, &str)], extra: &str) -> Option<Nginx> {
+        let Some(bin) = nginx_binary() else {
+            println!("SKIPPED: /usr/sbin/nginx not found (set NGINX=/path/to/nginx to run)");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("www")).unwrap();
+        std::fs::create_dir_all(d.join("tmp")).unwrap();
+        for (path, content) in files {
+            let p = d.join("www").join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
+        let addr = common::closed_port().await;
+        let t = d.join("tmp").display().to_string();
+        let conf = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {pid};\nerror_log {err};\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n access_log off;\n client_body_temp_path {t}/b;\n proxy_temp_path {t}/p;\n \
+             fastcgi_temp_path {t}/f;\n uwsgi_temp_path {t}/u;\n scgi_temp_path {t}/s;\n \
+             server {{ listen {addr}; root {root};\n{extra}\n }}\n}}\n",
+            pid = d.join("nginx.pid").display(),
+            err = d.join("error.log").display(),
+            root = d.join("www").display(),
+        );
+        std::fs::write(d.join("nginx.conf"), conf).unwrap();
+        let mut child = tokio::process::Command::new(&bin)
+            .arg("-p")
+            .arg(d)
+            .arg("-e")
+            .arg(d.join("error.log"))
+            .arg("-c")
+            .arg(d.join("nginx.conf"))
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start nginx");
+
+        // Wait (bounded) until it listens.
+        let mut listening = false;
+        for _ in 0..50 {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                listening = true;
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "nginx exited early ({status}): {}",
+                    std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(listening, "nginx did not listen on {addr}");
+        Some(Nginx { addr, child, dir })
+    }
+}
+
 #[tokio::test]
 async fn real_nginx_up_and_404() {
-    let Some(bin) = nginx_binary() else {
-        println!("SKIPPED: /usr/sbin/nginx not found (set NGINX=/path/to/nginx to run)");
+    let Some(mut nginx) = Nginx::start(&[("check.html", "ldirectord-rs alive\n")], "").await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::create_dir_all(d.join("www")).unwrap();
-    std::fs::create_dir_all(d.join("tmp")).unwrap();
-    std::fs::write(d.join("www/check.html"), "ldirectord-rs alive\n").unwrap();
-    let addr = common::closed_port().await;
-    let t = d.join("tmp").display().to_string();
-    let conf = format!(
-        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {pid};\nerror_log {err};\n\
-         events {{ worker_connections 64; }}\n\
-         http {{\n access_log off;\n client_body_temp_path {t}/b;\n proxy_temp_path {t}/p;\n \
-         fastcgi_temp_path {t}/f;\n uwsgi_temp_path {t}/u;\n scgi_temp_path {t}/s;\n \
-         server {{ listen {addr}; root {root}; }}\n}}\n",
-        pid = d.join("nginx.pid").display(),
-        err = d.join("error.log").display(),
-        root = d.join("www").display(),
-    );
-    std::fs::write(d.join("nginx.conf"), conf).unwrap();
-    let mut child = tokio::process::Command::new(&bin)
-        .arg("-p")
-        .arg(d)
-        .arg("-e")
-        .arg(d.join("error.log"))
-        .arg("-c")
-        .arg(d.join("nginx.conf"))
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start nginx");
-
-    // Wait (bounded) until it listens.
-    let mut listening = false;
-    for _ in 0..50 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            listening = true;
-            break;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "nginx exited early ({status}): {}",
-                std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(listening, "nginx did not listen on {addr}");
-
+    let addr = nginx.addr;
     let probe = |path: &str| {
         Probe::Http(HttpProbe {
             path: path.to_string(),
@@ -90,11 +112,162 @@ async fn real_nginx_up_and_404() {
         Duration::from_secs(3),
     )
     .await;
-    child.kill().await.ok();
+    nginx.child.kill().await.ok();
+    drop(nginx.dir);
 
     assert!(up.up, "{up:?}");
     assert_eq!(up.reason, "HTTP 200");
     assert!(!missing.up);
     assert_eq!(missing.reason, "HTTP 404");
     assert!(head.up, "{head:?}");
+}
+
+/// nginx's own redirects: `return 301 /path` (absolute, naming the Host
+/// header's host and nginx's port), relative ones, the trailing-slash
+/// redirect of a directory, and redirects elsewhere.
+const REDIRECTS: &str = "
+  location = /old { return 301 /check.html; }
+  location = /rel { absolute_redirect off; return 302 /check.html; }
+  location = /away { return 302 http://elsewhere.example/; }
+  location = /tohttps { return 301 https://$host$request_uri; }
+  location = /loop { return 302 /loop; }
+";
+
+const FILES: &[(&str, &str)] = &[
+    ("check.html", "ldirectord-rs alive\n"),
+    ("dir/index.html", "directory index, alive\n"),
+];
+
+fn get(path: &str, host: Option<&str>) -> Probe {
+    Probe::Http(HttpProbe {
+        path: path.to_string(),
+        host: host.map(str::to_string),
+        receive: Some(Regex::new("alive").unwrap().into()),
+        ..HttpProbe::default()
+    })
+}
+
+#[tokio::test]
+async fn real_nginx_redirects_are_followed_on_the_real() {
+    let Some(mut nginx) = Nginx::start(FILES, REDIRECTS).await else {
+        return;
+    };
+    let addr = nginx.addr;
+    let t = Duration::from_secs(3);
+    let verdict = |o: ldirectord_checks::Outcome| (o.up, o.reason);
+    for host in [Some("www.example.test"), None] {
+        // nginx names the Host header's host and its own port: this real.
+        let o = run(&get("/old", host), addr, t).await;
+        assert_eq!(
+            verdict(o),
+            (true, "HTTP 200 after 1 redirect".into()),
+            "{host:?}"
+        );
+        let o = run(&get("/rel", host), addr, t).await;
+        assert_eq!(
+            verdict(o),
+            (true, "HTTP 200 after 1 redirect".into()),
+            "{host:?}"
+        );
+        let o = run(&get("/dir", host), addr, t).await;
+        assert_eq!(
+            verdict(o),
+            (true, "HTTP 200 after 1 redirect".into()),
+            "{host:?}"
+        );
+        let o = run(&get("/loop", host), addr, t).await;
+        assert_eq!(
+            verdict(o),
+            (
+                false,
+                "HTTP 302 after 7 redirects (too many redirects)".into()
+            )
+        );
+    }
+    let host = Some("www.example.test");
+    let o = run(&get("/away", host), addr, t).await;
+    assert_eq!(
+        verdict(o),
+        (
+            false,
+            r#"HTTP 302: redirect to "http://elsewhere.example/" not followed (not this real: another host, port or scheme)"#
+                .into()
+        )
+    );
+    let o = run(&get("/tohttps", host), addr, t).await;
+    assert_eq!(
+        verdict(o),
+        (
+            false,
+            r#"HTTP 301: redirect to "https://www.example.test/tohttps" not followed (not this real: another host, port or scheme)"#
+                .into()
+        )
+    );
+    // Accepting the redirect itself (httpstatus=200-299,301): up on it.
+    let accept_301 = Probe::Http(HttpProbe {
+        path: "/tohttps".into(),
+        host: host.map(str::to_string),
+        status: ldirectord_checks::StatusCodes::parse("200-299,301").unwrap(),
+        ..HttpProbe::default()
+    });
+    let o = run(&accept_301, addr, t).await;
+    assert_eq!(verdict(o), (true, "HTTP 301".into()));
+
+    // ldirectord's own client on the same nginx, where its redirects stay
+    // on the loopback real (no virtualhost: ldirectord's Host header is
+    // then the bare address): the same verdicts, after the same number of
+    // redirects.
+    for path in ["/check.html", "/old", "/rel", "/dir", "/loop", "/missing"] {
+        let Some((lwp_up, code, redirects)) = lwp(addr, path) else {
+            println!("SKIPPED: perl with LWP::UserAgent not found (libwww-perl)");
+            break;
+        };
+        let ours = run(&get(path, None), addr, t).await;
+        assert_eq!(ours.up, lwp_up, "{path}: {ours:?}, LWP {code}");
+        assert!(
+            ours.reason.starts_with(&format!("HTTP {code}")),
+            "{path}: {ours:?}"
+        );
+        let after = match redirects {
+            0 => String::new(),
+            1 => " after 1 redirect".into(),
+            n => format!(" after {n} redirects"),
+        };
+        assert!(
+            ours.reason.contains(&after),
+            "{path}: {ours:?}, LWP {redirects}"
+        );
+    }
+    nginx.child.kill().await.ok();
+    drop(nginx.dir);
+}
+
+/// ldirectord's check_http (LWP::UserAgent, the Host header the real's
+/// address) on `path`, matching `alive`: (up, final code, redirects).
+fn lwp(addr: std::net::SocketAddr, path: &str) -> Option<(bool, u16, usize)> {
+    const SCRIPT: &str = r#"
+        use LWP::UserAgent;
+        my ($url, $host) = @ARGV;
+        my $ua = new LWP::UserAgent(ssl_opts => { verify_hostname => 0 });
+        $ua->timeout(5);
+        my $req = new HTTP::Request("GET", $url, new HTTP::Headers("Host" => $host));
+        my $res = $ua->request($req);
+        my $up = ($res->is_success && $res->content =~ /alive/) ? 1 : 0;
+        print join(" ", $up, $res->code, scalar($res->redirects)), "\n";
+    "#;
+    let out = std::process::Command::new("perl")
+        .arg("-e")
+        .arg(SCRIPT)
+        .arg(format!("http://{addr}{path}"))
+        .arg(addr.ip().to_string())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut f = text.split_whitespace();
+    Some((
+        f.next()? == "1",
+        f.next()?.parse().ok()?,
+        f.next()?.parse().ok()?,
+    ))
 }

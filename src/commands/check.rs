@@ -109,6 +109,7 @@ pub async fn check_all(
                             up: false,
                             latency: std::time::Duration::ZERO,
                             reason: e.to_string(),
+                            cert_not_after: None,
                         },
                     }
                 }),
@@ -121,6 +122,7 @@ pub async fn check_all(
             up: false,
             latency: std::time::Duration::ZERO,
             reason: format!("check crashed: {e}"),
+            cert_not_after: None,
         });
         outcomes.insert(spec, o);
     }

@@ -369,6 +369,7 @@ fn resolve_virtual(
             database: v.database.clone(),
             secret: v.secret.clone(),
             connectcount: v.connectcount.unwrap_or(0),
+            http: v.http.resolve(service, errs),
         },
         settings: resolve_settings(&v.settings, &d.settings, hosts, errs),
         comment: v.comment.clone(),

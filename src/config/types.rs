@@ -389,6 +389,23 @@ pub struct Check {
     /// `checktype=N`: N connect checks before each negotiate check (the
     /// checktype is then Negotiate); 0 otherwise.
     pub connectcount: u32,
+    /// `httpstatus`, `verifytls`, `cafile`, `clientcert`/`clientkey`, `sni`.
+    pub http: HttpOptions,
+}
+
+/// The HTTP check options ldirectord lacks (see `value/http.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct HttpOptions {
+    /// The final statuses that are up (`httpstatus=`); any 2xx by default.
+    pub status: ldirectord_checks::StatusCodes,
+    /// Verify the real's certificate (`verifytls=yes`; https).
+    pub verifytls: bool,
+    /// The CAs to verify against (`cafile=`); the system's bundle if none.
+    pub cafile: Option<PathBuf>,
+    /// Client certificate and its key (`clientcert=`, `clientkey=`).
+    pub clientcert: Option<(PathBuf, PathBuf)>,
+    /// The TLS server name (`sni=`), instead of the virtualhost.
+    pub sni: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

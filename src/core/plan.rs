@@ -7,7 +7,7 @@
 //! change keeps its health; a changed one starts afresh.
 
 use super::health::Thresholds;
-use crate::config::{CheckService, CheckType, Config, HttpMethod, Real, Virtual};
+use crate::config::{CheckService, CheckType, Config, HttpMethod, HttpOptions, Real, Virtual};
 use ldirectord_checks::{
     BannerProtocol, DnsProbe, FtpProbe, HttpProbe, HttpProxyProbe, LdapProbe, MailLoginProbe,
     MailProtocol, Probe, RadiusProbe, SqlProbe, Transport,
@@ -38,6 +38,8 @@ pub struct CheckSpec {
     pub receive: Option<String>,
     pub method: HttpMethod,
     pub host: Option<String>,
+    /// `httpstatus`, `verifytls` and the TLS files (negotiate checks).
+    pub http: HttpOptions,
     /// For external checks: command and its arguments (`vip vport rip rport`).
     pub command: Option<(String, Vec<String>)>,
     /// `login`, `passwd`, `database`, `secret` (negotiate checks only).
@@ -155,6 +157,11 @@ impl CheckSpec {
             } else {
                 None
             },
+            http: if negotiate {
+                c.http.clone()
+            } else {
+                HttpOptions::default()
+            },
             command,
             timeout: if negotiate {
                 v.negotiatetimeout
@@ -244,6 +251,14 @@ impl CheckSpec {
         }
     }
 
+    /// The probe's TLS options, when any is set (https).
+    fn tls_options(&self) -> Option<std::sync::Arc<ldirectord_checks::TlsOptions>> {
+        let h = &self.http;
+        (self.service == CheckService::Https
+            && (h.cafile.is_some() || h.clientcert.is_some() || h.sni.is_some()))
+        .then(|| std::sync::Arc::new(h.tls_options()))
+    }
+
     fn transport(&self) -> Transport {
         if self.udp {
             Transport::Udp
@@ -318,7 +333,9 @@ impl CheckSpec {
                     path: self.request.clone(),
                     host: self.host.clone(),
                     receive,
-                    ..HttpProbe::default()
+                    verify_tls: self.http.verifytls,
+                    status: self.http.status.clone(),
+                    tls_options: self.tls_options(),
                 }),
                 CheckService::SimpleTcp => Probe::SimpleTcp {
                     request: self.request.clone().into_bytes(),
@@ -407,11 +424,14 @@ impl CheckSpec {
                     &s(&self.passwd),
                     &s(&self.secret),
                 )),
-                CheckService::HttpProxy => Probe::HttpProxy(HttpProxyProbe::from_ldirectord(
-                    &self.request,
-                    self.method == HttpMethod::Head,
-                    receive,
-                )),
+                CheckService::HttpProxy => Probe::HttpProxy(HttpProxyProbe {
+                    status: self.http.status.clone(),
+                    ..HttpProxyProbe::from_ldirectord(
+                        &self.request,
+                        self.method == HttpMethod::Head,
+                        receive,
+                    )
+                }),
             },
         })
     }

@@ -379,6 +379,7 @@ mod tests {
                 database: None,
                 secret: None,
                 connectcount: 0,
+                http: Default::default(),
             },
             settings: Settings {
                 checkinterval: Duration::from_secs(1),

@@ -110,6 +110,8 @@ pub(super) struct CheckRun {
     pub(super) checks: u64,
     pub(super) failed: u64,
     pub(super) cancel: CancellationToken,
+    /// When a warning about the real's certificate was last logged.
+    pub(super) cert_warned: Option<SystemTime>,
 }
 
 /// When a new check runs first.
@@ -181,6 +183,7 @@ impl Director {
             checks: 0,
             failed: 0,
             cancel: cancel.clone(),
+            cert_warned: None,
         };
         self.checks.insert(id, run);
         let first = if now {
@@ -247,6 +250,7 @@ impl CheckTask {
                     up: false,
                     latency: Duration::ZERO,
                     reason: e.clone(),
+                    cert_not_after: None,
                 };
                 let _ = self
                     .tx
@@ -275,6 +279,7 @@ impl CheckTask {
                     up: false,
                     latency: Duration::ZERO,
                     reason: "in maintenance".into(),
+                    cert_not_after: None,
                 };
                 CheckResult {
                     id: self.id,

@@ -8,6 +8,8 @@
 //!   the reals they name down (the check tasks read the set); a file named
 //!   by host stands for its addresses (`maintenance_names.rs`);
 //! - connection-sync daemons: started when configured, stopped on cleanstop;
+//! - certificates: a warning when a real's expires within 14 days (at most
+//!   once a day per check);
 //! - the lines other tasks leave for the event log (hooks, check tasks
 //!   restarted), written once a second.
 //!
@@ -22,6 +24,12 @@ use crate::output::eventlog::EventLog;
 use ldirectord_checks::Outcome;
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+/// Warn when a real's certificate ends within this.
+const CERT_WARN: Duration = Duration::from_secs(14 * 86_400);
+/// At most one such warning per check this often.
+const CERT_WARN_EVERY: Duration = Duration::from_secs(86_400);
 
 /// Names of files in `maintenancedir`, refreshed by the director.
 pub(super) type Maintenance = Arc<RwLock<HashSet<String>>>;
@@ -91,6 +99,37 @@ impl Director {
                 m.log(&line);
             }
         }
+    }
+
+    /// Log a warning when the certificate check `id`'s real sent ends within
+    /// [`CERT_WARN`] (or has ended), at most once per [`CERT_WARN_EVERY`].
+    pub(super) fn cert_expiry(&mut self, id: u64, not_after: SystemTime) {
+        let now = SystemTime::now();
+        let left = not_after.duration_since(now);
+        if left.as_ref().is_ok_and(|d| *d > CERT_WARN) {
+            return;
+        }
+        let Some(run) = self.checks.get_mut(&id) else {
+            return;
+        };
+        if run
+            .cert_warned
+            .is_some_and(|t| now.duration_since(t).unwrap_or_default() < CERT_WARN_EVERY)
+        {
+            return;
+        }
+        run.cert_warned = Some(now);
+        let Some(&(vi, ri)) = self.uses.get(&id).and_then(|u| u.first()) else {
+            return;
+        };
+        let v = &self.config.virtuals[vi];
+        self.log.log(&format!(
+            "Warning: the TLS certificate of real server {} ({}) {}, at {}",
+            v.reals[ri].addr,
+            fmt_virtual(&v.key),
+            cert_ends(left.map_err(|e| e.duration())),
+            crate::output::eventlog::format_time(not_after)
+        ));
     }
 
     /// Write the lines other tasks left for the event log.
@@ -170,6 +209,20 @@ impl Director {
     }
 }
 
+/// `expires in 5 days`, `expires in less than a day`, `expired 2 days ago`:
+/// the time left (`Ok`) or past (`Err`), in whole days.
+fn cert_ends(left: Result<Duration, Duration>) -> String {
+    let days = |d: Duration| d.as_secs() / 86_400;
+    match left {
+        Ok(d) if days(d) == 0 => "expires in less than a day".into(),
+        Ok(d) if days(d) == 1 => "expires in 1 day".into(),
+        Ok(d) => format!("expires in {} days", days(d)),
+        Err(d) if days(d) == 0 => "expired less than a day ago".into(),
+        Err(d) if days(d) == 1 => "expired 1 day ago".into(),
+        Err(d) => format!("expired {} days ago", days(d)),
+    }
+}
+
 /// `master eth0 syncid 1`.
 fn sync_desc(d: &SyncDaemon) -> String {
     let st = if d.state == SyncState::Master {
@@ -178,4 +231,20 @@ fn sync_desc(d: &SyncDaemon) -> String {
         "backup"
     };
     format!("{st} {} syncid {}", d.ifname, d.syncid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_ends_read_in_days() {
+        let d = |days: u64, secs: u64| Duration::from_secs(days * 86_400 + secs);
+        assert_eq!(cert_ends(Ok(d(0, 3600))), "expires in less than a day");
+        assert_eq!(cert_ends(Ok(d(1, 5))), "expires in 1 day");
+        assert_eq!(cert_ends(Ok(d(13, 86_399))), "expires in 13 days");
+        assert_eq!(cert_ends(Err(d(0, 1))), "expired less than a day ago");
+        assert_eq!(cert_ends(Err(d(1, 0))), "expired 1 day ago");
+        assert_eq!(cert_ends(Err(d(40, 0))), "expired 40 days ago");
+    }
 }

@@ -52,6 +52,9 @@ impl Director {
         if self.has_monitors {
             self.monitor(r.id, &r.outcome);
         }
+        if let Some(t) = r.outcome.cert_not_after {
+            self.cert_expiry(r.id, t);
+        }
         let Some(run) = self.checks.get_mut(&r.id) else {
             return;
         };

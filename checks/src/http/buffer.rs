@@ -27,14 +27,14 @@ thread_local! {
 
 /// A byte buffer whose first `filled` bytes hold data. The whole of `data`
 /// is initialised (zeroed when created), so reads go straight into it.
-pub(super) struct Buffer {
+pub(crate) struct Buffer {
     data: Vec<u8>,
     filled: usize,
 }
 
 impl Buffer {
     /// A buffer from this thread's pool, or a new one.
-    pub(super) fn take() -> Buffer {
+    pub(crate) fn take() -> Buffer {
         let data = POOL
             .try_with(|p| p.borrow_mut().pop())
             .ok()
@@ -44,31 +44,31 @@ impl Buffer {
     }
 
     /// The data.
-    pub(super) fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.data[..self.filled]
     }
 
     /// The data, writable (for decoding in place).
-    pub(super) fn bytes_mut(&mut self) -> &mut [u8] {
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.data[..self.filled]
     }
 
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.filled
     }
 
     /// Forget all data.
-    pub(super) fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.filled = 0;
     }
 
     /// Keep only the first `n` bytes of data.
-    pub(super) fn truncate(&mut self, n: usize) {
+    pub(crate) fn truncate(&mut self, n: usize) {
         self.filled = self.filled.min(n);
     }
 
     /// Drop the first `n` bytes of data, moving the rest to the front.
-    pub(super) fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         let n = n.min(self.filled);
         self.data.copy_within(n..self.filled, 0);
         self.filled -= n;
@@ -76,7 +76,7 @@ impl Buffer {
 
     /// Move `data[from..]` to `data[to..]` (`to <= from`), dropping the
     /// bytes in between.
-    pub(super) fn close_gap(&mut self, to: usize, from: usize) {
+    pub(crate) fn close_gap(&mut self, to: usize, from: usize) {
         debug_assert!(to <= from && from <= self.filled);
         self.data.copy_within(from..self.filled, to);
         self.filled -= from - to;
@@ -85,7 +85,7 @@ impl Buffer {
     /// Room to read into, so that data never exceeds `limit` bytes: the
     /// unused part of the buffer, grown (doubling, at most to `limit`) when
     /// it is (nearly) full. Empty only when the data already holds `limit` bytes.
-    pub(super) fn spare(&mut self, limit: usize) -> &mut [u8] {
+    pub(crate) fn spare(&mut self, limit: usize) -> &mut [u8] {
         if self.data.len() - self.filled < MIN_ROOM && self.data.len() < limit {
             let grown = (self.data.len() * 2).clamp(INITIAL, limit);
             self.data.resize(grown, 0);
@@ -95,14 +95,14 @@ impl Buffer {
     }
 
     /// Record `n` more bytes of data, just read into [`Buffer::spare`].
-    pub(super) fn filled(&mut self, n: usize) {
+    pub(crate) fn filled(&mut self, n: usize) {
         self.filled = (self.filled + n).min(self.data.len());
     }
 
     /// Replace the data with what `render` writes. Written into the buffer
     /// in place; only what does not fit (an unusually long request) costs
     /// an allocation.
-    pub(super) fn render(&mut self, render: impl Fn(&mut dyn Write) -> io::Result<()>) {
+    pub(crate) fn render(&mut self, render: impl Fn(&mut dyn Write) -> io::Result<()>) {
         let mut room: &mut [u8] = &mut self.data[..];
         let total = room.len();
         if render(&mut room).is_ok() {

@@ -27,6 +27,8 @@ pub(super) struct Head {
     /// Bytes taken by the head, interim (1xx) responses before it included.
     pub len: usize,
     pub framing: Framing,
+    /// Where the `Location` value of a 3xx is in the buffer (start, end).
+    pub location: Option<(usize, usize)>,
 }
 
 /// How the body is delimited.
@@ -81,12 +83,30 @@ pub(super) fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>,
         }
         let http10 = res.version == Some(0);
         let framing = framing(status, head_request, http10, res.headers)?;
+        let location = if (300..400).contains(&status) {
+            location(buf, res.headers)
+        } else {
+            None
+        };
         return Ok(Some(Head {
             status,
             len: start,
             framing,
+            location,
         }));
     }
+}
+
+/// The span of the (first) `Location` header's value within `buf`.
+fn location(buf: &[u8], headers: &[httparse::Header<'_>]) -> Option<(usize, usize)> {
+    let h = headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("location"))?;
+    // The value is a slice of `buf`: its offset is the distance between the
+    // two starts.
+    let start = (h.value.as_ptr() as usize).checked_sub(buf.as_ptr() as usize)?;
+    let end = start + h.value.len();
+    (end <= buf.len()).then_some((start, end))
 }
 
 fn parse_error(e: httparse::Error) -> String {
@@ -332,6 +352,7 @@ mod tests {
         assert_eq!(h.status, 200);
         assert_eq!(h.framing, Framing::Length(2));
         assert_eq!(h.len, 38);
+        assert_eq!(h.location, None);
         let h = head(
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 9\r\n\r\n",
         );
@@ -342,6 +363,17 @@ mod tests {
         assert_eq!(h.unwrap().unwrap().framing, Framing::Close);
         let h = head("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\ncontent-length: 5\r\n\r\n");
         assert_eq!(h.unwrap().unwrap().framing, Framing::Length(5));
+    }
+
+    #[test]
+    fn the_location_of_a_redirect_is_found_in_the_buffer() {
+        let r = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 302 Found\r\nX: y\r\nlocation:  /next?a=1 \r\nLocation: /second\r\n\r\n";
+        let h = head(r).unwrap().unwrap();
+        let (a, b) = h.location.unwrap();
+        assert_eq!(r[a..b].trim(), "/next?a=1");
+        // Only for 3xx.
+        let h = head("HTTP/1.1 200 OK\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(h.unwrap().unwrap().location, None);
     }
 
     #[test]

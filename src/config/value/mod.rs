@@ -9,7 +9,9 @@
 //!   methods, netmasks;
 //! - [`check`]: check types, services, `httpmethod`, `protocol`,
 //!   `schedflags`;
-//! - [`email`]: mailboxes and the other email alert settings.
+//! - [`email`]: mailboxes and the other email alert settings;
+//! - [`http`]: the HTTP check options ldirectord lacks (`httpstatus`,
+//!   `verifytls`, `cafile`, `clientcert`, `clientkey`, `sni`).
 //!
 //! Differences from ldirectord 4.12, on purpose:
 //! - booleans accept yes/no and true/false; durations accept decimals
@@ -22,6 +24,7 @@
 mod addr;
 mod check;
 mod email;
+pub mod http;
 #[cfg(test)]
 mod tests;
 

@@ -176,6 +176,7 @@ scalar_struct! {
         servicename, comment,
         protocol, scheduler, persistent, netmask, schedflags, ops,
         checktype, service, checkport, request, receive, httpmethod, virtualhost, checkcommand,
+        httpstatus, verifytls, cafile, clientcert, clientkey, sni,
         checkinterval, checktimeout, negotiatetimeout, failurecount, risecount, quiescent, cleanstop,
         fallbackcommand, monitorfile,
         emailalert, emailalertfreq, emailalertstatus, emailalertfrom, smtp,

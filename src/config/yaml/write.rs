@@ -195,6 +195,15 @@ fn virtual_entry(v: &Virtual, g: &VirtualDefaults) -> YamlVirtual {
         y.httpmethod = Scalar::str("HEAD");
     }
     y.virtualhost = c.virtualhost.clone().map(Scalar::Str);
+    let (h, path) = (&c.http, |p: &std::path::Path| {
+        Scalar::Str(p.display().to_string())
+    });
+    y.httpstatus = (h.status != Default::default()).then(|| Scalar::Str(h.status.to_string()));
+    y.verifytls = h.verifytls.then_some(Scalar::Bool(true));
+    y.cafile = h.cafile.as_deref().map(path);
+    y.clientcert = h.clientcert.as_ref().map(|(c, _)| path(c));
+    y.clientkey = h.clientcert.as_ref().map(|(_, k)| path(k));
+    y.sni = h.sni.clone().map(Scalar::Str);
     if let Some(cmd) = &c.checkcommand {
         let external = matches!(c.checktype, CheckType::External | CheckType::ExternalPerl);
         if !(external && cmd == "/bin/true") {
