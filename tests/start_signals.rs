@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ldirectord-rs");
 
-fn kill(pid: u32, sig: i32) {
-    // SAFETY: signalling a child this test started, by its id.
-    unsafe { libc::kill(pid as i32, sig) };
+use ldirectord_rs::sys::Signal;
+
+fn kill(pid: u32, sig: Signal) {
+    ldirectord_rs::sys::kill(pid, sig).expect("signal a child this test started");
 }
 
 fn spawn(cfg: &Path, notify: Option<&Path>) -> Child {
@@ -102,7 +103,7 @@ async fn ready_comes_once_the_first_checks_are_in_the_table() {
             .unwrap();
         serde_json::from_slice(&out.stdout).unwrap()
     };
-    kill(child.id(), libc::SIGTERM);
+    kill(child.id(), Signal::Term);
     let st = wait_exit(&mut child, LONG);
     assert!(st.success(), "{st:?}");
     eprintln!("READY after {:?}", got - t0);
@@ -141,7 +142,7 @@ fn a_sighup_during_a_large_start_does_not_kill_the_director() {
     for at in [100, 400, 1000, 2000, 3000] {
         let when = t0 + Duration::from_millis(at);
         std::thread::sleep(when.saturating_duration_since(Instant::now()));
-        kill(child.id(), libc::SIGHUP);
+        kill(child.id(), Signal::Hup);
         if let Some(st) = child.try_wait().unwrap() {
             panic!("the director died of SIGHUP sent {at} ms after start: {st:?}");
         }
@@ -155,7 +156,7 @@ fn a_sighup_during_a_large_start_does_not_kill_the_director() {
         assert!(Instant::now() < deadline, "no reload within 120 s");
         std::thread::sleep(Duration::from_millis(100));
     }
-    kill(child.id(), libc::SIGTERM);
+    kill(child.id(), Signal::Term);
     let st = wait_exit(&mut child, Duration::from_secs(120));
     assert_eq!(st.code(), Some(0), "{st:?}");
 }
@@ -175,7 +176,7 @@ fn a_sigterm_during_a_large_start_stops_it_cleanly() {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    kill(child.id(), libc::SIGTERM);
+    kill(child.id(), Signal::Term);
     let st = wait_exit(&mut child, Duration::from_secs(120));
     assert_eq!(st.code(), Some(0), "{st:?}");
     let text = std::fs::read_to_string(&log).unwrap();
@@ -188,5 +189,10 @@ fn a_sigterm_during_a_large_start_stops_it_cleanly() {
     let deleted = count(&log, "Deleted virtual server");
     eprintln!("{added} virtuals added before the stop, {deleted} deleted");
     assert!(added > 0);
-    assert_eq!(added, deleted, "cleanstop removes every virtual it added");
+    assert_eq!(
+        added,
+        deleted,
+        "cleanstop removes every virtual it added; the log's end:\n{}",
+        &text[text.len().saturating_sub(3000)..]
+    );
 }

@@ -71,12 +71,11 @@ pub(super) enum FirstCheck {
 }
 
 impl Director {
-    /// Bring checks in line with the config: keep those whose spec is
-    /// unchanged (and their health), start new ones (the first probe as
-    /// `first` says), stop dropped ones. Returns the new checks that run at
-    /// once.
-    pub(super) fn install_plan(&mut self, first: FirstCheck) -> Vec<u64> {
-        let plan = Plan::new(&self.config);
+    /// Bring checks in line with the config's `plan` (`Plan::new` of it,
+    /// made off the loop on reload): keep those whose spec is unchanged (and
+    /// their health), start new ones (the first probe as `first` says), stop
+    /// dropped ones. Returns the new checks that run at once.
+    pub(super) fn install_plan(&mut self, plan: Plan, first: FirstCheck) -> Vec<u64> {
         let mut by_spec = SpecMap::with_capacity_and_hasher(plan.checks.len(), Default::default());
         let mut uses_of = HashMap::with_capacity(plan.checks.len());
         let mut id_of = Vec::with_capacity(plan.checks.len());

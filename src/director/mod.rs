@@ -52,7 +52,7 @@ use crate::config::{self, Config};
 use crate::core::actual::{self, ActualTable};
 use crate::core::events::Phase;
 use crate::core::health::State;
-use crate::core::plan::{RegexCache, SpecMap, Use};
+use crate::core::plan::{Plan, RegexCache, SpecMap, Use};
 use crate::core::table::Counts;
 use crate::ipvs::{Ipvs, ServiceKey};
 use crate::output::eventlog::{self, EventLog};
@@ -291,7 +291,8 @@ impl Director {
         ];
         d.refresh_maintenance();
         d.ensure_sync_daemons();
-        let first_round = d.install_plan(FirstCheck::IfMissing);
+        let plan = Plan::new(&d.config);
+        let first_round = d.install_plan(plan, FirstCheck::IfMissing);
         d.ready = ready::Readiness::first_round(first_round);
         for vi in 0..d.config.virtuals.len() {
             d.reconcile(vi, Phase::Start);

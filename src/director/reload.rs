@@ -1,5 +1,6 @@
-//! Reload: the config is read and parsed off the director loop (a thread of
-//! its own: 40,000 virtuals take seconds), then applied on it. A bad config
+//! Reload: the config is read, parsed (host names looked up) and its checks
+//! planned off the director loop (a thread of its own: 40,000 virtuals take
+//! seconds), then applied on it. A bad config
 //! is logged and the running one kept.
 //!
 //! Applying keeps the service served: checks whose spec is unchanged keep
@@ -13,22 +14,41 @@ use super::checks::FirstCheck;
 use super::Director;
 use crate::config::{self, Config, ConfigErrors};
 use crate::core::events::{Event, Phase};
+use crate::core::plan::Plan;
 use crate::core::table::{self, Change};
 use crate::ipvs::{Op, ServiceKey};
 use crate::output::eventlog::EventLog;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-/// A config read and parsed off the loop.
+/// A config read and parsed off the loop, and its checks planned.
 pub(super) struct Loaded {
     /// The file's version before it was read.
     stamp: Option<Stamp>,
     /// When the read began.
     started: std::time::Instant,
-    result: Result<Config, ConfigErrors>,
+    /// How long reading, parsing and planning took.
+    took: std::time::Duration,
+    result: Result<(Config, Plan), ConfigErrors>,
+}
+
+/// Read, parse and plan (the work a reload does off the loop).
+fn load(path: &Path, resolver: &dyn config::Resolver) -> Loaded {
+    let started = std::time::Instant::now();
+    let stamp = autoreload::stamp(path);
+    let result = config::load_with(path, resolver).map(|c| {
+        let plan = Plan::new(&c);
+        (c, plan)
+    });
+    Loaded {
+        stamp,
+        started,
+        took: started.elapsed(),
+        result,
+    }
 }
 
 /// Read and parse `path` on a thread of its own, its host names looked up
@@ -38,14 +58,7 @@ pub(super) struct Loaded {
 pub(super) fn load_off_loop(path: PathBuf, resolver: Resolver) -> oneshot::Receiver<Loaded> {
     let (tx, rx) = oneshot::channel();
     let work = move || {
-        let started = std::time::Instant::now();
-        let stamp = autoreload::stamp(&path);
-        let result = config::load_with(&path, &*resolver);
-        let _ = tx.send(Loaded {
-            stamp,
-            started,
-            result,
-        });
+        let _ = tx.send(load(&path, &*resolver));
     };
     if let Err(e) = std::thread::Builder::new()
         .name("ldirectord-config".into())
@@ -70,14 +83,8 @@ impl Director {
     /// Re-read the config now, on the loop (the loop itself uses
     /// [`Director::begin_reload`] and [`Director::apply_loaded`]).
     pub fn reload(&mut self) -> bool {
-        let started = std::time::Instant::now();
-        let stamp = autoreload::stamp(&self.path);
-        let result = config::load_with(&self.path, &*self.resolver);
-        self.apply_loaded(Loaded {
-            stamp,
-            started,
-            result,
-        })
+        let loaded = load(&self.path, &*self.resolver);
+        self.apply_loaded(loaded)
     }
 
     /// The reader thread went away without an answer.
@@ -94,13 +101,14 @@ impl Director {
         let Loaded {
             stamp,
             started,
+            took,
             result,
         } = loaded;
         self.watch.was_read(stamp);
-        let new = match result {
-            Ok(mut c) => {
+        let (new, plan) = match result {
+            Ok((mut c, plan)) => {
                 self.log_policy.apply(&mut c);
-                c
+                (c, plan)
             }
             Err(errs) => {
                 self.counters.failed_reloads += 1;
@@ -142,7 +150,7 @@ impl Director {
         self.note_replaced(&new);
         self.config = new;
         self.admission.resize(self.config.global.maxchecks);
-        self.install_plan(FirstCheck::Now);
+        self.install_plan(plan, FirstCheck::Now);
         self.first_round_forget_dropped();
         self.refresh_maintenance();
         self.ensure_sync_daemons();
@@ -171,8 +179,9 @@ impl Director {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let n = self.ops - ops_before;
         self.log.log(&format!(
-            "Reloaded configuration from {}: {n} table operations in {ms:.1} ms",
-            self.path.display()
+            "Reloaded configuration from {}: {n} table operations in {ms:.1} ms (read in {:.1} ms off the loop)",
+            self.path.display(),
+            took.as_secs_f64() * 1000.0
         ));
         true
     }
@@ -180,34 +189,40 @@ impl Director {
     /// Before `new` replaces the running config: every destination in the
     /// table that a virtual kept by `new` listed (a real, or the fallback)
     /// and no longer lists is *replaced*: it stays until the new set serves.
+    /// (Linear in the table: only a virtual with unlisted destinations looks
+    /// further.)
     fn note_replaced(&mut self, new: &Config) {
-        let old: HashMap<ServiceKey, &config::Virtual> =
-            self.config.virtuals.iter().map(|v| (v.key, v)).collect();
+        let mut old: Option<HashMap<ServiceKey, Listing<'_>>> = None;
         let mut replaced: HashMap<ServiceKey, Vec<SocketAddr>> = HashMap::new();
         for v in &new.virtuals {
             let Some(in_table) = self.actual.get(&v.key) else {
                 continue;
             };
-            let listed: HashSet<SocketAddr> = v
-                .reals
-                .iter()
-                .map(|r| r.addr)
-                .chain(table::effective_fallback(v).map(|f| f.addr))
+            let now = Listing::of(v);
+            let unlisted: Vec<SocketAddr> = in_table
+                .dests
+                .keys()
+                .filter(|a| !now.lists(a))
+                .copied()
                 .collect();
-            let before = old.get(&v.key).into_iter().flat_map(|o| {
-                o.reals
+            if unlisted.is_empty() {
+                continue;
+            }
+            let old = old.get_or_insert_with(|| {
+                self.config
+                    .virtuals
                     .iter()
-                    .map(|r| r.addr)
-                    .chain(table::effective_fallback(o).map(|f| f.addr))
+                    .map(|o| (o.key, Listing::of(o)))
+                    .collect()
             });
-            // Replaced by an earlier reload and still waiting: still so.
-            let waiting = self.replaced.get(&v.key).into_iter().flatten().copied();
-            let mut these: Vec<SocketAddr> = before
-                .chain(waiting)
-                .filter(|a| !listed.contains(a) && in_table.dests.contains_key(a))
+            let waiting = self.replaced.get(&v.key);
+            let these: Vec<SocketAddr> = unlisted
+                .into_iter()
+                .filter(|a| {
+                    old.get(&v.key).is_some_and(|o| o.lists(a))
+                        || waiting.is_some_and(|w| w.contains(a))
+                })
                 .collect();
-            these.sort_unstable();
-            these.dedup();
             if !these.is_empty() {
                 replaced.insert(v.key, these);
             }
@@ -229,5 +244,32 @@ impl Director {
             }
         }
         self.vinfo[vi].replaced = any;
+    }
+}
+
+/// The destinations a virtual lists: its reals and its fallback.
+struct Listing<'a> {
+    v: &'a config::Virtual,
+    fallback: Option<SocketAddr>,
+    /// For a virtual of many reals, their addresses in a set.
+    set: Option<HashSet<SocketAddr>>,
+}
+
+impl<'a> Listing<'a> {
+    fn of(v: &'a config::Virtual) -> Listing<'a> {
+        let set = (v.reals.len() > 16).then(|| v.reals.iter().map(|r| r.addr).collect());
+        Listing {
+            v,
+            fallback: table::effective_fallback(v).map(|f| f.addr),
+            set,
+        }
+    }
+
+    fn lists(&self, a: &SocketAddr) -> bool {
+        self.fallback == Some(*a)
+            || match &self.set {
+                Some(s) => s.contains(a),
+                None => self.v.reals.iter().any(|r| r.addr == *a),
+            }
     }
 }

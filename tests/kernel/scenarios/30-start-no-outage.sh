@@ -9,7 +9,10 @@
 # ldirectord 4.12 (Debian's, Perl, the real ipvsadm; supervised=yes so that it stays in the
 # foreground with a PID to stop, everything else as `ldirectord CONF start`) is measured the same
 # way in the same boot, beside it: its figures are reported, not asserted. Figures in
-# $ART/figures.txt (and BENCHMARKS.md).
+# $ART/figures.txt (and BENCHMARKS.md). Then ldirectord's own form, `ldirectord-rs CONF start`
+# (the daemon; Pacemaker's agent and init scripts call it): the command returns once the daemon
+# serves, so the first request after it returns is answered by a real.
+# kt-timeout: 300  (three directors started, each watched for 16 s after its first reply)
 . "$(dirname "$0")/../lib.sh"
 need_ipvs
 director_needed
@@ -57,6 +60,7 @@ measure() {
 	NOTIFY_SOCK=$sock
 	t0=$(( ${EPOCHREALTIME/./} / 1000 ))
 	"$@"
+	T_RETURN=$(( ${EPOCHREALTIME/./} / 1000 - t0 ))
 	wait_until 60 "$name: a reply from a real" grep -qE ' rs[12]$' "$out"
 	nap "$WATCH"
 	touch "$out.stop"
@@ -72,6 +76,8 @@ measure() {
 	[ "$T_FIRST" = - ] && T_FIRST=
 	[ "$T_READY" = - ] && T_READY=
 	N_FAIL=$((N_ERR + N_SORRY))
+	# The first request made after CMD returned.
+	AFTER_RETURN=$(awk -v t="$((t0 + T_RETURN))" '$2 !~ /^notify:/ && $1 >= t { print $2; exit }' "$out")
 	echo "$t0" >"$ART/t0-$name.txt"
 	local line ready=", no READY=1"
 	[ -n "$T_READY" ] && ready=", READY=1 at $(secs "$T_READY") s"
@@ -107,6 +113,30 @@ echo "$line" >>"$FIG"
 snapshot rs-served
 director_stop TERM
 [ "$DIRECTOR_RC" = 0 ] || fail "ldirectord-rs exited $DIRECTOR_RC on SIGTERM"
+
+# ldirectord's command line: `CONF start` returns once the daemon serves.
+if "$KT_BIN" -h start >/dev/null 2>&1; then
+	CFG_LSB=$WORK/lsb.cf
+	sed -e "s|^logfile=.*|logfile=\"$WORK/lsb.log\"|" "$CFG" >"$CFG_LSB"
+	PF=$(pid_file_of lsb.cf)
+	rm -f "$PF"
+	start_lsb() {
+		lsb "$CFG_LSB" start
+		[ "$LSB_RC" = 0 ] || fail "ldirectord-rs $CFG_LSB start: exit $LSB_RC ($LSB_ERR)"
+		lsb_track "$PF"
+	}
+	measure "ldirectord-rs-start" start_lsb
+	line="ldirectord-rs CONF start: returned at $(secs "$T_RETURN") s; the first request after it was answered by: ${AFTER_RETURN:-nothing}"
+	note "$line"
+	echo "$line" >>"$FIG"
+	case $AFTER_RETURN in
+	rs1 | rs2) ;;
+	*) fail "ldirectord-rs CONF start returned before the daemon served: the next request got ${AFTER_RETURN:-nothing}" ;;
+	esac
+	[ "$N_FAIL" = 0 ] || fail "ldirectord-rs CONF start: $N_FAIL of $N_AFTER requests after the first reply were not served by a real"
+	lsb_expect 0 "$CFG_LSB" stop
+	cp "$WORK/lsb.log" "$ART/" 2>/dev/null
+fi
 
 # ldirectord 4.12 beside it, when installed (with LWP for its HTTP check).
 LD=/usr/sbin/ldirectord

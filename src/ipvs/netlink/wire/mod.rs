@@ -28,6 +28,8 @@ pub mod consts;
 pub mod decode;
 pub mod encode;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 pub mod replies;
 #[cfg(test)]
 mod tests;
