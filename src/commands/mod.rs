@@ -14,6 +14,7 @@ pub mod configtest;
 pub mod convert;
 pub mod demo;
 pub mod lsb;
+pub mod probe_runtimes;
 pub mod run;
 pub mod serve;
 pub mod status;
@@ -91,15 +92,6 @@ fn real_count(config: &Config) -> usize {
 /// The runtime a command's async work runs on.
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-/// The runtime the director's probes run on (threads `ldirectord-probe`).
-fn probe_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .thread_name("ldirectord-probe")
         .enable_all()
         .build()
         .expect("tokio runtime")

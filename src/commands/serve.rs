@@ -96,8 +96,17 @@ pub fn serve(
     let rt = super::runtime();
     // Probes run on a runtime of their own, so that the director loop
     // (table, status, signals) never waits behind them.
-    let probes = super::probe_runtime();
-    crate::director::set_probe_runtime(probes.handle().clone());
+    let probes = match super::probe_runtimes::ProbeRuntimes::from_env() {
+        Ok(p) => p,
+        Err(e) => {
+            return fail(
+                &mut log,
+                EXIT_SETUP,
+                &format!("cannot start the probes' threads: {e}"),
+            )
+        }
+    };
+    crate::director::set_probe_runtimes(probes.handles());
     let code = rt.block_on(async move {
         // 5. The status listener, bound before the table is touched.
         let listener = match config.global.statusaddress {

@@ -1,7 +1,7 @@
 //! Where probes run and when they may start.
 //!
-//! - **Their own runtime.** The daemon runs probes on a runtime of their own
-//!   ([`set_probe_runtime`]), so the director loop (table operations,
+//! - **Their own runtime.** The daemon runs probes on runtimes of their own
+//!   ([`set_probe_runtimes`]), so the director loop (table operations,
 //!   status, signals) never waits behind thousands of probe tasks; without
 //!   one (tests, the demo) they run on the current runtime.
 //! - **Admission.** A check that is due waits, first in first out (so the
@@ -23,16 +23,54 @@ use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-static PROBE_RUNTIME: OnceLock<Handle> = OnceLock::new();
+static PROBE_RUNTIMES: OnceLock<Vec<Handle>> = OnceLock::new();
 
-/// Run every director's probes on this runtime (the daemon does, once).
-pub fn set_probe_runtime(handle: Handle) {
-    let _ = PROBE_RUNTIME.set(handle);
+/// Run every director's probes on these runtimes (the daemon does, once):
+/// one multi-thread runtime, or current-thread shards (see
+/// `commands::probe_runtimes`).
+pub fn set_probe_runtimes(handles: Vec<Handle>) {
+    if !handles.is_empty() {
+        let _ = PROBE_RUNTIMES.set(handles);
+    }
 }
 
-/// The runtime probes run on: the one set, else the current one.
-pub(super) fn probe_runtime() -> Handle {
-    PROBE_RUNTIME.get().cloned().unwrap_or_else(Handle::current)
+/// The runtimes probes run on, each with its stall clock. A check always
+/// runs on the same one (by its id), so its timers and its socket stay on
+/// one thread.
+#[derive(Debug)]
+pub(super) struct Shards(Vec<(Handle, StallClock)>);
+
+impl Shards {
+    /// The ones set, else the current runtime.
+    pub(super) fn new() -> Self {
+        let handles = PROBE_RUNTIMES
+            .get()
+            .cloned()
+            .unwrap_or_else(|| vec![Handle::current()]);
+        Shards(
+            handles
+                .into_iter()
+                .map(|h| (h, StallClock::new()))
+                .collect(),
+        )
+    }
+
+    /// The runtime and stall clock of check `id`.
+    pub(super) fn of(&self, id: u64) -> &(Handle, StallClock) {
+        &self.0[(id % self.0.len() as u64) as usize]
+    }
+
+    /// Every stall clock.
+    pub(super) fn clocks(&self) -> Vec<StallClock> {
+        self.0.iter().map(|(_, c)| c.clone()).collect()
+    }
+
+    /// Start the stall clocks' monitors and the pacer.
+    pub(super) fn start(&self, admission: &Arc<Admission>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks: Vec<_> = self.0.iter().map(|(h, c)| h.spawn(c.monitor())).collect();
+        tasks.push(self.0[0].0.spawn(admission.clone().pacer(self.clocks())));
+        tasks
+    }
 }
 
 /// How often the pacer hands out start tokens.
@@ -91,6 +129,19 @@ impl Admission {
         }
     }
 
+    /// A start token and a slot at once, if both are free (the common case:
+    /// the machine keeps up). `due`: when the check should have started.
+    pub(super) fn try_admit(&self, due: Instant) -> Option<Slot> {
+        if self.waiting.load(Relaxed) > 0 {
+            // Others wait: first in, first out.
+            return None;
+        }
+        let slot = self.slots.clone().try_acquire_owned().ok()?;
+        self.tokens.try_acquire().ok()?.forget();
+        self.note_start(due);
+        Some(slot)
+    }
+
     /// Wait for a start token (first in, first out), then a slot. `due`:
     /// when the check should have started.
     pub(super) async fn admit(&self, due: Instant) -> Slot {
@@ -106,14 +157,19 @@ impl Admission {
             }
         }
         drop(waiting);
-        let late = Instant::now().saturating_duration_since(due);
-        self.late_peak
-            .fetch_max(late.as_nanos() as u64 + 1, Relaxed);
+        self.note_start(due);
         self.slots
             .clone()
             .acquire_owned()
             .await
             .expect("the slots semaphore is never closed")
+    }
+
+    /// Record how late a start is.
+    fn note_start(&self, due: Instant) {
+        let late = Instant::now().saturating_duration_since(due);
+        self.late_peak
+            .fetch_max(late.as_nanos() as u64 + 1, Relaxed);
     }
 
     /// The largest delay of a start past its due time since the last call;
@@ -146,7 +202,7 @@ impl Admission {
     }
 
     /// The pacer: hand out start tokens at the adapted rate until aborted.
-    pub(super) async fn pacer(self: Arc<Self>, clock: StallClock) {
+    pub(super) async fn pacer(self: Arc<Self>, clocks: Vec<StallClock>) {
         {
             let mut control = RateControl::new();
             let mut credit = 0.0f64;
@@ -171,7 +227,12 @@ impl Admission {
                 if now >= next_control {
                     next_control = now + RateControl::PERIOD;
                     let throttled = self.throttled.swap(false, Relaxed);
-                    let r = control.observe(clock.take_peak(), throttled);
+                    let peak = clocks
+                        .iter()
+                        .map(StallClock::take_peak)
+                        .max()
+                        .unwrap_or_default();
+                    let r = control.observe(peak, throttled);
                     self.rate.store(r.to_bits(), Relaxed);
                 }
             }
@@ -186,7 +247,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn checks_start_first_in_first_out_at_the_paced_rate() {
         let adm = Arc::new(Admission::new(100));
-        let pacer = tokio::spawn(adm.clone().pacer(StallClock::new()));
+        let pacer = tokio::spawn(adm.clone().pacer(vec![StallClock::new()]));
         let order = Arc::new(std::sync::Mutex::new(Vec::new()));
         let due = Instant::now();
         let mut tasks = Vec::new();

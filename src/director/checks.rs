@@ -28,7 +28,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 /// A check's result, sent by its task.
 #[derive(Debug)]
@@ -45,16 +44,21 @@ pub struct CheckResult {
 /// when its interval is shorter).
 pub const RETRY: Duration = Duration::from_secs(1);
 
+/// A check that starts later than this after its due time is next due one
+/// interval after its start, not after its due time.
+const REPHASE: Duration = Duration::from_millis(10);
+
 /// One running check.
 pub(super) struct CheckRun {
-    pub(super) spec: CheckSpec,
+    pub(super) spec: Arc<CheckSpec>,
     pub(super) health: Health,
     pub(super) last: Option<Outcome>,
     /// When the last result came (wall clock, for status).
     pub(super) last_at: Option<SystemTime>,
     pub(super) checks: u64,
     pub(super) failed: u64,
-    pub(super) cancel: CancellationToken,
+    /// Stops the check's task.
+    pub(super) cancel: tokio::task::AbortHandle,
     /// When a warning about the real's certificate was last logged.
     pub(super) cert_warned: Option<SystemTime>,
 }
@@ -98,7 +102,7 @@ impl Director {
         }
         for (_, id) in self.by_spec.drain() {
             if let Some(c) = self.checks.remove(&id) {
-                c.cancel.cancel();
+                c.cancel.abort();
             }
         }
         self.ids_of = plan
@@ -121,21 +125,9 @@ impl Director {
 
     /// Start a check task; its first probe at once when `now`, else after a
     /// random [`spread`].
-    fn spawn_check(&mut self, spec: CheckSpec, now: bool) -> u64 {
+    fn spawn_check(&mut self, spec: Arc<CheckSpec>, now: bool) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        let cancel = CancellationToken::new();
-        let run = CheckRun {
-            spec: spec.clone(),
-            health: Health::default(),
-            last: None,
-            last_at: None,
-            checks: 0,
-            failed: 0,
-            cancel: cancel.clone(),
-            cert_warned: None,
-        };
-        self.checks.insert(id, run);
         let first = if now {
             Duration::ZERO
         } else {
@@ -144,18 +136,31 @@ impl Director {
         let probe = spec
             .probe_with(&mut self.regexes)
             .map_err(|e| e.to_string());
+        let (runtime, clock) = self.probes.of(id);
         let task = CheckTask {
             id,
-            spec,
+            spec: spec.clone(),
             probe,
-            clock: self.clock.clone(),
+            clock: clock.clone(),
             tx: self.tx.clone(),
             admission: self.admission.clone(),
             maintenance: self.maintenance.clone(),
             has_maintenance: self.config.global.maintenancedir.is_some(),
         };
-        self.probes
-            .spawn(check_future(task, first, cancel, self.notes.clone()));
+        let cancel = runtime
+            .spawn(check_future(task, first, self.notes.clone()))
+            .abort_handle();
+        let run = CheckRun {
+            spec,
+            health: Health::default(),
+            last: None,
+            last_at: None,
+            checks: 0,
+            failed: 0,
+            cancel,
+            cert_warned: None,
+        };
+        self.checks.insert(id, run);
         id
     }
 }
@@ -163,7 +168,7 @@ impl Director {
 /// What a check task needs.
 struct CheckTask {
     id: u64,
-    spec: CheckSpec,
+    spec: Arc<CheckSpec>,
     /// The probe, built by the director (sharing compiled regexes), or why
     /// it could not be.
     probe: Result<ldirectord_checks::Probe, String>,
@@ -175,12 +180,12 @@ struct CheckTask {
 }
 
 impl CheckTask {
-    /// Probe every `interval`, first after `first`, until cancelled. The
+    /// Probe every `interval`, first after `first`, until aborted. The
     /// cadence is fixed-rate: a slow probe does not push later rounds back,
     /// and a probe never overlaps the previous one of the same check. A
     /// check that could not start on time starts when admitted and is next
     /// due one interval after its due time, or at once if that has passed.
-    async fn run(&self, first: Duration, cancel: CancellationToken) {
+    async fn run(&self, first: Duration) {
         let probe = match &self.probe {
             Ok(p) => p,
             Err(e) => {
@@ -199,11 +204,10 @@ impl CheckTask {
         let n = self.spec.connectcount;
         let mut round: u64 = 0;
         let mut next = later(Instant::now(), first);
+        let mut at_once = first.is_zero();
         loop {
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = tokio::time::sleep_until(next) => {}
-            }
+            tokio::time::sleep_until(next).await;
+            let mut started = next;
             let result = if self.has_maintenance && self.in_maintenance() {
                 CheckResult {
                     id: self.id,
@@ -211,11 +215,14 @@ impl CheckTask {
                     maintenance: true,
                 }
             } else {
-                let _slot = tokio::select! {
-                    () = cancel.cancelled() => return,
-                    s = self.admission.admit(next) => s,
+                // Boxed only when the check must wait: a sleeping task
+                // then holds no admission state.
+                let _slot = match self.admission.try_admit(next) {
+                    Some(s) => s,
+                    None => Box::pin(self.admission.admit(next)).await,
                 };
-                // Boxed: a probe's state machine is ~13 KB; a sleeping
+                started = Instant::now();
+                // Boxed: a probe's state machine is ~1 KB; a sleeping
                 // task then holds a few hundred bytes, not that, times
                 // 10,000 reals.
                 let connect_only = n > 0 && !round.is_multiple_of(u64::from(n) + 1);
@@ -237,10 +244,7 @@ impl CheckTask {
                     attempts,
                     Some(&self.clock),
                 ));
-                let outcome = tokio::select! {
-                    () = cancel.cancelled() => return,
-                    o = run => o,
-                };
+                let outcome = run.await;
                 // An inconclusive probe is tried again, in the same turn
                 // of checktype=N.
                 if outcome.inconclusive.is_none() {
@@ -253,20 +257,31 @@ impl CheckTask {
                 }
             };
             let retry = result.outcome.inconclusive.is_some();
-            if self.tx.send(result).await.is_err() {
-                return;
+            // Boxed only when the channel is full (the director is behind).
+            match self.tx.try_send(result) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(r)) => {
+                    if Box::pin(self.tx.send(r)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
             }
             self.admission
                 .finished
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            next = later(next, self.spec.interval);
             let now = Instant::now();
-            if retry {
-                next = next.min(now + RETRY);
-            }
-            if next < now {
-                next = now;
-            }
+            let offset = std::mem::take(&mut at_once).then(|| spread(self.spec.interval));
+            next = next_due(
+                Cadence {
+                    due: next,
+                    started,
+                    now,
+                },
+                self.spec.interval,
+                offset,
+                retry,
+            );
         }
     }
 
@@ -283,22 +298,50 @@ impl CheckTask {
     }
 }
 
-/// A check task as spawned: restarted if it panics (see `supervise.rs`).
-async fn check_future(
-    task: CheckTask,
-    first: Duration,
-    cancel: CancellationToken,
-    notes: super::children::Notes,
-) {
+/// A check task as spawned: restarted if it panics (see `supervise.rs`);
+/// stopped by aborting it.
+async fn check_future(task: CheckTask, first: Duration, notes: super::children::Notes) {
     let what = format!("the check of {}", task.spec.target);
-    let c = cancel.clone();
     super::supervise::supervised(
         what,
-        |n| task.run(if n == 0 { first } else { Duration::ZERO }, c.clone()),
-        cancel,
+        |n| task.run(if n == 0 { first } else { Duration::ZERO }),
         notes,
     )
     .await;
+}
+
+/// When a check ran: its due time, when it started, now (it ended).
+#[derive(Debug, Clone, Copy)]
+struct Cadence {
+    due: Instant,
+    started: Instant,
+    now: Instant,
+}
+
+/// When a check is next due, every `interval`, fixed-rate:
+/// - the first check run at once (start, reload; `spread` is `Some`): at a
+///   random point of the next interval (`spread`), so checks that started
+///   together do not stay in step (10,000 of them in one burst each second
+///   made thousands of reals late);
+/// - a check that started more than [`REPHASE`] late (the machine was
+///   behind): one interval after its start, so a burst of late starts
+///   spreads out instead of staying bunched;
+/// - otherwise one interval after its due time (a slow probe does not push
+///   later rounds back);
+/// - an inconclusive one (`retry`): within [`RETRY`];
+/// - never in the past.
+fn next_due(c: Cadence, interval: Duration, spread: Option<Duration>, retry: bool) -> Instant {
+    let mut next = if let Some(offset) = spread {
+        later(c.now, offset)
+    } else if c.started.saturating_duration_since(c.due) > REPHASE {
+        later(c.started, interval)
+    } else {
+        later(c.due, interval)
+    };
+    if retry {
+        next = next.min(c.now + RETRY);
+    }
+    next.max(c.now)
 }
 
 /// `t + d`, or a far future if that would overflow the clock.
@@ -318,7 +361,7 @@ pub fn check_task_size() -> usize {
         "virtual=127.0.0.1:80\n\treal=127.0.0.2 masq\n\tservice=http\n",
     )
     .expect("built-in config parses");
-    let spec = CheckSpec::for_real(&c.virtuals[0], &c.virtuals[0].reals[0]);
+    let spec = Arc::new(CheckSpec::for_real(&c.virtuals[0], &c.virtuals[0].reals[0]));
     let task = CheckTask {
         id: 0,
         clock: StallClock::new(),
@@ -329,17 +372,80 @@ pub fn check_task_size() -> usize {
         maintenance: Arc::default(),
         has_maintenance: false,
     };
-    let run = std::mem::size_of_val(&task.run(Duration::ZERO, CancellationToken::new()));
-    run + std::mem::size_of_val(&check_future(
-        task,
-        Duration::ZERO,
-        CancellationToken::new(),
-        Default::default(),
-    ))
+    let run = std::mem::size_of_val(&task.run(Duration::ZERO));
+    run + std::mem::size_of_val(&check_future(task, Duration::ZERO, Default::default()))
 }
 
 /// A random first delay in `[0, interval)`, so checks spread over the round.
 fn spread(interval: Duration) -> Duration {
     let ms = interval.as_millis().max(1) as u64;
     Duration::from_millis(rand::rng().random_range(0..ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_check_on_time_keeps_its_fixed_rate() {
+        let t = Instant::now();
+        let c = Cadence {
+            due: t,
+            started: t + 2 * MS,
+            now: t + 300 * MS,
+        };
+        assert_eq!(next_due(c, S, None, false), t + S);
+    }
+
+    #[test]
+    fn checks_run_at_once_together_do_not_stay_in_step() {
+        // 10,000 reals missing at start all run at once: each is next due
+        // at its own random point of the interval, not all at t + 1 s.
+        let t = Instant::now();
+        let nexts: std::collections::HashSet<_> = (0..1000)
+            .map(|_| {
+                let c = Cadence {
+                    due: t,
+                    started: t,
+                    now: t + 5 * MS,
+                };
+                next_due(c, S, Some(spread(S)), false)
+            })
+            .collect();
+        assert!(nexts.len() > 500, "{} distinct", nexts.len());
+        assert!(nexts.iter().all(|&n| n >= t + 5 * MS && n < t + 5 * MS + S));
+    }
+
+    #[test]
+    fn a_late_start_moves_the_next_one_interval_after_it() {
+        // Before: due + interval, so a burst that waited for admission kept
+        // waiting every round.
+        let t = Instant::now();
+        let c = Cadence {
+            due: t,
+            started: t + 400 * MS,
+            now: t + 410 * MS,
+        };
+        assert_eq!(next_due(c, S, None, false), t + 1400 * MS);
+    }
+
+    #[test]
+    fn an_inconclusive_check_is_retried_soon_and_never_in_the_past() {
+        let t = Instant::now();
+        let c = Cadence {
+            due: t,
+            started: t,
+            now: t + 5 * MS,
+        };
+        assert_eq!(next_due(c, 10 * S, None, true), t + 5 * MS + RETRY);
+        let c = Cadence {
+            due: t,
+            started: t,
+            now: t + 3 * S,
+        };
+        assert_eq!(next_due(c, S, None, false), t + 3 * S);
+    }
 }

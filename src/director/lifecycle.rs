@@ -98,7 +98,7 @@ impl Director {
         self.alerter
             .set_status(crate::output::alert::DaemonStatus::Stopping);
         for c in self.checks.values() {
-            c.cancel.cancel();
+            c.cancel.abort();
         }
         self.children.stop();
         let managed: Vec<ServiceKey> = self

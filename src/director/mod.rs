@@ -14,6 +14,7 @@
 //! | `checks.rs` | the per-check task: cadence, spread, fair probes, retries |
 //! | `admission.rs` | the probes' runtime; when a probe may start (`maxchecks`, paced rate); the stall clock |
 //! | `overload.rs` | checks not counted, schedule lag: the once-a-minute report |
+//! | `memory.rs` | freed heap back to the system after bursts |
 //! | `lifecycle.rs` | whole-virtual passes: start, reload, resync; stop; signals |
 //! | `reload.rs` | the config read off the loop, then applied; replaced reals |
 //! | `autoreload.rs` | when a changed config file is read (not while it is written) |
@@ -34,6 +35,7 @@ mod hooks;
 mod instances;
 mod lifecycle;
 mod maintenance_names;
+mod memory;
 mod on_result;
 mod overload;
 mod ready;
@@ -42,7 +44,7 @@ mod status_cache;
 mod status_view;
 mod supervise;
 
-pub use admission::set_probe_runtime;
+pub use admission::set_probe_runtimes;
 pub use checks::{check_task_size, CheckResult, RETRY};
 pub use instances::{InstanceCommand, EXECUTED_BY};
 pub use lifecycle::{signals, Control};
@@ -61,7 +63,6 @@ use admission::Admission;
 use checks::{CheckRun, FirstCheck};
 use children::{Children, Notes};
 use hooks::Maintenance;
-use ldirectord_checks::StallClock;
 use status_cache::StatusCache;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -87,16 +88,17 @@ pub struct Director {
     monitors: HashMap<PathBuf, EventLog>,
     /// Whether any virtual has a monitorfile (skip the lookup otherwise).
     has_monitors: bool,
-    /// How long the probes' runtime could not run (deadlines move back by it).
-    clock: StallClock,
-    /// The runtime probes run on.
-    probes: tokio::runtime::Handle,
+    /// The runtimes probes run on, each with its stall clock (how long it
+    /// could not run: deadlines move back by it).
+    probes: admission::Shards,
     /// When probes may start (`maxchecks`, the paced rate).
     admission: Arc<Admission>,
     /// The stall clock's monitor and the pacer, aborted at stop.
     background: Vec<tokio::task::JoinHandle<()>>,
     /// Checks not counted, schedule lag, and their report.
     overload: overload::Overload,
+    /// When freed heap goes back to the system.
+    release: memory::Release,
     /// Compiled `receive` patterns, shared by every check that uses one.
     regexes: RegexCache,
     /// For each check id: the (virtual, real) indices that use it.
@@ -247,11 +249,11 @@ impl Director {
             by_spec: SpecMap::default(),
             ids_of: Vec::new(),
             uses: HashMap::new(),
-            clock: StallClock::new(),
-            probes: admission::probe_runtime(),
+            probes: admission::Shards::new(),
             admission,
             background: Vec::new(),
             overload: Default::default(),
+            release: Default::default(),
             regexes: Default::default(),
             fallback_cmd_on: HashMap::new(),
             monitors: HashMap::new(),
@@ -285,10 +287,7 @@ impl Director {
         for w in &d.config.warnings.0 {
             d.log.log(&format!("Warning: {w}"));
         }
-        d.background = vec![
-            d.probes.spawn(d.clock.monitor()),
-            d.probes.spawn(d.admission.clone().pacer(d.clock.clone())),
-        ];
+        d.background = d.probes.start(&d.admission);
         d.refresh_maintenance();
         d.ensure_sync_daemons();
         let plan = Plan::new(&d.config);
@@ -391,6 +390,7 @@ impl Director {
                 _ = second.tick() => {
                     crate::output::notify::watchdog();
                     self.overload_tick();
+                    self.release.tick(Instant::now());
                     // Email alerts: re-sends due, failures of earlier sends.
                     for l in self.alerter.tick() {
                         self.log.log(&l);

@@ -105,6 +105,7 @@ impl Director {
             result,
         } = loaded;
         self.watch.was_read(stamp);
+        self.release.soon(tokio::time::Instant::now());
         let (new, plan) = match result {
             Ok((mut c, plan)) => {
                 self.log_policy.apply(&mut c);

@@ -5,8 +5,8 @@
 //!
 //! [`supervised`] runs a task's future, catching a panic; it notes the
 //! failure for the event log and starts the task again after a back-off
-//! (1 s, doubling up to a minute), until the task ends normally or is
-//! cancelled.
+//! (1 s, doubling up to a minute), until the task ends normally. A task
+//! is stopped by aborting it (`JoinHandle::abort`), back-off included.
 
 use super::children::Notes;
 use std::any::Any;
@@ -15,7 +15,6 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// The first wait before a failed task is started again.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -23,15 +22,10 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Run the futures `make` gives (`make(n)`: the `n`th start, from 0) one
-/// after the other while each panics; return when one ends, or when
-/// `cancel` is cancelled during a back-off. `what` names the task in the
-/// notes (`the check of 10.0.0.2:80`).
-pub(super) async fn supervised<F, Fut>(
-    what: String,
-    mut make: F,
-    cancel: CancellationToken,
-    notes: Notes,
-) where
+/// after the other while each panics; return when one ends. `what` names
+/// the task in the notes (`the check of 10.0.0.2:80`).
+pub(super) async fn supervised<F, Fut>(what: String, mut make: F, notes: Notes)
+where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = ()>,
 {
@@ -42,18 +36,12 @@ pub(super) async fn supervised<F, Fut>(
         let Err(panic) = run.await else {
             return;
         };
-        if cancel.is_cancelled() {
-            return;
-        }
         notes.lock().unwrap().push(format!(
             "Error: {what} failed ({}); starting it again in {}s",
             panic_message(&*panic),
             backoff.as_secs()
         ));
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(backoff) => {}
-        }
+        tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
         start = start.saturating_add(1);
     }
@@ -111,7 +99,6 @@ mod tests {
                     assert!(n >= 2, "overflow when adding duration to instant");
                 }
             },
-            CancellationToken::new(),
             notes.clone(),
         )
         .await;
@@ -129,8 +116,6 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_cancelled_task_is_not_started_again() {
         let notes = Notes::default();
-        let cancel = CancellationToken::new();
-        let c = cancel.clone();
         let runs = Arc::new(AtomicU32::new(0));
         let r = runs.clone();
         let h = tokio::spawn(supervised(
@@ -142,12 +127,12 @@ mod tests {
                     panic!("{}", "always");
                 }
             },
-            cancel,
             notes.clone(),
         ));
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        c.cancel();
-        h.await.unwrap();
+        h.abort();
+        assert!(h.await.unwrap_err().is_cancelled());
+        tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(runs.load(Ordering::SeqCst), 2);
         assert_eq!(notes.lock().unwrap().len(), 2);
     }
