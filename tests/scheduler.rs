@@ -121,7 +121,14 @@ async fn reals_missing_from_the_table_are_checked_at_once() {
     let handle = tokio::spawn(d.run(rx));
     tokio::time::sleep(Duration::from_millis(100)).await;
     let s = status(&tx).await;
-    assert!(checks(&s).iter().all(|&c| c == 1), "{:?}", checks(&s));
+    // Each was checked at once; the next check of each comes at a random
+    // point of its interval (so checks that started together do not stay
+    // in step), which may already have come for a few.
+    assert!(
+        checks(&s).iter().all(|&c| (1..=2).contains(&c)),
+        "{:?}",
+        checks(&s)
+    );
     assert!(s.virtuals.iter().all(|v| v
         .reals
         .iter()

@@ -13,6 +13,7 @@
 //! | `on_result.rs` | check result → health → diff → backend call, event line, alert |
 //! | `checks.rs` | the per-check task: cadence, spread, fair probes, retries |
 //! | `admission.rs` | the probes' runtime; when a probe may start (`maxchecks`, paced rate); the stall clock |
+//! | `batch.rs` | results taken in batches when they come fast (fewer wake-ups) |
 //! | `overload.rs` | checks not counted, schedule lag: the once-a-minute report |
 //! | `memory.rs` | freed heap back to the system after bursts |
 //! | `lifecycle.rs` | whole-virtual passes: start, reload, resync; stop; signals |
@@ -29,6 +30,7 @@
 
 mod admission;
 mod autoreload;
+mod batch;
 mod checks;
 mod children;
 mod hooks;
@@ -336,6 +338,25 @@ impl Director {
     }
 
     /// Take the result receiver (once).
+    /// Take `first` and every result already queued; returns how many.
+    fn take_results(
+        &mut self,
+        first: Option<CheckResult>,
+        rx: &mut mpsc::Receiver<CheckResult>,
+    ) -> usize {
+        let mut n = 0;
+        for r in first
+            .into_iter()
+            .chain(std::iter::from_fn(|| rx.try_recv().ok()))
+        {
+            let id = r.id;
+            self.on_result(r);
+            self.first_round_result(id);
+            n += 1;
+        }
+        n
+    }
+
     pub fn take_receiver(&mut self) -> mpsc::Receiver<CheckResult> {
         self.rx.take().expect("receiver taken once")
     }
@@ -363,25 +384,24 @@ impl Director {
         // reload was asked meanwhile.
         let mut loading: Option<tokio::sync::oneshot::Receiver<reload::Loaded>> = None;
         let mut reload_again = false;
+        let mut batching = batch::Batching::default();
         self.ready_clock_starts();
         loop {
             tokio::select! {
-                Some(r) = rx.recv() => {
-                    let id = r.id;
-                    self.on_result(r);
-                    self.first_round_result(id);
-                    // Drain what is already queued before looking elsewhere.
-                    while let Ok(r) = rx.try_recv() {
-                        let id = r.id;
-                        self.on_result(r);
-                        self.first_round_result(id);
-                    }
+                Some(r) = rx.recv(), if !batching.resting() => {
+                    let n = self.take_results(Some(r), &mut rx);
+                    batching.after(n, tokio::time::Instant::now());
                     self.ready_if_done();
                     // After a kernel error, re-read the table (at most once a
                     // second, so a failing dump cannot become a storm).
                     if self.need_resync && self.last_resync.elapsed() >= Duration::from_secs(1) {
                         self.resync();
                     }
+                }
+                () = batching.rest() => {
+                    let n = self.take_results(None, &mut rx);
+                    batching.after(n, tokio::time::Instant::now());
+                    self.ready_if_done();
                 }
                 _ = resync.tick() => self.resync(),
                 Some(req) = status_rx.recv() => self.answer(req),
