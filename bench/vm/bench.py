@@ -457,6 +457,7 @@ def log_removals(kind, lg):
 def reason_key(why):
     """A removal reason without its addresses and numbers, for counting."""
     why = re.sub(r"\[?127\.\d+\.\d+\.\d+\]?(:\S+)?", "ADDR", why)
+    why = re.sub(r"^\w{3} \w{3} +\d+ [\d:]+ \d{4}: ", "", why)  # keepalived's console date
     why = re.sub(r"^.*?(Keepalived_healthcheckers|Keepalived)\S*:?\s*", "", why)
     return re.sub(r"\d+", "N", why).strip()[:80]
 
