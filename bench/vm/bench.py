@@ -8,11 +8,17 @@
       versus ipvsadm (-R batch, one process per -e), and the full director
       (checktype=on) filling the table and reloading one weight change.
   bench.py compare --out DIR --daemon ldirectord-rs|keepalived --n N
-                   [--steady 20] [--hang-window 20] [--warmup 5]
+                   [--steady 20] [--hang-window 20] [--warmup 5] [--fill-max S]
+                   [--detect-max S] [--restore-max S] [--poll-ms MS] [--print-budget]
       Task B, one daemon at one size, in the caller's (fresh) network
       namespace: backends + daemon programming the real IPVS table;
-      steady-state CPU/RSS/check rate, 10% fail detection, 10% hang behaviour.
+      time to fill the table, steady-state CPU per check/RSS/check rate,
+      10% fail detection, 10% hang behaviour, and every removal of a real
+      never made to fail over the whole run (from the daemon's log). Every
+      phase is capped (defaults scale with N), so a daemon that cannot keep
+      up still ends in bounded time; --print-budget prints that bound.
   bench.py interleave --out DIR --n N [--rounds 4] [--window 5] [--settle 1.5]
+                   [--fill-max S] [--print-budget]
       Steady-state CPU per check of both daemons, run side by side (own netns
       vb-k / vb-r, own backends, made by the caller), only one unfrozen at a
       time, alternating windows: host-load drift hits both alike.
@@ -608,7 +614,9 @@ def task_compare(o):
         print(caps["budget"])
         return
     os.makedirs(out, exist_ok=True)
-    res = {"daemon": kind, "n": n, "interval_s": 1, "timeout_s": o.timeout, "caps": caps}
+    res = {"daemon": kind, "n": n, "interval_s": 1, "timeout_s": o.timeout, "caps": caps,
+           "windows": {"warmup_s": o.warmup, "steady_s": o.steady, "hang_s": o.hang_window}}
+    began = time.monotonic()
     every = caps["poll_ms"]
     if dest_count() != 0:
         raise RuntimeError("the IPVS table of this namespace is not empty")
@@ -739,6 +747,7 @@ def task_compare(o):
         pass
     stop(bk, wait=10)
     res["complete"] = True
+    res["elapsed_s"] = time.monotonic() - began
     save()
 
 
@@ -1026,10 +1035,12 @@ def summarize(d):
             ("hang (strace): close() calls seen", P("hang_strace_close", "closes"), None, 0),
             ("hang (strace): setsockopt(SO_LINGER) calls", P("hang_strace_close", "so_linger_calls"), None, 0),
             ("stop (s)", P("stop_s"), None, 2),
+            ("this run took (s)", P("elapsed_s"), None, 0),
         ]
         ca, cb = (g(a, "caps") or {}), (g(b, "caps") or {})
         caps = ca or cb
-        wins = (g(a, "steady", "window_s") or g(b, "steady", "window_s"), g(a or b, "hang", "hang_window_s"))
+        wins = (g(a or b, "windows", "steady_s") or g(a or b, "steady", "window_s"),
+                g(a or b, "windows", "hang_s") or g(a or b, "hang", "hang_window_s"))
         md += ["### Task B: N = %d reals, HTTP checks every 1 s, timeout 3 s" % n, "",
                "Windows: steady %s s, hang %s s; caps: fill %s s, 503 detection %s s; table polled every %s ms."
                % (fmt(wins[0], 0), fmt(wins[1], 0), caps.get("fill", "-"), caps.get("detect", "-"),
