@@ -10,7 +10,8 @@
 #        VB_DAEMONS  task B daemons (default "keepalived ldirectord-rs")
 #        VB_REPS     task A repetitions (default 3)
 #        VB_TABLE_ARGS  extra task A options, e.g. "--services 10 --dests 1000 --edits 1000"
-#        VB_STEADY, VB_HANG (task B windows, s; default 20 and 20)
+#        VB_STEADY, VB_HANG (task B windows, s; default 20 and 20, hang 40 from 5,000 reals:
+#                    overloaded daemons take 15-25 s to remove hung reals there)
 #        VB_ROUNDS, VB_WINDOW (interleaved CPU measurement: rounds, window s; default 4 and 5)
 #        VB_FILL_MAX, VB_DETECT_MAX (caps, s, on the table fill at start and on the 503
 #                    detection; default bench.py's: max(120, N*0.018) and 60)
@@ -112,7 +113,7 @@ for task in $TASKS; do
 		for n in $SIZES; do
 			for d in $DAEMONS; do
 				args=(compare --out "$RES/$d-$n" --daemon "$d" --n "$n"
-					--steady "$(sized "${VB_STEADY:-}" "$n" 20)" --hang-window "$(sized "${VB_HANG:-}" "$n" 20)"
+					--steady "$(sized "${VB_STEADY:-}" "$n" 20)" --hang-window "$(sized "${VB_HANG:-}" "$n" "$([ "$n" -ge 5000 ] && echo 40 || echo 20)")"
 					--fill-max "$(sized "${VB_FILL_MAX:-}" "$n" 0)" --detect-max "$(sized "${VB_DETECT_MAX:-}" "$n" 0)")
 				lim=$($PY "$HERE/bench.py" "${args[@]}" --print-budget) || lim=900
 				say "task B: $d with $n reals (bounded at ${lim}s)"

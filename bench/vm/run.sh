@@ -10,6 +10,8 @@
 #        VB_OUT (results directory, default target/vm-bench; emptied first),
 #        VB_VM_TIMEOUT (s, default 4200), VB_MEMORY (default 2G), VB_CPUS (default 2)
 # Output: target/vm-bench/ (summary.md, summary.json, per-run JSON and logs, vm-console.log).
+# Task B at 100, 1,000 and 10,000 reals (~20 min on a quiet 2-core host, every phase capped):
+#   VB_TASKS="compare interleave" VB_SIZES="100 1000 10000" bash bench/vm/run.sh
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$REPO"
@@ -19,7 +21,7 @@ for a in "$@"; do
 	case $a in
 	--no-build) BUILD=0 ;;
 	--kvm) KVM= ;;
-	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,16p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $a" >&2; exit 2 ;;
 	esac
 done
