@@ -21,7 +21,7 @@ for a in "$@"; do
 	case $a in
 	--no-build) BUILD=0 ;;
 	--kvm) KVM= ;;
-	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $a" >&2; exit 2 ;;
 	esac
 done
