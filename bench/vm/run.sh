@@ -6,10 +6,12 @@
 #
 # usage: bash bench/vm/run.sh [--no-build] [--kvm]
 # env:   VB_TASKS, VB_SIZES, VB_DAEMONS, VB_REPS, VB_STEADY, VB_HANG, VB_TABLE_ARGS, VB_ROUNDS,
-#        VB_WINDOW (see guest.sh),
+#        VB_WINDOW, VB_FILL_MAX, VB_DETECT_MAX (see guest.sh; windows and caps per size too),
 #        VB_OUT (results directory, default target/vm-bench; emptied first),
-#        VB_VM_TIMEOUT (s, default 3000), VB_MEMORY (default 2G), VB_CPUS (default 2)
+#        VB_VM_TIMEOUT (s, default 4200), VB_MEMORY (default 2G), VB_CPUS (default 2)
 # Output: target/vm-bench/ (summary.md, summary.json, per-run JSON and logs, vm-console.log).
+# Task B at 100, 1,000 and 10,000 reals (~20 min on a quiet 2-core host, every phase capped):
+#   VB_TASKS="compare interleave" VB_SIZES="100 1000 10000" bash bench/vm/run.sh
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$REPO"
@@ -19,7 +21,7 @@ for a in "$@"; do
 	case $a in
 	--no-build) BUILD=0 ;;
 	--kvm) KVM= ;;
-	-h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $a" >&2; exit 2 ;;
 	esac
 done
@@ -68,7 +70,8 @@ mkdir -p "$RES"
 
 q() { printf '%q' "$1"; }
 CMD=""
-for v in VB_TASKS VB_SIZES VB_DAEMONS VB_REPS VB_STEADY VB_HANG VB_TABLE_ARGS VB_ROUNDS VB_WINDOW; do
+for v in VB_TASKS VB_SIZES VB_DAEMONS VB_REPS VB_STEADY VB_HANG VB_TABLE_ARGS VB_ROUNDS VB_WINDOW \
+	VB_FILL_MAX VB_DETECT_MAX; do
 	[ -n "${!v:-}" ] && CMD+="$v=$(q "${!v}") "
 done
 # a private copy of the binaries: other builds in this tree cannot swap them mid-run
@@ -108,8 +111,8 @@ while :; do
 		set +e; wait "$VNG_PID"; rc=$?; set -e
 		break
 	fi
-	if [ $(($(date +%s) - t0)) -ge "${VB_VM_TIMEOUT:-3000}" ]; then
-		say "VM did not finish in ${VB_VM_TIMEOUT:-3000}s"
+	if [ $(($(date +%s) - t0)) -ge "${VB_VM_TIMEOUT:-4200}" ]; then
+		say "VM did not finish in ${VB_VM_TIMEOUT:-4200}s"
 		cleanup
 		rc=124
 		break
@@ -119,6 +122,9 @@ done
 VNG_PID=
 kill "$TAIL" 2>/dev/null || true
 say "VM finished (exit $rc) in $(($(date +%s) - t0))s; summary: $RES/summary.md"
+# the guest summarizes after each run; again here, so a VM stopped by VB_VM_TIMEOUT still
+# leaves a summary of what finished (runs cut short are marked incomplete)
+python3 bench/vm/bench.py summarize "$RES" >/dev/null 2>&1 || say "summarize failed"
 # flat CPU profiles recorded in the guest (interleave), reported here where symbol lookup is fast
 if command -v perf >/dev/null 2>&1; then
 	for d in "$RES"/interleave-*/*/perf.data; do
