@@ -114,7 +114,7 @@ fn httpstatus_and_verifytls_without_files() {
     }
     // A check that does not negotiate ignores them.
     let c = cf_str("virtual=127.0.0.1:443\n\treal=127.0.0.2:443 masq\n\tservice=https\n\tchecktype=connect\n\tverifytls=yes\n").unwrap();
-    assert_eq!(Plan::new(&c).spec(0, 0).http, HttpOptions::default());
+    assert_eq!(Plan::new(&c).spec(0, 0).http(), &HttpOptions::default());
 }
 
 #[test]

@@ -93,6 +93,7 @@ pub fn serve(
         Err(e) => return fail(&mut log, e.exit_code(), &e),
     };
     tracing::debug!("IPVS backend open");
+    crate::sys::limit_malloc_arenas();
     let rt = super::runtime();
     // Probes run on a runtime of their own, so that the director loop
     // (table, status, signals) never waits behind them.

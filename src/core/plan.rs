@@ -39,15 +39,9 @@ pub struct CheckSpec {
     pub receive: Option<String>,
     pub method: HttpMethod,
     pub host: Option<String>,
-    /// `httpstatus`, `verifytls` and the TLS files (negotiate checks).
-    pub http: HttpOptions,
-    /// For external checks: command and its arguments (`vip vport rip rport`).
-    pub command: Option<(String, Vec<String>)>,
-    /// `login`, `passwd`, `database`, `secret` (negotiate checks only).
-    pub login: Option<String>,
-    pub passwd: Option<String>,
-    pub database: Option<String>,
-    pub secret: Option<String>,
+    /// What most checks leave at its default, boxed when set (a spec is
+    /// kept for every real: ~260 bytes less each).
+    pub extras: Option<Box<Extras>>,
     /// Ping checks: attempts, each with `timeout`, before down
     /// (`checkcount`, as ldirectord's check_ping); 1 for every other check.
     pub attempts: u32,
@@ -67,7 +61,55 @@ pub struct CheckSpec {
     pub risecount: u32,
 }
 
+/// The parts of a check most checks leave at their defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Extras {
+    /// `httpstatus`, `verifytls` and the TLS files (negotiate checks).
+    pub http: HttpOptions,
+    /// For external checks: command and its arguments (`vip vport rip rport`).
+    pub command: Option<(String, Vec<String>)>,
+    /// `login`, `passwd`, `database`, `secret` (negotiate checks only).
+    pub login: Option<String>,
+    pub passwd: Option<String>,
+    pub database: Option<String>,
+    pub secret: Option<String>,
+}
+
+/// The extras of a spec that has none.
+static NO_EXTRAS: std::sync::LazyLock<Extras> = std::sync::LazyLock::new(Extras::default);
+
 impl CheckSpec {
+    /// Its extras, the defaults when it has none.
+    fn extras(&self) -> &Extras {
+        self.extras.as_deref().unwrap_or(&NO_EXTRAS)
+    }
+
+    /// `httpstatus`, `verifytls` and the TLS files (negotiate checks).
+    pub fn http(&self) -> &HttpOptions {
+        &self.extras().http
+    }
+
+    /// For external checks: command and its arguments.
+    pub fn command(&self) -> Option<&(String, Vec<String>)> {
+        self.extras().command.as_ref()
+    }
+
+    pub fn login(&self) -> &Option<String> {
+        &self.extras().login
+    }
+
+    pub fn passwd(&self) -> &Option<String> {
+        &self.extras().passwd
+    }
+
+    pub fn database(&self) -> &Option<String> {
+        &self.extras().database
+    }
+
+    pub fn secret(&self) -> &Option<String> {
+        &self.extras().secret
+    }
+
     pub fn for_real(v: &Virtual, r: &Real) -> CheckSpec {
         let c = &v.check;
         // ldirectord's ld_checkport: checkport, else the real's port, else
@@ -128,13 +170,22 @@ impl CheckSpec {
                 ));
         let ping = c.checktype == CheckType::Ping || (c.checktype == CheckType::Connect && udp);
         let auth = |f: &Option<String>| if negotiate { f.clone() } else { None };
-        CheckSpec {
-            target,
-            udp,
+        let extras = Extras {
             login: auth(&c.login),
             passwd: auth(&c.passwd),
             database: auth(&c.database),
             secret: auth(&c.secret),
+            http: if negotiate {
+                c.http.clone()
+            } else {
+                HttpOptions::default()
+            },
+            command,
+        };
+        CheckSpec {
+            target,
+            udp,
+            extras: (extras != Extras::default()).then(|| Box::new(extras)),
             attempts: if ping { v.checkcount.max(1) } else { 1 },
             checktype: c.checktype,
             service: if negotiate {
@@ -158,12 +209,6 @@ impl CheckSpec {
             } else {
                 None
             },
-            http: if negotiate {
-                c.http.clone()
-            } else {
-                HttpOptions::default()
-            },
-            command,
             timeout: if negotiate {
                 v.negotiatetimeout
             } else {
@@ -192,14 +237,12 @@ impl CheckSpec {
             CheckType::Ping => "ping".into(),
             CheckType::On => "on".into(),
             CheckType::Off => "off".into(),
-            CheckType::External => format!(
-                "external {}",
-                self.command.as_ref().map_or("", |c| c.0.as_str())
-            ),
+            CheckType::External => {
+                format!("external {}", self.command().map_or("", |c| c.0.as_str()))
+            }
             CheckType::ExternalPerl => format!(
                 "external-perl {}",
-                self.command
-                    .as_ref()
+                self.command()
                     .and_then(|c| c.1.first())
                     .map_or("", String::as_str)
             ),
@@ -254,7 +297,7 @@ impl CheckSpec {
 
     /// The probe's TLS options, when any is set (https).
     fn tls_options(&self) -> Option<std::sync::Arc<ldirectord_checks::TlsOptions>> {
-        let h = &self.http;
+        let h = self.http();
         (self.service == CheckService::Https
             && (h.cafile.is_some() || h.clientcert.is_some() || h.sni.is_some()))
         .then(|| std::sync::Arc::new(h.tls_options()))
@@ -287,8 +330,8 @@ impl CheckSpec {
     /// `login` and `passwd` of a pop or imap check: ldirectord logs in
     /// when `login` is not empty (an empty `passwd` is sent as such).
     fn mail_login(&self) -> Option<(String, String)> {
-        let user = self.login.as_deref().filter(|l| !l.is_empty())?;
-        Some((user.to_string(), self.passwd.clone().unwrap_or_default()))
+        let user = self.login().as_deref().filter(|l| !l.is_empty())?;
+        Some((user.to_string(), self.passwd().clone().unwrap_or_default()))
     }
 
     /// The probe to run. Fails on a receive regex that does not compile
@@ -321,7 +364,7 @@ impl CheckSpec {
             CheckType::Connect => Probe::Connect,
             CheckType::Ping => Probe::Ping,
             CheckType::External | CheckType::ExternalPerl => {
-                let (command, args) = self.command.clone().unwrap_or_default();
+                let (command, args) = self.command().cloned().unwrap_or_default();
                 Probe::External { command, args }
             }
             // ldirectord's check_none: up, nothing to connect to.
@@ -334,8 +377,8 @@ impl CheckSpec {
                     path: self.request.clone(),
                     host: self.host.clone(),
                     receive,
-                    verify_tls: self.http.verifytls,
-                    status: self.http.status.clone(),
+                    verify_tls: self.http().verifytls,
+                    status: self.http().status.clone(),
                     tls_options: self.tls_options(),
                 }),
                 CheckService::SimpleTcp => Probe::SimpleTcp {
@@ -383,8 +426,8 @@ impl CheckSpec {
                 CheckService::Ftp => {
                     let d = FtpProbe::default();
                     Probe::Ftp(FtpProbe {
-                        user: self.login.clone().unwrap_or(d.user),
-                        password: self.passwd.clone().unwrap_or(d.password),
+                        user: self.login().clone().unwrap_or(d.user),
+                        password: self.passwd().clone().unwrap_or(d.password),
                         retrieve: self.ftp_file().map(str::to_string),
                         receive,
                     })
@@ -399,9 +442,9 @@ impl CheckSpec {
                 },
                 CheckService::Mysql | CheckService::Pgsql => {
                     let p = SqlProbe::from_ldirectord(
-                        &s(&self.login),
-                        &s(&self.passwd),
-                        &s(&self.database),
+                        &s(self.login()),
+                        &s(self.passwd()),
+                        &s(self.database()),
                         &self.request,
                         receive,
                     );
@@ -414,19 +457,19 @@ impl CheckSpec {
                 CheckService::Ldap | CheckService::Ldaps => {
                     Probe::Ldap(LdapProbe::from_ldirectord(
                         self.service == CheckService::Ldaps,
-                        &s(&self.login),
-                        &s(&self.passwd),
+                        &s(self.login()),
+                        &s(self.passwd()),
                         &self.request,
                         receive,
                     ))
                 }
                 CheckService::Radius => Probe::Radius(RadiusProbe::from_ldirectord(
-                    &s(&self.login),
-                    &s(&self.passwd),
-                    &s(&self.secret),
+                    &s(self.login()),
+                    &s(self.passwd()),
+                    &s(self.secret()),
                 )),
                 CheckService::HttpProxy => Probe::HttpProxy(HttpProxyProbe {
-                    status: self.http.status.clone(),
+                    status: self.http().status.clone(),
                     ..HttpProxyProbe::from_ldirectord(
                         &self.request,
                         self.method == HttpMethod::Head,

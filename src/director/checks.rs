@@ -301,7 +301,8 @@ impl CheckTask {
 /// A check task as spawned: restarted if it panics (see `supervise.rs`);
 /// stopped by aborting it.
 async fn check_future(task: CheckTask, first: Duration, notes: super::children::Notes) {
-    let what = format!("the check of {}", task.spec.target);
+    // Named only if it fails: no string per real.
+    let what = CheckName(task.spec.target);
     super::supervise::supervised(
         what,
         |n| task.run(if n == 0 { first } else { Duration::ZERO }),
@@ -342,6 +343,15 @@ fn next_due(c: Cadence, interval: Duration, spread: Option<Duration>, retry: boo
         next = next.min(c.now + RETRY);
     }
     next.max(c.now)
+}
+
+/// How a check task is named in the notes: `the check of 10.0.0.2:80`.
+struct CheckName(std::net::SocketAddr);
+
+impl std::fmt::Display for CheckName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the check of {}", self.0)
+    }
 }
 
 /// `t + d`, or a far future if that would overflow the clock.

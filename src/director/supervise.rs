@@ -24,8 +24,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Run the futures `make` gives (`make(n)`: the `n`th start, from 0) one
 /// after the other while each panics; return when one ends. `what` names
 /// the task in the notes (`the check of 10.0.0.2:80`).
-pub(super) async fn supervised<F, Fut>(what: String, mut make: F, notes: Notes)
+pub(super) async fn supervised<W, F, Fut>(what: W, mut make: F, notes: Notes)
 where
+    W: std::fmt::Display,
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = ()>,
 {
@@ -90,7 +91,7 @@ mod tests {
         let runs = Arc::new(AtomicU32::new(0));
         let r = runs.clone();
         supervised(
-            "the check of 10.0.0.2:80".into(),
+            "the check of 10.0.0.2:80",
             move |n| {
                 let r = r.clone();
                 async move {
@@ -119,7 +120,7 @@ mod tests {
         let runs = Arc::new(AtomicU32::new(0));
         let r = runs.clone();
         let h = tokio::spawn(supervised(
-            "the check of 10.0.0.3:80".into(),
+            "the check of 10.0.0.3:80",
             move |_| {
                 let r = r.clone();
                 async move {
