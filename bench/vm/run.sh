@@ -5,7 +5,7 @@
 # keepalived's checker, one at a time, each in its own network namespace). See bench/vm/RESULTS.md.
 #
 # usage: bash bench/vm/run.sh [--no-build] [--kvm]
-# env:   VB_TASKS, VB_SIZES, VB_DAEMONS, VB_REPS, VB_STEADY, VB_HANG, VB_TABLE_ARGS, VB_ROUNDS,
+# env:   LDIRECTORD_RS_PROBE_RUNTIME (passed to the director in the guest), VB_TASKS, VB_SIZES, VB_DAEMONS, VB_REPS, VB_STEADY, VB_HANG, VB_TABLE_ARGS, VB_ROUNDS,
 #        VB_WINDOW, VB_FILL_MAX, VB_DETECT_MAX (see guest.sh; windows and caps per size too),
 #        VB_OUT (results directory, default target/vm-bench; emptied first),
 #        VB_VM_TIMEOUT (s, default 4200), VB_MEMORY (default 2G), VB_CPUS (default 2)
@@ -70,7 +70,7 @@ mkdir -p "$RES"
 
 q() { printf '%q' "$1"; }
 CMD=""
-for v in VB_TASKS VB_SIZES VB_DAEMONS VB_REPS VB_STEADY VB_HANG VB_TABLE_ARGS VB_ROUNDS VB_WINDOW \
+for v in LDIRECTORD_RS_PROBE_RUNTIME VB_TASKS VB_SIZES VB_DAEMONS VB_REPS VB_STEADY VB_HANG VB_TABLE_ARGS VB_ROUNDS VB_WINDOW \
 	VB_FILL_MAX VB_DETECT_MAX; do
 	[ -n "${!v:-}" ] && CMD+="$v=$(q "${!v}") "
 done
