@@ -399,14 +399,19 @@ mod tests {
     const S: Duration = Duration::from_secs(1);
     const MS: Duration = Duration::from_millis(1);
 
+    /// A check due at `t` that started `started` and ended `ended` after it.
+    fn ran(t: Instant, started: Duration, ended: Duration) -> Cadence {
+        Cadence {
+            due: t,
+            started: t + started,
+            now: t + ended,
+        }
+    }
+
     #[test]
     fn a_check_on_time_keeps_its_fixed_rate() {
         let t = Instant::now();
-        let c = Cadence {
-            due: t,
-            started: t + 2 * MS,
-            now: t + 300 * MS,
-        };
+        let c = ran(t, 2 * MS, 300 * MS);
         assert_eq!(next_due(c, S, None, false), t + S);
     }
 
@@ -417,11 +422,7 @@ mod tests {
         let t = Instant::now();
         let nexts: std::collections::HashSet<_> = (0..1000)
             .map(|_| {
-                let c = Cadence {
-                    due: t,
-                    started: t,
-                    now: t + 5 * MS,
-                };
+                let c = ran(t, Duration::ZERO, 5 * MS);
                 next_due(c, S, Some(spread(S)), false)
             })
             .collect();
@@ -434,28 +435,16 @@ mod tests {
         // Before: due + interval, so a burst that waited for admission kept
         // waiting every round.
         let t = Instant::now();
-        let c = Cadence {
-            due: t,
-            started: t + 400 * MS,
-            now: t + 410 * MS,
-        };
+        let c = ran(t, 400 * MS, 410 * MS);
         assert_eq!(next_due(c, S, None, false), t + 1400 * MS);
     }
 
     #[test]
     fn an_inconclusive_check_is_retried_soon_and_never_in_the_past() {
         let t = Instant::now();
-        let c = Cadence {
-            due: t,
-            started: t,
-            now: t + 5 * MS,
-        };
+        let c = ran(t, Duration::ZERO, 5 * MS);
         assert_eq!(next_due(c, 10 * S, None, true), t + 5 * MS + RETRY);
-        let c = Cadence {
-            due: t,
-            started: t,
-            now: t + 3 * S,
-        };
+        let c = ran(t, Duration::ZERO, 3 * S);
         assert_eq!(next_due(c, S, None, false), t + 3 * S);
     }
 }
