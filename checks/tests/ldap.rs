@@ -6,12 +6,11 @@
 mod common;
 mod servers;
 
-use std::process::Command;
 use std::time::Duration;
 
 use ldirectord_checks::{run, LdapProbe, Outcome, Probe};
 use regex::bytes::Regex;
-use servers::{free_port, have, local, run_ok, Proc};
+use servers::{free_port, have, local, Proc};
 
 const T: Duration = Duration::from_secs(5);
 const USER: &str = "cn=probe,dc=example,dc=com";
@@ -50,52 +49,11 @@ async fn real_slapd() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::create_dir(d.join("db")).unwrap();
-    let (cert, key) = servers::write_cert(d, None);
-    let conf = d.join("slapd.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-modulepath /usr/lib/ldap
-moduleload back_mdb
-pidfile {pid}
-TLSCertificateFile {cert}
-TLSCertificateKeyFile {key}
-database mdb
-maxsize 10485760
-suffix \"dc=example,dc=com\"
-rootdn \"cn=admin,dc=example,dc=com\"
-rootpw admin-pw
-directory {db}
-",
-            pid = d.join("slapd.pid").display(),
-            cert = cert.display(),
-            key = key.display(),
-            db = d.join("db").display(),
-        ),
-    )
-    .unwrap();
-    std::fs::write(d.join("data.ldif"), LDIF).unwrap();
-    run_ok(
-        Command::new("/usr/sbin/slapadd")
-            .arg("-f")
-            .arg(&conf)
-            .arg("-l")
-            .arg(d.join("data.ldif")),
-    );
+    let conf = servers::slapd::load(d, LDIF);
     let (port, tls_port) = (free_port(), free_port());
     let mut server = Proc::start(
         "slapd",
-        Command::new("/usr/sbin/slapd")
-            .arg("-f")
-            .arg(&conf)
-            .arg("-h")
-            .arg(format!(
-                "ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/"
-            ))
-            .args(["-d", "0"]),
+        &mut servers::slapd::command(&conf, port, tls_port),
         &d.join("slapd.log"),
     );
     server.wait_ready(Duration::from_secs(20), || {

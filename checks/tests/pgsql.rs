@@ -7,14 +7,12 @@
 mod common;
 mod servers;
 
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use ldirectord_checks::{run, Outcome, Probe, SqlProbe};
 use regex::bytes::Regex;
-use servers::{free_port, local, user_ids, Proc};
+use servers::{free_port, local, postgres, user_ids, Proc};
 
 const T: Duration = Duration::from_secs(5);
 
@@ -35,17 +33,6 @@ host all md5user 127.0.0.1/32 md5
 host all pwuser 127.0.0.1/32 password
 host all all 127.0.0.1/32 scram-sha-256
 ";
-
-fn bin() -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|b| b.join("postgres").exists() && b.join("initdb").exists())
-        .collect();
-    found.sort();
-    found.pop()
-}
 
 fn probe(user: &str, pw: &str, db: &str, query: &str, receive: Option<&str>) -> Probe {
     Probe::Pgsql(SqlProbe::from_ldirectord(
@@ -71,21 +58,9 @@ fn verdict(o: &Outcome) -> (bool, &str) {
     (o.up, o.reason.as_str())
 }
 
-fn as_postgres(cmd: &mut Command) -> &mut Command {
-    let (uid, gid) = user_ids("postgres");
-    cmd.uid(uid).gid(gid).current_dir("/")
-}
-
 /// postgres on `port` over the cluster in `dir/data`.
 async fn start(bin: &Path, dir: &Path, port: u16, tls: bool) -> Proc {
-    let mut cmd = Command::new(bin.join("postgres"));
-    cmd.arg("-D")
-        .arg(dir.join("data"))
-        .args(["-p", &port.to_string()])
-        .arg("-k")
-        .arg(dir)
-        .args(["-c", "listen_addresses=127.0.0.1"])
-        .args(["-c", "fsync=off", "-c", "shared_buffers=8MB"]);
+    let mut cmd = postgres::command(bin, dir, port);
     if tls {
         cmd.args(["-c", "ssl=on"])
             .arg("-c")
@@ -93,7 +68,7 @@ async fn start(bin: &Path, dir: &Path, port: u16, tls: bool) -> Proc {
             .arg("-c")
             .arg(format!("ssl_key_file={}", dir.join("key.pem").display()));
     }
-    let mut p = Proc::start("postgres", as_postgres(&mut cmd), &dir.join("postgres.log"));
+    let mut p = Proc::start("postgres", &mut cmd, &dir.join("postgres.log"));
     p.wait_ready(Duration::from_secs(30), || servers::listening(port));
     // Listening comes before accepting logins: wait for a login.
     for _ in 0..100 {
@@ -107,38 +82,14 @@ async fn start(bin: &Path, dir: &Path, port: u16, tls: bool) -> Proc {
 
 #[tokio::test]
 async fn real_postgresql() {
-    let Some(bin) = bin() else {
+    let Some(bin) = postgres::bin() else {
         println!("SKIPPED: no /usr/lib/postgresql/*/bin/postgres (apt-get install postgresql)");
         return;
     };
     let (uid, gid) = user_ids("postgres");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::os::unix::fs::chown(d, Some(uid), Some(gid)).unwrap();
-    servers::run_ok(
-        as_postgres(&mut Command::new(bin.join("initdb")))
-            .arg("-D")
-            .arg(d.join("data"))
-            .args(["-U", "postgres", "--auth-local=trust", "--auth-host=reject"])
-            .args(["--no-sync", "-E", "UTF8", "--no-instructions"]),
-    );
-    let sql = d.join("setup.sql");
-    std::fs::write(&sql, SETUP).unwrap();
-    let out = as_postgres(&mut Command::new(bin.join("postgres")))
-        .args(["--single", "-j", "-D"])
-        .arg(d.join("data"))
-        .arg("postgres")
-        .stdin(std::fs::File::open(&sql).unwrap())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(d.join("data/pg_hba.conf"), HBA).unwrap();
+    postgres::init(&bin, d, SETUP, HBA);
     servers::write_cert(d, Some((uid, gid)));
 
     let port = free_port();

@@ -5,82 +5,12 @@
 
 mod servers;
 
-use std::process::Command;
 use std::time::Duration;
 
 use ldirectord_checks::{run, Outcome, Probe, RadiusProbe};
 use servers::{free_udp_port, have, local, Proc};
 
 const T: Duration = Duration::from_secs(5);
-
-const CONF: &str = r#"
-prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = @DIR@
-sbindir = /usr/sbin
-logdir = @DIR@
-raddbdir = @DIR@
-radacctdir = @DIR@
-name = freeradius
-confdir = @DIR@
-modconfdir = @DIR@
-run_dir = @DIR@
-db_dir = @DIR@
-libdir = /usr/lib/freeradius
-pidfile = @DIR@/radiusd.pid
-max_request_time = 5
-cleanup_delay = 0
-max_requests = 1024
-hostname_lookups = no
-log {
-	destination = stdout
-	auth = yes
-}
-security {
-	allow_core_dumps = no
-}
-thread pool {
-	start_servers = 1
-	max_servers = 2
-	min_spare_servers = 1
-	max_spare_servers = 2
-}
-client probe {
-	ipaddr = 127.0.0.1
-	secret = probe-secret
-}
-modules {
-	pap {
-	}
-	files {
-		filename = @DIR@/users
-	}
-}
-server default {
-	listen {
-		type = auth
-		ipaddr = 127.0.0.1
-		port = @PORT@
-	}
-	authorize {
-		files
-		pap
-	}
-	authenticate {
-		Auth-Type PAP {
-			pap
-		}
-	}
-	post-auth {
-		Post-Auth-Type REJECT {
-			update reply {
-				Reply-Message := "bad password"
-			}
-		}
-	}
-}
-"#;
 
 const USERS: &str = "probe\tCleartext-Password := \"probe-pw\"\n";
 
@@ -100,21 +30,10 @@ async fn real_freeradius() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let port = free_udp_port();
-    let conf = CONF
-        .replace("@DIR@", &d.display().to_string())
-        .replace("@PORT@", &port.to_string());
-    std::fs::write(d.join("radiusd.conf"), conf).unwrap();
+    servers::freeradius::write_conf(d, port, Some("bad password"));
     std::fs::write(d.join("users"), USERS).unwrap();
     let log = d.join("radiusd.log");
-    let mut server = Proc::start(
-        "freeradius",
-        Command::new("/usr/sbin/freeradius")
-            .arg("-f")
-            .arg("-d")
-            .arg(d)
-            .args(["-l", "stdout"]),
-        &log,
-    );
+    let mut server = Proc::start("freeradius", &mut servers::freeradius::command(d), &log);
     server.wait_ready(Duration::from_secs(20), || {
         std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Ready to process requests"))
     });

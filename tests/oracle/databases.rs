@@ -8,12 +8,13 @@
 //! (whose password changes in phase 1), and two records, `up` and `res`
 //! (`res` goes away in phase 1).
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::servers::{free_port, free_udp_port, listening, run_ok, user_ids, write_cert, Proc};
+use super::servers::{
+    free_port, free_udp_port, freeradius, listening, postgres, run_ok, slapd, Proc,
+};
 
 pub const PROBE_PW: &str = "probe-pw";
 pub const PW_PW: &str = "pw-pw";
@@ -104,34 +105,13 @@ pub struct Postgres {
     dir: PathBuf,
 }
 
-fn as_postgres(cmd: &mut Command) -> &mut Command {
-    let (uid, gid) = user_ids("postgres");
-    cmd.uid(uid).gid(gid).current_dir("/")
-}
-
 impl Postgres {
     /// The newest `/usr/lib/postgresql/*/bin`.
     pub fn bin() -> Option<PathBuf> {
-        let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .flatten()
-            .map(|e| e.path().join("bin"))
-            .filter(|b| b.join("postgres").exists() && b.join("initdb").exists())
-            .collect();
-        found.sort();
-        found.pop()
+        postgres::bin()
     }
 
     pub fn start(bin: &Path, dir: &Path) -> Postgres {
-        let (uid, gid) = user_ids("postgres");
-        std::os::unix::fs::chown(dir, Some(uid), Some(gid)).unwrap();
-        run_ok(
-            as_postgres(&mut Command::new(bin.join("initdb")))
-                .arg("-D")
-                .arg(dir.join("data"))
-                .args(["-U", "postgres", "--auth-local=trust", "--auth-host=reject"])
-                .args(["--no-sync", "-E", "UTF8", "--no-instructions"]),
-        );
         let setup = format!(
             "SET password_encryption = 'scram-sha-256';
 CREATE USER probe PASSWORD '{PROBE_PW}';
@@ -141,38 +121,16 @@ INSERT INTO health VALUES ('up', 1), ('res', 1);
 GRANT SELECT ON health TO probe, pwuser;
 "
         );
-        let sql = dir.join("setup.sql");
-        std::fs::write(&sql, setup).unwrap();
-        let out = as_postgres(&mut Command::new(bin.join("postgres")))
-            .args(["--single", "-j", "-D"])
-            .arg(dir.join("data"))
-            .arg("postgres")
-            .stdin(std::fs::File::open(&sql).unwrap())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(
-            dir.join("data/pg_hba.conf"),
+        postgres::init(
+            bin,
+            dir,
+            &setup,
             "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
-        )
-        .unwrap();
+        );
         let port = free_port();
         let mut proc = Proc::start_group(
             "postgres",
-            as_postgres(&mut Command::new(bin.join("postgres")))
-                .arg("-D")
-                .arg(dir.join("data"))
-                .args(["-p", &port.to_string()])
-                .arg("-k")
-                .arg(dir)
-                .args(["-c", "listen_addresses=127.0.0.1"])
-                .args(["-c", "fsync=off", "-c", "shared_buffers=8MB"]),
+            &mut postgres::command(bin, dir, port),
             &dir.join("postgres.log"),
         );
         proc.wait_ready(Duration::from_secs(60), || listening(port));
@@ -201,7 +159,7 @@ GRANT SELECT ON health TO probe, pwuser;
         } else {
             PathBuf::from("/usr/bin/psql")
         };
-        as_postgres(&mut Command::new(psql))
+        postgres::as_postgres(&mut Command::new(psql))
             .arg("-h")
             .arg(&self.dir)
             .args([
@@ -241,40 +199,13 @@ pub struct Slapd {
     pub ldaps: u16,
 }
 
-pub const SUFFIX: &str = "dc=example,dc=com";
-const ADMIN: &str = "cn=admin,dc=example,dc=com";
+use super::servers::slapd::ADMIN;
+pub use super::servers::slapd::SUFFIX;
 
 impl Slapd {
-    pub const BINARY: &'static str = "/usr/sbin/slapd";
+    pub const BINARY: &'static str = slapd::BINARY;
 
     pub fn start(dir: &Path) -> Slapd {
-        std::fs::create_dir(dir.join("db")).unwrap();
-        let (cert, key) = write_cert(dir, None);
-        let conf = dir.join("slapd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-modulepath /usr/lib/ldap
-moduleload back_mdb
-pidfile {pid}
-TLSCertificateFile {cert}
-TLSCertificateKeyFile {key}
-database mdb
-maxsize 10485760
-suffix \"{SUFFIX}\"
-rootdn \"{ADMIN}\"
-rootpw admin-pw
-directory {db}
-",
-                pid = dir.join("slapd.pid").display(),
-                cert = cert.display(),
-                key = key.display(),
-                db = dir.join("db").display(),
-            ),
-        )
-        .unwrap();
         let ldif = format!(
             "dn: {SUFFIX}
 objectClass: dcObject
@@ -303,25 +234,11 @@ objectClass: organizationalUnit
 ou: res
 "
         );
-        std::fs::write(dir.join("data.ldif"), ldif).unwrap();
-        run_ok(
-            Command::new("/usr/sbin/slapadd")
-                .arg("-f")
-                .arg(&conf)
-                .arg("-l")
-                .arg(dir.join("data.ldif")),
-        );
+        let conf = slapd::load(dir, &ldif);
         let (ldap, ldaps) = (free_port(), free_port());
         let mut proc = Proc::start_group(
             "slapd",
-            Command::new(Self::BINARY)
-                .arg("-f")
-                .arg(&conf)
-                .arg("-h")
-                .arg(format!(
-                    "ldap://127.0.0.1:{ldap}/ ldaps://127.0.0.1:{ldaps}/"
-                ))
-                .args(["-d", "0"]),
+            &mut slapd::command(&conf, ldap, ldaps),
             &dir.join("slapd.log"),
         );
         proc.wait_ready(Duration::from_secs(30), || {
@@ -367,69 +284,7 @@ pub struct Freeradius {
     users: PathBuf,
 }
 
-pub const SECRET: &str = "probe-secret";
-
-const RADIUS_CONF: &str = r#"
-prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = @DIR@
-sbindir = /usr/sbin
-logdir = @DIR@
-raddbdir = @DIR@
-radacctdir = @DIR@
-name = freeradius
-confdir = @DIR@
-modconfdir = @DIR@
-run_dir = @DIR@
-db_dir = @DIR@
-libdir = /usr/lib/freeradius
-pidfile = @DIR@/radiusd.pid
-max_request_time = 5
-cleanup_delay = 0
-max_requests = 1024
-hostname_lookups = no
-log {
-	destination = stdout
-	auth = yes
-}
-security {
-	allow_core_dumps = no
-}
-thread pool {
-	start_servers = 1
-	max_servers = 2
-	min_spare_servers = 1
-	max_spare_servers = 2
-}
-client probe {
-	ipaddr = 127.0.0.1
-	secret = probe-secret
-}
-modules {
-	pap {
-	}
-	files {
-		filename = @DIR@/users
-	}
-}
-server default {
-	listen {
-		type = auth
-		ipaddr = 127.0.0.1
-		port = @PORT@
-	}
-	authorize {
-		files
-		pap
-	}
-	authenticate {
-		Auth-Type PAP {
-			pap
-		}
-	}
-}
-"#;
+pub use super::servers::freeradius::SECRET;
 
 fn radius_users(pw_pw: &str) -> String {
     format!(
@@ -438,26 +293,15 @@ fn radius_users(pw_pw: &str) -> String {
 }
 
 impl Freeradius {
-    pub const BINARY: &'static str = "/usr/sbin/freeradius";
+    pub const BINARY: &'static str = freeradius::BINARY;
 
     pub fn start(dir: &Path) -> Freeradius {
         let port = free_udp_port();
-        let conf = RADIUS_CONF
-            .replace("@DIR@", &dir.display().to_string())
-            .replace("@PORT@", &port.to_string());
-        std::fs::write(dir.join("radiusd.conf"), conf).unwrap();
+        freeradius::write_conf(dir, port, None);
         let users = dir.join("users");
         std::fs::write(&users, radius_users(PW_PW)).unwrap();
         let log = dir.join("radiusd.log");
-        let mut proc = Proc::start_group(
-            "freeradius",
-            Command::new(Self::BINARY)
-                .arg("-f")
-                .arg("-d")
-                .arg(dir)
-                .args(["-l", "stdout"]),
-            &log,
-        );
+        let mut proc = Proc::start_group("freeradius", &mut freeradius::command(dir), &log);
         proc.wait_ready(Duration::from_secs(30), || {
             std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Ready to process requests"))
         });

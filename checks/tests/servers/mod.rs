@@ -6,6 +6,9 @@
 #![allow(dead_code)]
 
 pub mod dovecot;
+pub mod freeradius;
+pub mod postgres;
+pub mod slapd;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::Path;
