@@ -21,7 +21,7 @@
 //! [`super::bytes`]).
 
 use super::bytes::{decode_line, latin1, receive_pattern};
-use super::directives::{Applied, RawGlobal, RawVirtual, Scope, VIRTUAL_ONLY};
+use super::directives::{virtual_only, Applied, RawGlobal, RawVirtual, Scope};
 use super::hosts::{Resolver, SystemResolver};
 use super::value::unquote;
 use super::{resolve, Config, ConfigErrors, Problems};
@@ -121,7 +121,7 @@ pub fn parse_bytes(
                         errs.push((line, format!("unknown directive \"{key}\" in a virtual block")));
                     }
                 }
-                None if VIRTUAL_ONLY.contains(&key) => {
+                None if virtual_only(key) => {
                     errs.push((line, format!("{key}= outside a virtual block: put it under a virtual= line")));
                 }
                 None => errs.push((
@@ -137,7 +137,7 @@ pub fn parse_bytes(
                 virtuals.push(RawVirtual::start(value, key == "virtual6", line, &mut errs));
                 in_block = true;
             }
-            k if VIRTUAL_ONLY.contains(&k) || k == "real" => errs.push((
+            k if virtual_only(k) || k == "real" => errs.push((
                 line,
                 format!(
                     "{k}= outside a virtual block: indent it (tab or spaces) under a virtual= line"

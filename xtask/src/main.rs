@@ -87,7 +87,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ldirectord_rs::config::directives::{GLOBAL_ONLY, VIRTUAL_ONLY};
+    use ldirectord_rs::config::directives::{GLOBAL_ONLY, HTTP_OPTIONS, VIRTUAL_ONLY};
 
     fn readme() -> String {
         std::fs::read_to_string(root().join("README.md")).unwrap()
@@ -154,7 +154,7 @@ mod tests {
                 assert_eq!(&accepted(n), place, "{n}");
             }
         }
-        for d in GLOBAL_ONLY.iter().chain(VIRTUAL_ONLY) {
+        for d in GLOBAL_ONLY.iter().chain(VIRTUAL_ONLY).chain(&HTTP_OPTIONS) {
             assert!(
                 rows.iter().any(|(names, _)| names.iter().any(|n| n == d)),
                 "{d} is not in the README's tables"

@@ -17,6 +17,7 @@ use super::bytes::{latin1, receive_pattern};
 use super::types::{
     AlertStatus, CheckService, CheckType, Cidr, HttpMethod, LogTarget, Mailbox, SyncDaemon,
 };
+pub use super::value::http::HTTP_OPTIONS;
 use super::value::*;
 use super::Problems;
 use std::net::SocketAddr;
@@ -71,14 +72,13 @@ pub const VIRTUAL_ONLY: &[&str] = &[
     "database",
     "secret",
     "load",
-    // The HTTP options ldirectord lacks (value/http.rs).
-    "httpstatus",
-    "verifytls",
-    "cafile",
-    "clientcert",
-    "clientkey",
-    "sni",
 ];
+
+/// Whether `key` is only allowed inside a virtual block: [`VIRTUAL_ONLY`]
+/// and the HTTP options ldirectord lacks ([`HTTP_OPTIONS`]).
+pub fn virtual_only(key: &str) -> bool {
+    VIRTUAL_ONLY.contains(&key) || HTTP_OPTIONS.contains(&key)
+}
 
 fn deprecated_message(key: &str) -> Option<String> {
     match key {
