@@ -30,7 +30,8 @@ impl Release {
     /// Once a second: release when due.
     pub(super) fn tick(&mut self, now: Instant) {
         if now >= self.next {
-            crate::sys::release_free_memory();
+            // Off the loop: trimming walks the whole heap.
+            drop(tokio::task::spawn_blocking(crate::sys::release_free_memory));
             self.next = now + EVERY;
         }
     }
