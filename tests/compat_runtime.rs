@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ldirectord-rs");
 
@@ -32,15 +31,7 @@ fn start_resolving(path: &Path, resolver: &StaticResolver, reload_with: StaticRe
     let mut d =
         Director::with_config(path, config, Box::new(table.clone()), log).expect("director starts");
     d.set_resolver(Arc::new(reload_with));
-    let (control, rx) = mpsc::channel(8);
-    let handle = tokio::spawn(d.run(rx));
-    Running {
-        table,
-        log: lines,
-        control,
-        handle,
-        path: path.to_path_buf(),
-    }
+    common::run(d, path, table, lines)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

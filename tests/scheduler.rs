@@ -3,12 +3,12 @@
 //! table is adopted (and at once for reals missing from it), a check shared by
 //! the virtuals that list the same real.
 
+mod common;
+
 use ldirectord_rs::config::Config;
 use ldirectord_rs::core::table::{desired_dest, desired_service};
-use ldirectord_rs::director::{Control, Director};
 use ldirectord_rs::ipvs::memory::MemoryIpvs;
 use ldirectord_rs::ipvs::{Ipvs, Op};
-use ldirectord_rs::output::eventlog::EventLog;
 use ldirectord_rs::output::status::{Page, Status, StatusQuery};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -63,19 +63,15 @@ async fn fixed_cadence_spread_start_and_shared_checks() {
     let path = dir.path().join("l.cf");
     std::fs::write(&path, config(100, 2)).unwrap();
     let cfg = ldirectord_rs::config::load(&path).unwrap();
-    let (log, _lines) = EventLog::memory();
     // An adopted table: every real is served already, and its first check
     // may wait (reals missing from the table are checked at once: see below).
-    let table = adopted(&cfg);
-    let d = Director::with_config(&path, cfg, Box::new(table.clone()), log).unwrap();
-    let tx = d.status_sender();
-    let (control, rx) = mpsc::channel(1);
-    let handle = tokio::spawn(d.run(rx));
+    let r = common::start_with(&path, adopted(&cfg));
+    let tx = &r.status;
 
     // Halfway through the first interval about half the reals have had their
     // first check: the start is spread, not a thundering herd.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let first = checks(&status(&tx).await);
+    let first = checks(&status(tx).await);
     let started = first.iter().filter(|&&c| c > 0).count();
     assert!(
         (15..=85).contains(&started),
@@ -86,7 +82,7 @@ async fn fixed_cadence_spread_start_and_shared_checks() {
     // After 60 s of fake time each real was checked every 5 s: 12 or 13
     // times (depending on where its first check fell), no more, no less.
     tokio::time::sleep(Duration::from_millis(57_500)).await;
-    let s = status(&tx).await;
+    let s = status(tx).await;
     for c in checks(&s) {
         assert!(
             (12..=13).contains(&c),
@@ -103,8 +99,7 @@ async fn fixed_cadence_spread_start_and_shared_checks() {
         .iter()
         .all(|r| r.state == "up" && r.table_weight == Some(1))));
 
-    control.send(Control::Stop("test".into())).await.unwrap();
-    handle.await.unwrap();
+    r.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -112,15 +107,10 @@ async fn reals_missing_from_the_table_are_checked_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.cf");
     std::fs::write(&path, config(100, 2)).unwrap();
-    let cfg = ldirectord_rs::config::load(&path).unwrap();
-    let (log, _lines) = EventLog::memory();
-    let table = MemoryIpvs::new();
-    let d = Director::with_config(&path, cfg, Box::new(table.clone()), log).unwrap();
-    let tx = d.status_sender();
-    let (control, rx) = mpsc::channel(1);
-    let handle = tokio::spawn(d.run(rx));
+    let r = common::start_with(&path, MemoryIpvs::new());
+    let tx = &r.status;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let s = status(&tx).await;
+    let s = status(tx).await;
     // Each was checked at once; the next check of each comes at a random
     // point of its interval (so checks that started together do not stay
     // in step), which may already have come for a few.
@@ -135,11 +125,10 @@ async fn reals_missing_from_the_table_are_checked_at_once() {
         .all(|r| r.state == "up" && r.table_weight == Some(1))));
     // Then each on its own cadence: 12 or 13 checks in 60 s at 5 s.
     tokio::time::sleep(Duration::from_millis(59_900)).await;
-    for c in checks(&status(&tx).await) {
+    for c in checks(&status(tx).await) {
         assert!((12..=13).contains(&c), "checked {c} times in 60 s");
     }
-    control.send(Control::Stop("test".into())).await.unwrap();
-    handle.await.unwrap();
+    r.stop().await;
 }
 
 #[test]

@@ -71,21 +71,13 @@ fn start_resolving(
     if let Some(r) = reload_with {
         d.set_resolver(r);
     }
-    let (control, rx) = mpsc::channel(8);
-    let status = d.status_sender();
     let (ready_tx, ready) = oneshot::channel();
     let t = table.clone();
     d.on_ready(move || {
         let _ = ready_tx.send((Instant::now(), t.snapshot()));
     });
-    let handle = tokio::spawn(d.run(rx));
-    let d = Running {
-        table,
-        log: lines,
-        control,
-        handle,
-        path: path.to_path_buf(),
-    };
+    let d = common::run(d, path, table, lines);
+    let status = d.status.clone();
     Started { d, ready, status }
 }
 

@@ -2,10 +2,10 @@
 //! loop, yet whole and in config order; rendered once and the same bytes
 //! given to every client while fresh; a table change shows in the next one.
 
+mod common;
+
 use bytes::Bytes;
-use ldirectord_rs::director::{Control, Director};
 use ldirectord_rs::ipvs::memory::MemoryIpvs;
-use ldirectord_rs::output::eventlog::EventLog;
 use ldirectord_rs::output::status::{Page, Status, StatusQuery};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -41,19 +41,14 @@ async fn pages_are_whole_shared_and_follow_the_table() {
     let path = dir.path().join("l.cf");
     // 3 x 1,200 reals: more than one slice each.
     std::fs::write(&path, config(3, 1200)).unwrap();
-    let cfg = ldirectord_rs::config::load(&path).unwrap();
-    let (log, _lines) = EventLog::memory();
-    let table = MemoryIpvs::new();
-    let d = Director::with_config(&path, cfg, Box::new(table.clone()), log).unwrap();
-    let tx = d.status_sender();
-    let (control, rx) = mpsc::channel(1);
-    let handle = tokio::spawn(d.run(rx));
+    let r = common::start_with(&path, MemoryIpvs::new());
+    let (tx, table) = (&r.status, &r.table);
 
     // Every real comes up within its first interval (2 s); the page
     // follows the table.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let st: Status = serde_json::from_slice(&ask(&tx, Page::Status).await).unwrap();
+        let st: Status = serde_json::from_slice(&ask(tx, Page::Status).await).unwrap();
         let up = st
             .virtuals
             .iter()
@@ -71,7 +66,7 @@ async fn pages_are_whole_shared_and_follow_the_table() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
-    let a = ask(&tx, Page::Status).await;
+    let a = ask(tx, Page::Status).await;
     let st: Status = serde_json::from_slice(&a).unwrap();
     assert_eq!(st.virtuals.len(), 3);
     for (vi, v) in st.virtuals.iter().enumerate() {
@@ -85,14 +80,13 @@ async fn pages_are_whole_shared_and_follow_the_table() {
     }
 
     // Asked again at once: the very same bytes, not a copy.
-    let b = ask(&tx, Page::Status).await;
+    let b = ask(tx, Page::Status).await;
     assert_eq!(a.as_ptr(), b.as_ptr());
-    let m1 = ask(&tx, Page::Metrics).await;
-    let m2 = ask(&tx, Page::Metrics).await;
+    let m1 = ask(tx, Page::Metrics).await;
+    let m2 = ask(tx, Page::Metrics).await;
     assert_eq!(m1.as_ptr(), m2.as_ptr());
     assert!(String::from_utf8_lossy(&m1).contains("ldirectord_real_up{"));
-    assert_eq!(&ask(&tx, Page::Health).await[..], b"ok\n");
+    assert_eq!(&ask(tx, Page::Health).await[..], b"ok\n");
 
-    control.send(Control::Stop("test".into())).await.unwrap();
-    handle.await.unwrap();
+    r.stop().await;
 }

@@ -6,6 +6,7 @@ use ldirectord_rs::director::{Control, Director};
 use ldirectord_rs::ipvs::memory::MemoryIpvs;
 use ldirectord_rs::ipvs::ServiceEntry;
 use ldirectord_rs::output::eventlog::EventLog;
+use ldirectord_rs::output::status::StatusQuery;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,6 +22,8 @@ pub struct Running {
     pub control: mpsc::Sender<Control>,
     pub handle: tokio::task::JoinHandle<Director>,
     pub path: PathBuf,
+    /// Asks the running director for its status.
+    pub status: mpsc::Sender<StatusQuery>,
 }
 
 impl Running {
@@ -78,6 +81,12 @@ pub fn start_with(path: &Path, table: MemoryIpvs) -> Running {
     let (log, lines) = EventLog::memory();
     let d =
         Director::with_config(path, config, Box::new(table.clone()), log).expect("director starts");
+    run(d, path, table, lines)
+}
+
+/// Run director `d` (made on `path`, `table`, its log in `lines`).
+pub fn run(d: Director, path: &Path, table: MemoryIpvs, lines: Arc<Mutex<Vec<String>>>) -> Running {
+    let status = d.status_sender();
     let (control, rx) = mpsc::channel(8);
     let handle = tokio::spawn(d.run(rx));
     Running {
@@ -86,6 +95,7 @@ pub fn start_with(path: &Path, table: MemoryIpvs) -> Running {
         control,
         handle,
         path: path.to_path_buf(),
+        status,
     }
 }
 
