@@ -9,12 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::{response, serve_on, Server};
+use common::{response, Server};
 use ldirectord_checks::{run, HttpProbe, Probe, TlsOptions};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
 const T: Duration = Duration::from_secs(3);
 
@@ -80,39 +78,7 @@ async fn tls_server(
     let config = builder
         .with_single_cert(vec![cert.der().clone()], key)
         .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (seen_tx, seen) = mpsc::unbounded_channel();
-    let (done_tx, done) = mpsc::unbounded_channel();
-    let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let w = written.clone();
-    tokio::spawn(async move {
-        for _ in 0..common::MAX_CONNS {
-            let Ok((s, _)) = listener.accept().await else {
-                break;
-            };
-            let (acceptor, seen_tx, done_tx, w) = (
-                acceptor.clone(),
-                seen_tx.clone(),
-                done_tx.clone(),
-                w.clone(),
-            );
-            tokio::spawn(async move {
-                if let Ok(tls) = acceptor.accept(s).await {
-                    let sni = tls.get_ref().1.server_name().map(str::to_string);
-                    serve_on(tls, sni, response("200 OK", "secure"), &seen_tx, &w).await;
-                }
-                let _ = done_tx.send(());
-            });
-        }
-    });
-    Server {
-        addr,
-        seen,
-        written,
-        done,
-    }
+    common::tls_server_with(config, response("200 OK", "secure")).await
 }
 
 fn https(host: Option<&str>, verify: bool, options: TlsOptions) -> Probe {

@@ -237,6 +237,11 @@ pub async fn https_server(names: &[&str], reply: Reply) -> Server {
         .with_no_client_auth()
         .with_single_cert(vec![cert], key)
         .unwrap();
+    tls_server_with(config, reply).await
+}
+
+/// A TLS server with `config` replying `reply`.
+pub async fn tls_server_with(config: rustls::ServerConfig, reply: Reply) -> Server {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
