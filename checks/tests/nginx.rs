@@ -41,49 +41,67 @@ impl Nginx {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, content).unwrap();
         }
-        let addr = common::closed_port().await;
-        let t = d.join("tmp").display().to_string();
-        let conf = format!(
-            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {pid};\nerror_log {err};\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n access_log off;\n client_body_temp_path {t}/b;\n proxy_temp_path {t}/p;\n \
-             fastcgi_temp_path {t}/f;\n uwsgi_temp_path {t}/u;\n scgi_temp_path {t}/s;\n \
-             server {{ listen {addr}; root {root};\n{extra}\n }}\n}}\n",
-            pid = d.join("nginx.pid").display(),
-            err = d.join("error.log").display(),
-            root = d.join("www").display(),
-        );
-        std::fs::write(d.join("nginx.conf"), conf).unwrap();
-        let mut child = tokio::process::Command::new(&bin)
-            .arg("-p")
-            .arg(d)
-            .arg("-e")
-            .arg(d.join("error.log"))
-            .arg("-c")
-            .arg(d.join("nginx.conf"))
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start nginx");
-
-        // Wait (bounded) until it listens.
-        let mut listening = false;
-        for _ in 0..50 {
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                listening = true;
-                break;
+        // A port found closed can be taken by another test's server before
+        // nginx binds it: then nginx exits ("Address already in use") while
+        // the other server answers. Ready means nginx wrote its pid file
+        // (after binding) and the port answers; a port lost is tried anew.
+        for _ in 0..5 {
+            let addr = common::closed_port().await;
+            let mut child = spawn(&bin, d, addr, extra);
+            for _ in 0..50 {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let err = std::fs::read_to_string(d.join("error.log")).unwrap_or_default();
+                    assert!(
+                        err.contains("Address already in use"),
+                        "nginx exited early ({status}): {err}"
+                    );
+                    break;
+                }
+                if d.join("nginx.pid").exists()
+                    && tokio::net::TcpStream::connect(addr).await.is_ok()
+                {
+                    return Some(Nginx { addr, child, dir });
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "nginx exited early ({status}): {}",
-                    std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = child.kill().await;
         }
-        assert!(listening, "nginx did not listen on {addr}");
-        Some(Nginx { addr, child, dir })
+        panic!("nginx did not listen");
     }
+}
+
+/// nginx in the foreground over `d`, listening on `addr`, `extra` in its
+/// `server` block.
+fn spawn(
+    bin: &std::path::Path,
+    d: &std::path::Path,
+    addr: std::net::SocketAddr,
+    extra: &str,
+) -> tokio::process::Child {
+    let _ = std::fs::remove_file(d.join("error.log"));
+    let t = d.join("tmp").display().to_string();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {pid};\nerror_log {err};\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {t}/b;\n proxy_temp_path {t}/p;\n \
+         fastcgi_temp_path {t}/f;\n uwsgi_temp_path {t}/u;\n scgi_temp_path {t}/s;\n \
+         server {{ listen {addr}; root {root};\n{extra}\n }}\n}}\n",
+        pid = d.join("nginx.pid").display(),
+        err = d.join("error.log").display(),
+        root = d.join("www").display(),
+    );
+    std::fs::write(d.join("nginx.conf"), conf).unwrap();
+    tokio::process::Command::new(bin)
+        .arg("-p")
+        .arg(d)
+        .arg("-e")
+        .arg(d.join("error.log"))
+        .arg("-c")
+        .arg(d.join("nginx.conf"))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start nginx")
 }
 
 #[tokio::test]
